@@ -12,11 +12,11 @@ import sys
 from edgekit.errors import UserError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "bundle": ("edgekit.bundle_cli", "build each edge function into a reproducible zip under build/"),
-    "preview": ("edgekit.preview", "run the program under Pulumi's mock runtime and print its plan"),
+    "bundle": ("edgekit.bundle_cli", "build each edge function into a reproducible zip"),
+    "preview": ("edgekit.preview", "print the offline plan of a stack (mock runtime)"),
     "up": ("edgekit.twin.cli_up", "serve a stack on this machine as the local twin"),
     "down": ("edgekit.twin.cli_down", "stop a running local twin"),
-    "promote": ("edgekit.promote", "copy artifact pins from one stack's outputs into another stack"),
+    "promote": ("edgekit.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit.rollback", "write a stack's earlier artifact pins back"),
     "smoke": ("edgekit.smoke", "request each public endpoint of a stack and check the answers"),
 }

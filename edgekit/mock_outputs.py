@@ -1,0 +1,152 @@
+"""The computed outputs a provider would return for a resource, for mock runs.
+
+Physical names follow Pulumi's auto-naming (`<logical name>-<7 hex>`), ids and ARNs follow
+each AWS service's documented format, and every value is derived from (stack, type, name),
+so the same program gives the same graph on every run: `edgekit preview` is stable and the
+local twin can find a bucket by the name the program computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+def _digest(*parts: str, length: int = 7) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+def _auto_name(stack: str, type_token: str, name: str) -> str:
+    return f"{name}-{_digest(stack, type_token, name)}"
+
+
+def _region(inputs: dict[str, Any]) -> str:
+    return inputs.get("region") or DEFAULT_REGION
+
+
+# type token -> (ARN template, input key that holds the physical name).
+# Templates see: region, account, name, id.
+_ARNS: dict[str, tuple[str, str | None]] = {
+    "aws:s3/bucket:Bucket": ("arn:aws:s3:::{name}", "bucket"),
+    "aws:iam/role:Role": ("arn:aws:iam::{account}:role/{name}", "name"),
+    "aws:iam/policy:Policy": ("arn:aws:iam::{account}:policy/{name}", "name"),
+    "aws:lambda/function:Function": (
+        "arn:aws:lambda:{region}:{account}:function:{name}",
+        "name",
+    ),
+    "aws:cloudfront/distribution:Distribution": (
+        "arn:aws:cloudfront::{account}:distribution/{id}",
+        None,
+    ),
+    "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig": (
+        "arn:aws:cloudfront::{account}:realtime-log-config/{name}",
+        "name",
+    ),
+    "aws:wafv2/webAcl:WebAcl": (
+        "arn:aws:wafv2:{region}:{account}:global/webacl/{name}/{id}",
+        "name",
+    ),
+    "aws:kinesis/stream:Stream": ("arn:aws:kinesis:{region}:{account}:stream/{name}", "name"),
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": (
+        "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
+        "name",
+    ),
+    "aws:sns/topic:Topic": ("arn:aws:sns:{region}:{account}:{name}", "name"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+        "name",
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": (
+        "arn:aws:logs:{region}:{account}:log-group:{name}",
+        "name",
+    ),
+}
+
+# Resources whose id is their physical name rather than an opaque identifier.
+_ID_IS_NAME = {
+    "aws:s3/bucket:Bucket",
+    "aws:iam/role:Role",
+    "aws:lambda/function:Function",
+    "aws:kinesis/stream:Stream",
+    "aws:sns/topic:Topic",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/logGroup:LogGroup",
+}
+
+
+def computed(
+    type_token: str, name: str, inputs: dict[str, Any], stack: str
+) -> tuple[str, dict[str, Any]]:
+    """(id, state) for a new custom resource: its inputs plus what the provider computes."""
+    arn_template, name_key = _ARNS.get(type_token, (None, None))
+    physical = (inputs.get(name_key) if name_key else None) or _auto_name(stack, type_token, name)
+    opaque_id = _digest(stack, type_token, name, length=14).upper()
+    resource_id = physical if type_token in _ID_IS_NAME else opaque_id
+    region = _region(inputs)
+    state: dict[str, Any] = dict(inputs)
+    if name_key:
+        state[name_key] = physical
+    if arn_template:
+        state["arn"] = arn_template.format(
+            region=region, account=ACCOUNT_ID, name=physical, id=resource_id
+        )
+    state.update(_extras(type_token, state, resource_id, physical, region))
+    return resource_id, state
+
+
+def _extras(
+    type_token: str, state: dict[str, Any], resource_id: str, physical: str, region: str
+) -> dict[str, Any]:
+    if type_token == "aws:s3/bucket:Bucket":
+        return {
+            "region": region,
+            "bucketDomainName": f"{physical}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{physical}.s3.{region}.amazonaws.com",
+        }
+    if type_token == "aws:lambda/function:Function":
+        # A published function gets version 1 on first deploy; unpublished stays $LATEST.
+        version = "1" if state.get("publish") else "$LATEST"
+        return {
+            "version": version,
+            "qualifiedArn": f"{state['arn']}:{version}",
+            "invokeArn": (
+                f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                f"{state['arn']}/invocations"
+            ),
+        }
+    if type_token == "aws:cloudfront/distribution:Distribution":
+        return {
+            "domainName": f"d{resource_id.lower()[:13]}.cloudfront.net",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+            "status": "Deployed",
+            "etag": f"E{resource_id[:12]}",
+        }
+    if type_token == "aws:cloudfront/originAccessControl:OriginAccessControl":
+        return {"etag": f"E{resource_id[:12]}"}
+    if type_token.startswith("aws:cloudfront/") and type_token.endswith("Policy"):
+        return {"etag": f"E{resource_id[:12]}"}
+    if type_token == "aws:wafv2/webAcl:WebAcl":
+        return {"capacity": 0, "lockToken": resource_id.lower()}
+    if type_token.startswith("cloudflare:"):
+        return {"id": resource_id.lower()}
+    return {}
+
+
+def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Results of the data-source calls a program may make."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/edgekit",
+            "userId": "AIDAEDGEKIT",
+            "id": ACCOUNT_ID,
+        }
+    if token in ("aws:index/getRegion:getRegion",):
+        region = args.get("region") or DEFAULT_REGION
+        return {"name": region, "region": region, "id": region}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    return {}
