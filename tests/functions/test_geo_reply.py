@@ -1,0 +1,58 @@
+"""The geo API's answer (functions/hello_geo/geo_reply.py)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+# Located from the repository, not through the `functions` package: pytest may import
+# tests/functions as a top-level package of that name.
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "hello_geo"
+
+
+@pytest.fixture(scope="module")
+def geo():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(FUNCTION_DIR))
+        yield importlib.import_module("geo_reply")
+
+
+@pytest.mark.parametrize(
+    ("cf", "message", "expected"),
+    [
+        ({"country": "DE", "colo": "FRA", "city": "Berlin"}, None,
+         {"message": "Hello from the edge", "country": "DE", "colo": "FRA", "city": "Berlin"}),
+        ({"country": "NO"}, None,
+         {"message": "Hello from the edge", "country": "NO", "colo": "unknown",
+          "city": "unknown"}),
+        ({}, "Hei", {"message": "Hei", "country": "unknown", "colo": "unknown",
+                     "city": "unknown"}),
+        ({"country": "", "colo": None, "city": 42}, "  ",
+         {"message": "Hello from the edge", "country": "unknown", "colo": "unknown",
+          "city": "unknown"}),
+    ],
+)
+def test_get_answers_geo_json(geo, cf, message, expected):
+    reply = geo.reply("GET", cf, message)
+    assert reply.status == 200
+    assert json.loads(reply.body) == expected
+    assert ("cache-control", "no-store") in reply.headers
+    assert ("content-type", "application/json") in reply.headers
+
+
+def test_head_has_the_headers_and_no_body(geo):
+    reply = geo.reply("HEAD", {"country": "DE"})
+    assert (reply.status, reply.body) == (200, None)
+    assert reply.headers == geo.reply("GET", {"country": "DE"}).headers
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_get_405_with_allow(geo, method):
+    reply = geo.reply(method, {"country": "DE"})
+    assert reply.status == 405
+    assert ("allow", "GET, HEAD") in reply.headers
+    assert ("cache-control", "no-store") in reply.headers
+    assert json.loads(reply.body)["error"] == "method_not_allowed"
