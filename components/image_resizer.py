@@ -1,0 +1,729 @@
+"""EdgeImageResizer: resized images from a private S3 bucket through CloudFront + Lambda@Edge.
+
+`GET /images/400x300/photos/cat.jpg` reaches the distribution; on a cache miss the
+origin-request function (functions/image_resizer) resizes `photos/cat.jpg` from the
+originals bucket, or rewrites the request to a variant it stored under `resized/`.
+
+The edge rules live here, not with the caller: the function is published in us-east-1 on
+x86_64 without environment variables and within the origin timeout; the bucket is private
+and reached only through an Origin Access Control conditioned on this distribution; the
+role may read originals, write only `resized/` and write its logs. Callers choose sizes,
+quality, TTLs, price class, domain names and what to attach (a WAF web ACL, real-time
+logs); they cannot switch the rules off.
+
+Per-distribution settings reach the function as S3-origin custom headers, because
+Lambda@Edge has no environment variables.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+
+from edgekit.errors import UserError
+
+if TYPE_CHECKING:
+    from edgekit.bundle import Artifact
+
+TYPE_TOKEN = "edgekit:aws:EdgeImageResizer"
+FUNCTION_NAME = "image_resizer"
+
+# Lambda@Edge facts (see DESIGN.md): one region, one architecture, origin-trigger limits.
+EDGE_REGION = "us-east-1"
+ARCHITECTURE = "x86_64"
+RUNTIME = "python3.13"
+TRIGGER = "origin-request"
+ORIGIN_TIMEOUT_LIMIT_SECONDS = 30
+MEMORY_RANGE_MB = (128, 10_240)
+
+DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
+SIDE_RANGE = (1, 4096)
+QUALITY_RANGE = (1, 100)
+# Below 1 MP ordinary photos are refused; above 200 MP one decode outgrows the function.
+MAX_PIXELS_RANGE = (1_000_000, 200_000_000)
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
+MINIMUM_TLS = "TLSv1.2_2021"
+
+RESIZED_PREFIX = "resized/"
+FORMAT_QUERY_STRING = "format"
+ORIGIN_ID = "originals"
+ALLOWED_SIZES_HEADER = "x-edgekit-allowed-sizes"
+QUALITY_HEADER = "x-edgekit-quality"
+MAX_PIXELS_HEADER = "x-edgekit-max-pixels"
+# CloudFront's limit on one origin custom header value.
+HEADER_VALUE_LIMIT = 1783
+
+_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
+_WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
+_REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
+
+
+class ImageResizerArgsError(UserError, ValueError):
+    """A field of `EdgeImageResizerArgs` is wrong; the message names it and what is accepted."""
+
+
+@dataclass
+class EdgeImageResizerArgs:
+    """What a caller may choose about the image resizer; the edge rules are not among them."""
+
+    allowed_sizes: Sequence[str] = DEFAULT_SIZES
+    """Sizes served, as "WIDTHxHEIGHT" with each side 1..4096. Default: 150x150, 300x200,
+    400x300, 800x600, 1200x800, 1920x1080. Any other size in a URL is a 400."""
+
+    quality: int = 80
+    """Encoder quality for JPEG/WebP/AVIF output, 1..100. Default: 80."""
+
+    max_pixels: int = 40_000_000
+    """Originals with more pixels than this are refused before decoding (decompression
+    bombs), 1_000_000..200_000_000. Default: 40_000_000."""
+
+    memory_mb: int = 1536
+    """Lambda memory (CPU scales with it), 128..10240 MB. Default: 1536."""
+
+    timeout_seconds: int = 30
+    """Lambda timeout, 1..30 s (the Lambda@Edge origin-trigger limit). Default: 30."""
+
+    min_ttl: int = 0
+    """Cache policy minimum TTL in seconds. Default: 0 (short-lived errors stay short)."""
+
+    default_ttl: int = 86_400
+    """Cache policy TTL when the response has no Cache-Control. Default: 86400 (a day)."""
+
+    max_ttl: int = 31_536_000
+    """Cache policy maximum TTL in seconds; needs min <= default <= max. Default: 31536000."""
+
+    price_class: str = "PriceClass_100"
+    """CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All.
+    Default: PriceClass_100."""
+
+    aliases: Sequence[str] = ()
+    """Custom domain names (CNAMEs) of the distribution; need `certificate_arn`.
+    Default: none (the distribution's cloudfront.net name only)."""
+
+    certificate_arn: pulumi.Input[str] | None = None
+    """ACM certificate in us-east-1 covering `aliases`; TLS then needs SNI and at least
+    TLSv1.2_2021. Default: None (CloudFront's default certificate)."""
+
+    web_acl_arn: pulumi.Input[str] | None = None
+    """WAFv2 web ACL ARN (scope CLOUDFRONT, us-east-1), e.g. from EdgeRateLimit.
+    Default: None (no web ACL)."""
+
+    realtime_log_config_arn: pulumi.Input[str] | None = None
+    """CloudFront real-time log config ARN, e.g. from EdgeLogPipeline. Default: None."""
+
+    geo_restriction_type: str = "none"
+    """none, whitelist or blacklist. Default: none."""
+
+    geo_locations: Sequence[str] = ()
+    """ISO 3166-1 alpha-2 country codes for whitelist/blacklist. Default: none."""
+
+    force_destroy_bucket: bool = False
+    """Let `pulumi destroy` delete a bucket that still holds originals. Default: False."""
+
+    resized_expiration_days: int | None = 30
+    """Days after which stored variants under `resized/` expire (they are rebuilt on the next
+    miss); None keeps them forever. Default: 30."""
+
+    artifact: Artifact | None = None
+    """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
+    functions/image_resizer with `edgekit.bundle.build_function`."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for the bucket, role, function and distribution. Default: none."""
+
+
+@dataclass(frozen=True)
+class ResizerSettings:
+    """Validated, normalized arguments: the only values the `_create_*` steps read."""
+
+    allowed_sizes: tuple[str, ...]
+    quality: int
+    max_pixels: int
+    memory_mb: int
+    timeout_seconds: int
+    min_ttl: int
+    default_ttl: int
+    max_ttl: int
+    price_class: str
+    aliases: tuple[str, ...]
+    certificate_arn: pulumi.Input[str] | None
+    web_acl_arn: pulumi.Input[str] | None
+    realtime_log_config_arn: pulumi.Input[str] | None
+    geo_restriction_type: str
+    geo_locations: tuple[str, ...]
+    force_destroy_bucket: bool
+    resized_expiration_days: int | None
+    tags: dict[str, str]
+
+
+# --- validation: pure, runs before anything is declared ------------------------------------
+
+
+def _fail(arg: str, problem: str, accepted: str) -> ImageResizerArgsError:
+    return ImageResizerArgsError(f"EdgeImageResizerArgs.{arg}: {problem}; accepted: {accepted}")
+
+
+def _int_in(arg: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
+    return value
+
+
+def _strings(arg: str, value: Any, accepted: str) -> list[str]:
+    # A lone string would be iterated character by character: say so instead.
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise _fail(arg, f"got {value!r}, not a list", accepted)
+    if not all(isinstance(item, str) for item in value):
+        raise _fail(arg, f"got {value!r}, items must be strings", accepted)
+    return [item.strip() for item in value]
+
+
+def normalize_sizes(sizes: Any) -> tuple[str, ...]:
+    """Canonical "WxH" strings in the given order, duplicates dropped."""
+    low, high = SIDE_RANGE
+    accepted = f'a non-empty list of "WIDTHxHEIGHT" with each side {low}..{high}, e.g. "400x300"'
+    canonical: list[str] = []
+    for text in _strings("allowed_sizes", sizes, accepted):
+        match = _SIZE.match(text.lower())
+        if not match or not all(low <= int(side) <= high for side in match.groups()):
+            raise _fail("allowed_sizes", f"bad size {text!r}", accepted)
+        size = f"{int(match[1])}x{int(match[2])}"
+        if size not in canonical:
+            canonical.append(size)
+    if not canonical:
+        raise _fail("allowed_sizes", "the list is empty", accepted)
+    if len(",".join(canonical)) > HEADER_VALUE_LIMIT:
+        raise _fail(
+            "allowed_sizes",
+            f"{len(canonical)} sizes do not fit one CloudFront header",
+            f"at most {HEADER_VALUE_LIMIT} characters when joined with commas",
+        )
+    return tuple(canonical)
+
+
+def _normalize_aliases(aliases: Any, certificate_arn: Any) -> tuple[str, ...]:
+    accepted = 'a list of DNS names such as "img.example.com" or "*.example.com"'
+    names = [name.lower().rstrip(".") for name in _strings("aliases", aliases, accepted)]
+    for name in names:
+        if not _HOSTNAME.match(name):
+            raise _fail("aliases", f"{name!r} is not a DNS name", accepted)
+    if len(set(names)) != len(names):
+        raise _fail("aliases", f"duplicate names in {names}", "each name once")
+    if names and certificate_arn is None:
+        raise _fail(
+            "certificate_arn",
+            f"aliases {names} need a certificate",
+            "the ARN of an ACM certificate in us-east-1 covering every alias",
+        )
+    if not names and certificate_arn is not None:
+        raise _fail(
+            "certificate_arn",
+            "a certificate without aliases would never be used",
+            "a certificate together with the aliases it covers, or neither",
+        )
+    return tuple(names)
+
+
+def _check_arn(arg: str, value: Any, pattern: re.Pattern[str], accepted: str) -> Any:
+    """Plain strings are checked; Outputs (another component's ARN) are trusted as typed."""
+    if isinstance(value, str) and not pattern.match(value):
+        raise _fail(arg, f"got {value!r}", accepted)
+    return value
+
+
+def _normalize_geo(restriction_type: Any, locations: Any) -> tuple[str, tuple[str, ...]]:
+    if restriction_type not in GEO_RESTRICTION_TYPES:
+        raise _fail(
+            "geo_restriction_type", f"got {restriction_type!r}", ", ".join(GEO_RESTRICTION_TYPES)
+        )
+    accepted = 'ISO 3166-1 alpha-2 country codes such as "DE", "US"'
+    codes = [code.upper() for code in _strings("geo_locations", locations, accepted)]
+    bad = [code for code in codes if not _COUNTRY.match(code)]
+    if bad:
+        raise _fail("geo_locations", f"bad codes {bad}", accepted)
+    if restriction_type == "none" and codes:
+        raise _fail(
+            "geo_locations",
+            "given with geo_restriction_type 'none'",
+            "no locations, or geo_restriction_type whitelist/blacklist",
+        )
+    if restriction_type != "none" and not codes:
+        raise _fail(
+            "geo_locations", f"empty with geo_restriction_type {restriction_type!r}", accepted
+        )
+    return restriction_type, tuple(sorted(set(codes)))
+
+
+def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
+    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+    min_ttl = _int_in("min_ttl", args.min_ttl, 0, 2**31 - 1)
+    default_ttl = _int_in("default_ttl", args.default_ttl, 0, 2**31 - 1)
+    max_ttl = _int_in("max_ttl", args.max_ttl, 0, 2**31 - 1)
+    if not min_ttl <= default_ttl <= max_ttl:
+        raise _fail(
+            "default_ttl",
+            f"min_ttl={min_ttl}, default_ttl={default_ttl}, max_ttl={max_ttl}",
+            "min_ttl <= default_ttl <= max_ttl",
+        )
+    if args.price_class not in PRICE_CLASSES:
+        raise _fail("price_class", f"got {args.price_class!r}", ", ".join(PRICE_CLASSES))
+    if not isinstance(args.force_destroy_bucket, bool):
+        raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
+    expiration = args.resized_expiration_days
+    if expiration is not None:
+        _int_in("resized_expiration_days", expiration, 1, 36_500)
+    if not isinstance(args.tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
+    ):
+        raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
+    geo_type, geo_locations = _normalize_geo(args.geo_restriction_type, args.geo_locations)
+    return ResizerSettings(
+        allowed_sizes=normalize_sizes(args.allowed_sizes),
+        quality=_int_in("quality", args.quality, *QUALITY_RANGE),
+        max_pixels=_int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE),
+        memory_mb=_int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB),
+        timeout_seconds=_int_in(
+            "timeout_seconds", args.timeout_seconds, 1, ORIGIN_TIMEOUT_LIMIT_SECONDS
+        ),
+        min_ttl=min_ttl,
+        default_ttl=default_ttl,
+        max_ttl=max_ttl,
+        price_class=args.price_class,
+        aliases=_normalize_aliases(args.aliases, args.certificate_arn),
+        certificate_arn=_check_arn(
+            "certificate_arn",
+            args.certificate_arn,
+            _ACM_ARN,
+            "arn:aws:acm:us-east-1:<account>:certificate/<id> (CloudFront reads us-east-1 only)",
+        ),
+        web_acl_arn=_check_arn(
+            "web_acl_arn",
+            args.web_acl_arn,
+            _WAF_ARN,
+            "a WAFv2 web ACL ARN with scope CLOUDFRONT: "
+            "arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>",
+        ),
+        realtime_log_config_arn=_check_arn(
+            "realtime_log_config_arn",
+            args.realtime_log_config_arn,
+            _REALTIME_LOG_ARN,
+            "arn:aws:cloudfront::<account>:realtime-log-config/<name>",
+        ),
+        geo_restriction_type=geo_type,
+        geo_locations=geo_locations,
+        force_destroy_bucket=args.force_destroy_bucket,
+        resized_expiration_days=expiration,
+        tags=dict(args.tags),
+    )
+
+
+def check_artifact(artifact: Artifact) -> Artifact:
+    """The bundle must be an origin-request Lambda@Edge zip whose bytes match its hash."""
+    manifest = artifact.manifest or {}
+    if artifact.kind != "lambda-edge" or manifest.get("trigger") != TRIGGER:
+        raise _fail(
+            "artifact",
+            f"{artifact.name} is a {artifact.kind} bundle for {manifest.get('trigger')!r}",
+            f"a lambda-edge bundle with trigger {TRIGGER!r}",
+        )
+    if not manifest.get("handler"):
+        raise _fail(
+            "artifact",
+            f"{artifact.name}'s manifest names no handler",
+            'a function.toml with handler = "module.function"',
+        )
+    path = Path(artifact.path)
+    if not path.is_file():
+        raise _fail("artifact", f"zip {path} does not exist", "a built bundle (edgekit bundle)")
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != artifact.sha256:
+        raise _fail(
+            "artifact",
+            f"{path} has sha256 {actual}, not the recorded {artifact.sha256}",
+            "the zip the artifact describes (rebuild it, or fetch the pinned one again)",
+        )
+    return artifact
+
+
+# --- pure decisions the resources are built from ------------------------------------------
+
+
+def source_code_hash(sha256_hex: str) -> str:
+    """Lambda's CodeSha256: base64 of the raw digest, so Pulumi sees no diff after deploy."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
+
+
+def account_of(arn: str) -> str:
+    """The account id field of an ARN (arn:partition:service:region:account:resource)."""
+    return arn.split(":")[4]
+
+
+def version_description(artifact: Artifact) -> str:
+    """Shown on every published Lambda version: which release and which exact zip."""
+    return f"{artifact.name} {artifact.version} (sha256 {artifact.sha256[:12]})"
+
+
+def edge_trust_policy() -> dict[str, Any]:
+    """Lambda runs the function; Lambda@Edge replicates and runs it at the edge."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def execution_policy(bucket_arn: str, account_id: str, function_name: str) -> dict[str, Any]:
+    """Least privilege for the resizer: read originals, write variants, write its own logs.
+
+    s3:ListBucket makes a missing key a 404 instead of a 403, which the handler reports as
+    "no such original" rather than as an access problem. Lambda@Edge writes logs in the
+    region that ran it, to `/aws/lambda/us-east-1.<function name>`, hence the `*` region.
+    Lambda@Edge exists only in the `aws` partition.
+    """
+    log_groups = f"arn:aws:logs:*:{account_id}:log-group:/aws/lambda/{EDGE_REGION}.{function_name}*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadOriginalsAndVariants",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/*"],
+            },
+            {
+                "Sid": "MissingKeysAre404",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+            },
+            {
+                "Sid": "WriteVariantsOnly",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{RESIZED_PREFIX}*"],
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_groups],
+            },
+        ],
+    }
+
+
+def origin_access_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
+    """Only this distribution, signing through its OAC, may read the bucket.
+
+    Covers originals and the `resized/` variants the function rewrites requests to.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CloudFrontReadsThroughOac",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        ],
+    }
+
+
+def viewer_certificate(
+    aliases: Sequence[str], certificate_arn: pulumi.Input[str] | None
+) -> dict[str, Any]:
+    """Custom names get SNI and a modern TLS floor; otherwise CloudFront's own certificate."""
+    if aliases:
+        return {
+            "acm_certificate_arn": certificate_arn,
+            "ssl_support_method": "sni-only",
+            "minimum_protocol_version": MINIMUM_TLS,
+        }
+    return {"cloudfront_default_certificate": True}
+
+
+def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
+    """How the per-distribution settings reach the function (it has no environment)."""
+    return [
+        {"name": ALLOWED_SIZES_HEADER, "value": ",".join(settings.allowed_sizes)},
+        {"name": QUALITY_HEADER, "value": str(settings.quality)},
+        {"name": MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
+    ]
+
+
+def _default_artifact() -> Artifact:
+    from edgekit.bundle import build_function
+
+    return build_function(FUNCTION_NAME)
+
+
+def _policy_json(
+    make: Callable[..., dict[str, Any]], *values: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """A policy document from resolved values: pure `make`, applied once they are known."""
+    return pulumi.Output.all(*values).apply(lambda resolved: json.dumps(make(*resolved)))
+
+
+# --- the component ---------------------------------------------------------------------------
+
+
+class EdgeImageResizer(pulumi.ComponentResource):
+    """Private originals bucket + Lambda@Edge resizer + CloudFront distribution."""
+
+    distribution_id: pulumi.Output[str]
+    distribution_arn: pulumi.Output[str]
+    domain_name: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    function_qualified_arn: pulumi.Output[str]
+    function_version: pulumi.Output[str]
+    artifact_sha256: pulumi.Output[str]
+    artifact_version: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeImageResizerArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Everything that can be wrong is checked before the first registration, so a bad
+        # argument or a stale bundle declares nothing.
+        args = args or EdgeImageResizerArgs()
+        settings = validate_args(args)
+        artifact = check_artifact(args.artifact or _default_artifact())
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._settings = settings
+        self._artifact = artifact
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self._create_bucket()
+        self._create_role()
+        self._create_function()
+        self._grant_function_access()
+        self._create_cache_policy()
+        self._create_distribution()
+        self._grant_distribution_access()
+
+        self.distribution_id = self.distribution.id
+        self.distribution_arn = self.distribution.arn
+        self.domain_name = self.distribution.domain_name
+        self.bucket_name = self.bucket.bucket
+        self.function_name = self.function.name
+        self.function_qualified_arn = self.function.qualified_arn
+        self.function_version = self.function.version
+        self.artifact_sha256 = pulumi.Output.from_input(artifact.sha256)
+        self.artifact_version = pulumi.Output.from_input(artifact.version)
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution_id,
+                "distribution_arn": self.distribution_arn,
+                "domain_name": self.domain_name,
+                "bucket_name": self.bucket_name,
+                "function_name": self.function_name,
+                "function_qualified_arn": self.function_qualified_arn,
+                "function_version": self.function_version,
+                "artifact_sha256": self.artifact_sha256,
+                "artifact_version": self.artifact_version,
+            }
+        )
+
+    def _create_bucket(self) -> None:
+        name, settings = self._name, self._settings
+        self.bucket = aws.s3.Bucket(
+            f"{name}-originals",
+            force_destroy=settings.force_destroy_bucket,
+            tags=settings.tags or None,
+            opts=self._child,
+        )
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-originals-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-originals-ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=self._child,
+        )
+        # SSE-S3 rather than KMS: OAC and the function read without any key-policy grants.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-originals-encryption",
+            bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=self._child,
+        )
+        if settings.resized_expiration_days is not None:
+            aws.s3.BucketLifecycleConfiguration(
+                f"{name}-originals-lifecycle",
+                bucket=self.bucket.id,
+                rules=[
+                    {
+                        "id": "expire-resized-variants",
+                        "status": "Enabled",
+                        "filter": {"prefix": RESIZED_PREFIX},
+                        "expiration": {"days": settings.resized_expiration_days},
+                    }
+                ],
+                opts=self._child,
+            )
+
+    def _create_role(self) -> None:
+        self.role = aws.iam.Role(
+            f"{self._name}-edge-role",
+            assume_role_policy=json.dumps(edge_trust_policy()),
+            description="Lambda@Edge image resizer: read originals, write resized/, write logs",
+            tags=self._settings.tags or None,
+            opts=self._child,
+        )
+
+    def _create_function(self) -> None:
+        artifact, settings = self._artifact, self._settings
+        self.function = aws.lambda_.Function(
+            f"{self._name}-fn",
+            region=EDGE_REGION,
+            publish=True,
+            architectures=[ARCHITECTURE],
+            runtime=RUNTIME,
+            handler=artifact.manifest["handler"],
+            role=self.role.arn,
+            code=pulumi.FileArchive(str(artifact.path)),
+            source_code_hash=source_code_hash(artifact.sha256),
+            description=version_description(artifact),
+            memory_size=settings.memory_mb,
+            timeout=settings.timeout_seconds,
+            # Replicas of a Lambda@Edge function stay for hours after the distribution lets
+            # go of them, and deleting the function fails until then: on destroy Pulumi
+            # forgets the function instead, and AWS removes it once replicas are gone.
+            skip_destroy=True,
+            tags=settings.tags or None,
+            opts=self._child,
+        )
+
+    def _grant_function_access(self) -> None:
+        # The role's own account owns the log groups; reading it from the ARN needs no call.
+        account_id = self.role.arn.apply(account_of)
+        self.role_policy = aws.iam.RolePolicy(
+            f"{self._name}-edge-policy",
+            role=self.role.id,
+            policy=_policy_json(execution_policy, self.bucket.arn, account_id, self.function.name),
+            opts=self._child,
+        )
+
+    def _create_cache_policy(self) -> None:
+        settings = self._settings
+        self.cache_policy = aws.cloudfront.CachePolicy(
+            f"{self._name}-cache",
+            comment="Image variants: keyed on the path (size, key) and ?format only",
+            min_ttl=settings.min_ttl,
+            default_ttl=settings.default_ttl,
+            max_ttl=settings.max_ttl,
+            parameters_in_cache_key_and_forwarded_to_origin={
+                "cookies_config": {"cookie_behavior": "none"},
+                "headers_config": {"header_behavior": "none"},
+                "query_strings_config": {
+                    "query_string_behavior": "whitelist",
+                    "query_strings": {"items": [FORMAT_QUERY_STRING]},
+                },
+                "enable_accept_encoding_gzip": True,
+                "enable_accept_encoding_brotli": True,
+            },
+            opts=self._child,
+        )
+
+    def _create_distribution(self) -> None:
+        name, settings = self._name, self._settings
+        origin_access = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            description=f"{name}: CloudFront signs every request to the originals bucket",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=self._child,
+        )
+        realtime_logs = settings.realtime_log_config_arn
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            comment=f"{name}: resized images (/images/WxH/key)",
+            enabled=True,
+            is_ipv6_enabled=True,
+            http_version="http2and3",
+            price_class=settings.price_class,
+            aliases=list(settings.aliases) or None,
+            web_acl_id=settings.web_acl_arn,
+            origins=[
+                {
+                    "origin_id": ORIGIN_ID,
+                    "domain_name": self.bucket.bucket_regional_domain_name,
+                    "origin_access_control_id": origin_access.id,
+                    # OAC takes over from the legacy identity, which must stay empty.
+                    "s3_origin_config": {"origin_access_identity": ""},
+                    "custom_headers": settings_headers(settings),
+                }
+            ],
+            # One behaviour for every path: the function answers anything that is not
+            # /images/WxH/key with a 400, so originals and stored variants are never served
+            # as they are.
+            default_cache_behavior={
+                "target_origin_id": ORIGIN_ID,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ["GET", "HEAD"],
+                "cached_methods": ["GET", "HEAD"],
+                "compress": True,
+                "cache_policy_id": self.cache_policy.id,
+                "lambda_function_associations": [
+                    {
+                        "event_type": TRIGGER,
+                        "lambda_arn": self.function.qualified_arn,
+                        "include_body": False,
+                    }
+                ],
+                "realtime_log_config_arn": realtime_logs,
+            },
+            restrictions={
+                "geo_restriction": {
+                    "restriction_type": settings.geo_restriction_type,
+                    "locations": list(settings.geo_locations) or None,
+                }
+            },
+            viewer_certificate=viewer_certificate(settings.aliases, settings.certificate_arn),
+            tags=settings.tags or None,
+            # Traffic reaches the function only once it may read, write and log.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+
+    def _grant_distribution_access(self) -> None:
+        aws.s3.BucketPolicy(
+            f"{self._name}-originals-policy",
+            bucket=self.bucket.id,
+            policy=_policy_json(origin_access_policy, self.bucket.arn, self.distribution.arn),
+            # Concurrent configuration calls on one bucket conflict (OperationAborted), and
+            # the grant should land only once public access is already blocked.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+        )

@@ -1,0 +1,557 @@
+"""EdgeImageResizer under Pulumi's mock runtime: the edge rules, asserted on recorded inputs.
+
+Two recorded runs serve most tests: one with every argument at its default, one with
+custom domains, a web ACL, real-time logs and geo restriction. Both run in a stack whose
+default region is eu-west-1, so "the function is in us-east-1" is the component's doing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from components import EdgeImageResizer, EdgeImageResizerArgs
+from components.image_resizer import (
+    ImageResizerArgsError,
+    check_artifact,
+    normalize_sizes,
+    validate_args,
+)
+from edgekit.errors import UserError
+from edgekit.mock_outputs import ACCOUNT_ID
+from edgekit.program import ProgramGraph, RecordedResource, run_program
+
+try:
+    from edgekit.bundle import Artifact
+except ImportError:  # the bundler lands separately; the component only reads these fields
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Artifact:  # type: ignore[no-redef]
+        name: str
+        kind: str
+        version: str
+        path: Path
+        size: int
+        sha256: str
+        manifest: dict
+
+
+REPO = Path(__file__).resolve().parents[2]
+STACK_CONFIG = {"aws:region": "eu-west-1"}
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/images-waf/a1b2c3d4"
+REALTIME_LOGS = "arn:aws:cloudfront::123456789012:realtime-log-config/images-logs"
+
+BUCKET = "aws:s3/bucket:Bucket"
+FUNCTION = "aws:lambda/function:Function"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+
+
+def make_artifact(folder: Path, **manifest_changes: str) -> Artifact:
+    """A real zip with a handler in it, described the way the bundler describes its output."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "image_resizer-test.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    data = path.read_bytes()
+    manifest = {
+        "kind": "lambda-edge",
+        "version": "1.2.3",
+        "handler": "handler.handler",
+        "trigger": "origin-request",
+        **manifest_changes,
+    }
+    return Artifact(
+        name="image_resizer",
+        kind=manifest["kind"],
+        version=manifest["version"],
+        path=path,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        manifest=manifest,
+    )
+
+
+def record(args: EdgeImageResizerArgs) -> ProgramGraph:
+    return run_program(
+        "test", program=lambda: EdgeImageResizer("images", args), config=STACK_CONFIG
+    )
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
+    return make_artifact(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="module")
+def graph(artifact: Artifact) -> ProgramGraph:
+    """Every argument at its default."""
+    return record(EdgeImageResizerArgs(artifact=artifact))
+
+
+@pytest.fixture(scope="module")
+def custom(artifact: Artifact) -> ProgramGraph:
+    """Custom domain, attachments, and non-default limits."""
+    return record(
+        EdgeImageResizerArgs(
+            artifact=artifact,
+            allowed_sizes=["400x300", "150X150", "400x300"],
+            quality=65,
+            max_pixels=24_000_000,
+            memory_mb=2048,
+            timeout_seconds=20,
+            min_ttl=1,
+            default_ttl=3600,
+            max_ttl=86_400,
+            price_class="PriceClass_All",
+            aliases=["IMG.example.com"],
+            certificate_arn=CERT,
+            web_acl_arn=WEB_ACL,
+            realtime_log_config_arn=REALTIME_LOGS,
+            geo_restriction_type="blacklist",
+            geo_locations=["kp", "IR"],
+            force_destroy_bucket=True,
+            resized_expiration_days=None,
+            tags={"team": "media"},
+        )
+    )
+
+
+def behaviour(graph: ProgramGraph) -> dict:
+    return graph.one(DISTRIBUTION).inputs["defaultCacheBehavior"]
+
+
+def origin(graph: ProgramGraph) -> dict:
+    (only,) = graph.one(DISTRIBUTION).inputs["origins"]
+    return only
+
+
+def for_bucket(graph: ProgramGraph, type_token: str) -> RecordedResource:
+    resource = graph.one(type_token)
+    assert resource.inputs["bucket"] == graph.one(BUCKET).id
+    return resource
+
+
+def policy_actions(document: dict) -> list[str]:
+    actions: list[str] = []
+    for statement in document["Statement"]:
+        action = statement["Action"]
+        actions.extend([action] if isinstance(action, str) else action)
+    return actions
+
+
+# --- the component and its children ------------------------------------------------------
+
+
+def test_every_child_is_parented_to_the_component_and_named_after_it(graph: ProgramGraph):
+    component = graph.one("edgekit:aws:EdgeImageResizer")
+    children = graph.children(component)
+    assert len(children) == len(graph.resources) - 1
+    assert all(child.name.startswith("images-") for child in children)
+
+
+def test_outputs_name_the_deployed_pieces(graph: ProgramGraph, artifact: Artifact):
+    outputs = graph.one("edgekit:aws:EdgeImageResizer").outputs
+    distribution, function = graph.one(DISTRIBUTION), graph.one(FUNCTION)
+    assert outputs == {
+        "distribution_id": distribution.id,
+        "distribution_arn": distribution.outputs["arn"],
+        "domain_name": distribution.outputs["domainName"],
+        "bucket_name": graph.one(BUCKET).outputs["bucket"],
+        "function_name": function.outputs["name"],
+        "function_qualified_arn": function.outputs["qualifiedArn"],
+        "function_version": "1",
+        "artifact_sha256": artifact.sha256,
+        "artifact_version": "1.2.3",
+    }
+
+
+# --- originals bucket ------------------------------------------------------------------------
+
+
+def test_bucket_blocks_every_kind_of_public_access(graph: ProgramGraph):
+    block = for_bucket(graph, PUBLIC_ACCESS_BLOCK).inputs
+    for setting in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block[setting] is True, setting
+
+
+def test_bucket_ownership_is_enforced(graph: ProgramGraph):
+    controls = for_bucket(graph, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert controls.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+def test_bucket_is_encrypted_at_rest(graph: ProgramGraph):
+    encryption = for_bucket(
+        graph,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    (rule,) = encryption.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] in ("AES256", "aws:kms")
+
+
+def test_bucket_keeps_originals_on_destroy_unless_asked(graph, custom):
+    assert graph.one(BUCKET).inputs["forceDestroy"] is False
+    assert custom.one(BUCKET).inputs["forceDestroy"] is True
+
+
+def test_stored_variants_expire_and_originals_do_not(graph, custom):
+    (rule,) = for_bucket(graph, LIFECYCLE).inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": "resized/"}
+    assert rule["expiration"] == {"days": 30}
+    assert custom.of_type(LIFECYCLE) == []
+
+
+def test_only_this_distribution_reads_the_bucket(graph: ProgramGraph):
+    bucket_arn = graph.one(BUCKET).outputs["arn"]
+    document = json.loads(for_bucket(graph, BUCKET_POLICY).inputs["policy"])
+    (statement,) = document["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == f"{bucket_arn}/*"
+    assert statement["Condition"] == {
+        "StringEquals": {"AWS:SourceArn": graph.one(DISTRIBUTION).outputs["arn"]}
+    }
+
+
+def test_bucket_policy_lands_after_public_access_is_blocked(graph: ProgramGraph):
+    policy = graph.one(BUCKET_POLICY)
+    assert graph.one(PUBLIC_ACCESS_BLOCK).urn in policy.dependencies
+
+
+def test_origin_access_control_signs_every_s3_request(graph: ProgramGraph):
+    oac = graph.one("aws:cloudfront/originAccessControl:OriginAccessControl")
+    assert oac.inputs["originAccessControlOriginType"] == "s3"
+    assert oac.inputs["signingBehavior"] == "always"
+    assert oac.inputs["signingProtocol"] == "sigv4"
+    assert origin(graph)["originAccessControlId"] == oac.id
+
+
+# --- execution role --------------------------------------------------------------------------
+
+
+def test_role_trusts_lambda_and_lambda_at_edge(graph: ProgramGraph):
+    document = json.loads(graph.one(ROLE).inputs["assumeRolePolicy"])
+    (statement,) = document["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert sorted(statement["Principal"]["Service"]) == [
+        "edgelambda.amazonaws.com",
+        "lambda.amazonaws.com",
+    ]
+
+
+def test_role_reads_originals_writes_only_resized_and_its_logs(graph: ProgramGraph):
+    bucket_arn = graph.one(BUCKET).outputs["arn"]
+    function_name = graph.one(FUNCTION).outputs["name"]
+    policy = graph.one(ROLE_POLICY)
+    assert policy.inputs["role"] == graph.one(ROLE).id
+    grants = {
+        tuple(statement["Action"]): statement["Resource"]
+        for statement in json.loads(policy.inputs["policy"])["Statement"]
+        if statement["Effect"] == "Allow"
+    }
+    assert grants == {
+        ("s3:GetObject",): [f"{bucket_arn}/*"],
+        ("s3:ListBucket",): [bucket_arn],
+        ("s3:PutObject",): [f"{bucket_arn}/resized/*"],
+        ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"): [
+            f"arn:aws:logs:*:{ACCOUNT_ID}:log-group:/aws/lambda/us-east-1.{function_name}*"
+        ],
+    }
+
+
+def test_no_policy_grants_a_wildcard_action(graph: ProgramGraph):
+    documents = [
+        json.loads(graph.one(ROLE).inputs["assumeRolePolicy"]),
+        json.loads(graph.one(ROLE_POLICY).inputs["policy"]),
+        json.loads(graph.one(BUCKET_POLICY).inputs["policy"]),
+    ]
+    actions = [action for document in documents for action in policy_actions(document)]
+    assert actions
+    assert not [action for action in actions if "*" in action]
+
+
+# --- Lambda@Edge function --------------------------------------------------------------------
+
+
+def test_function_follows_the_lambda_at_edge_rules(graph: ProgramGraph):
+    function = graph.one(FUNCTION).inputs
+    assert function["region"] == "us-east-1"  # the stack's region is eu-west-1
+    assert function["publish"] is True
+    assert function["architectures"] == ["x86_64"]
+    assert function["runtime"] == "python3.13"
+    assert "environment" not in function
+    assert function["role"] == graph.one(ROLE).outputs["arn"]
+
+
+def test_function_is_sized_for_images_within_the_origin_timeout(graph, custom):
+    assert graph.one(FUNCTION).inputs["timeout"] == 30
+    assert graph.one(FUNCTION).inputs["memorySize"] == 1536
+    assert custom.one(FUNCTION).inputs["timeout"] == 20
+    assert custom.one(FUNCTION).inputs["memorySize"] == 2048
+
+
+def test_function_is_forgotten_not_deleted_on_destroy(graph: ProgramGraph):
+    assert graph.one(FUNCTION).inputs["skipDestroy"] is True
+
+
+def test_function_code_is_the_artifact_zip(graph: ProgramGraph, artifact: Artifact):
+    function = graph.one(FUNCTION).inputs
+    assert function["code"] == {"path": str(artifact.path)}
+    assert function["handler"] == artifact.manifest["handler"]
+    digest = base64.b64decode(function["sourceCodeHash"])
+    assert digest == hashlib.sha256(artifact.path.read_bytes()).digest()
+
+
+def test_function_version_says_which_release_and_zip(graph: ProgramGraph, artifact: Artifact):
+    assert graph.one(FUNCTION).inputs["description"] == (
+        f"image_resizer 1.2.3 (sha256 {artifact.sha256[:12]})"
+    )
+
+
+# --- cache policy ------------------------------------------------------------------------------
+
+
+def test_cache_key_is_the_path_and_the_format_query_only(graph: ProgramGraph):
+    key = graph.one(CACHE_POLICY).inputs["parametersInCacheKeyAndForwardedToOrigin"]
+    assert key["queryStringsConfig"] == {
+        "queryStringBehavior": "whitelist",
+        "queryStrings": {"items": ["format"]},
+    }
+    assert key["cookiesConfig"] == {"cookieBehavior": "none"}
+    assert key["headersConfig"] == {"headerBehavior": "none"}
+    assert key["enableAcceptEncodingGzip"] is True
+    assert key["enableAcceptEncodingBrotli"] is True
+
+
+def test_cache_ttls_come_from_the_args(graph, custom):
+    ttls = ("minTtl", "defaultTtl", "maxTtl")
+    assert [graph.one(CACHE_POLICY).inputs[t] for t in ttls] == [0, 86_400, 31_536_000]
+    assert [custom.one(CACHE_POLICY).inputs[t] for t in ttls] == [1, 3600, 86_400]
+
+
+# --- distribution ------------------------------------------------------------------------------
+
+
+def test_distribution_serves_modern_http_everywhere(graph: ProgramGraph):
+    distribution = graph.one(DISTRIBUTION).inputs
+    assert distribution["enabled"] is True
+    assert distribution["isIpv6Enabled"] is True
+    assert distribution["httpVersion"] == "http2and3"
+    assert distribution["priceClass"] == "PriceClass_100"
+    assert distribution["restrictions"] == {"geoRestriction": {"restrictionType": "none"}}
+
+
+def test_every_path_goes_through_the_resizer_over_https(graph: ProgramGraph):
+    rules = behaviour(graph)
+    assert "orderedCacheBehaviors" not in graph.one(DISTRIBUTION).inputs
+    assert rules["targetOriginId"] == origin(graph)["originId"]
+    assert rules["viewerProtocolPolicy"] == "redirect-to-https"
+    assert rules["compress"] is True
+    assert rules["allowedMethods"] == ["GET", "HEAD"]
+    assert rules["cachedMethods"] == ["GET", "HEAD"]
+    assert rules["cachePolicyId"] == graph.one(CACHE_POLICY).id
+
+
+def test_origin_request_runs_the_published_version(graph: ProgramGraph):
+    (association,) = behaviour(graph)["lambdaFunctionAssociations"]
+    qualified = graph.one(FUNCTION).outputs["qualifiedArn"]
+    assert qualified.endswith(":1")
+    assert association == {
+        "eventType": "origin-request",
+        "lambdaArn": qualified,
+        "includeBody": False,
+    }
+
+
+def test_origin_is_the_private_bucket_through_oac(graph: ProgramGraph):
+    bucket = graph.one(BUCKET).outputs
+    assert origin(graph)["domainName"] == bucket["bucketRegionalDomainName"]
+    assert origin(graph)["s3OriginConfig"] == {"originAccessIdentity": ""}
+    assert "customOriginConfig" not in origin(graph)
+
+
+def test_resizer_settings_travel_as_origin_headers(graph, custom):
+    def headers(recorded: ProgramGraph) -> dict[str, str]:
+        return {h["name"]: h["value"] for h in origin(recorded)["customHeaders"]}
+
+    assert headers(graph) == {
+        "x-edgekit-allowed-sizes": "150x150,300x200,400x300,800x600,1200x800,1920x1080",
+        "x-edgekit-quality": "80",
+        "x-edgekit-max-pixels": "40000000",
+    }
+    assert headers(custom) == {
+        "x-edgekit-allowed-sizes": "400x300,150x150",
+        "x-edgekit-quality": "65",
+        "x-edgekit-max-pixels": "24000000",
+    }
+
+
+def test_without_aliases_the_default_certificate_is_used(graph: ProgramGraph):
+    distribution = graph.one(DISTRIBUTION).inputs
+    assert "aliases" not in distribution
+    assert distribution["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+
+
+def test_aliases_get_their_certificate_sni_and_modern_tls(custom: ProgramGraph):
+    distribution = custom.one(DISTRIBUTION).inputs
+    assert distribution["aliases"] == ["img.example.com"]
+    assert distribution["viewerCertificate"] == {
+        "acmCertificateArn": CERT,
+        "sslSupportMethod": "sni-only",
+        "minimumProtocolVersion": "TLSv1.2_2021",
+    }
+
+
+def test_web_acl_and_realtime_logs_attach_when_given(graph, custom):
+    assert "webAclId" not in graph.one(DISTRIBUTION).inputs
+    assert "realtimeLogConfigArn" not in behaviour(graph)
+    assert custom.one(DISTRIBUTION).inputs["webAclId"] == WEB_ACL
+    assert behaviour(custom)["realtimeLogConfigArn"] == REALTIME_LOGS
+
+
+def test_price_class_geo_restriction_and_tags_come_from_the_args(custom: ProgramGraph):
+    distribution = custom.one(DISTRIBUTION).inputs
+    assert distribution["priceClass"] == "PriceClass_All"
+    assert distribution["restrictions"] == {
+        "geoRestriction": {"restrictionType": "blacklist", "locations": ["IR", "KP"]}
+    }
+    for type_token in (BUCKET, ROLE, FUNCTION, DISTRIBUTION):
+        assert custom.one(type_token).inputs["tags"] == {"team": "media"}, type_token
+
+
+def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramGraph):
+    assert graph.one(ROLE_POLICY).urn in graph.one(DISTRIBUTION).dependencies
+
+
+# --- argument validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"allowed_sizes": []}, "allowed_sizes"),
+        ({"allowed_sizes": "400x300,150x150"}, "allowed_sizes"),
+        ({"allowed_sizes": ["400x300", "400"]}, "allowed_sizes"),
+        ({"allowed_sizes": ["0x300"]}, "allowed_sizes"),
+        ({"allowed_sizes": ["5000x300"]}, "allowed_sizes"),
+        ({"allowed_sizes": [f"{w}x{w}" for w in range(1, 400)]}, "allowed_sizes"),
+        ({"quality": 0}, "quality"),
+        ({"quality": 101}, "quality"),
+        ({"quality": True}, "quality"),
+        ({"max_pixels": 10}, "max_pixels"),
+        ({"memory_mb": 64}, "memory_mb"),
+        ({"memory_mb": 10_241}, "memory_mb"),
+        ({"timeout_seconds": 31}, "timeout_seconds"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
+        ({"min_ttl": -1}, "min_ttl"),
+        ({"default_ttl": 10, "max_ttl": 5}, "default_ttl"),
+        ({"min_ttl": 100, "default_ttl": 10}, "default_ttl"),
+        ({"price_class": "PriceClass_50"}, "price_class"),
+        ({"aliases": ["img.example.com"]}, "certificate_arn"),
+        ({"certificate_arn": CERT}, "certificate_arn"),
+        ({"aliases": ["https://img.example.com"], "certificate_arn": CERT}, "aliases"),
+        ({"aliases": ["a.example.com", "A.example.com"], "certificate_arn": CERT}, "aliases"),
+        (
+            {
+                "aliases": ["img.example.com"],
+                "certificate_arn": CERT.replace("us-east-1", "eu-west-1"),
+            },
+            "certificate_arn",
+        ),
+        ({"web_acl_arn": "a1b2c3d4"}, "web_acl_arn"),
+        ({"web_acl_arn": WEB_ACL.replace("global", "regional")}, "web_acl_arn"),
+        ({"realtime_log_config_arn": "images-logs"}, "realtime_log_config_arn"),
+        ({"geo_restriction_type": "allow"}, "geo_restriction_type"),
+        ({"geo_restriction_type": "whitelist"}, "geo_locations"),
+        ({"geo_locations": ["DE"]}, "geo_locations"),
+        ({"geo_restriction_type": "whitelist", "geo_locations": ["DEU"]}, "geo_locations"),
+        ({"force_destroy_bucket": "yes"}, "force_destroy_bucket"),
+        ({"resized_expiration_days": 0}, "resized_expiration_days"),
+        ({"tags": {"team": 7}}, "tags"),
+    ],
+)
+def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
+    with pytest.raises(ImageResizerArgsError, match=rf"EdgeImageResizerArgs\.{field}: .*accepted"):
+        validate_args(EdgeImageResizerArgs(**changes))
+
+
+def test_args_errors_are_user_errors_and_value_errors():
+    assert issubclass(ImageResizerArgsError, UserError)
+    assert issubclass(ImageResizerArgsError, ValueError)
+
+
+def test_a_bad_arg_stops_the_program_before_anything_is_declared(artifact: Artifact):
+    declared: list[str] = []
+
+    def program() -> None:
+        declared.append("started")
+        EdgeImageResizer("images", EdgeImageResizerArgs(artifact=artifact, timeout_seconds=60))
+        declared.append("component")
+
+    with pytest.raises(ImageResizerArgsError, match="timeout_seconds: got 60; accepted.*30"):
+        run_program("test", program=program, config=STACK_CONFIG)
+    assert declared == ["started"]
+
+
+def test_sizes_are_normalized_to_canonical_unique_form():
+    assert normalize_sizes([" 0400X300", "400x300", "150x150"]) == ("400x300", "150x150")
+
+
+def test_attachments_given_as_outputs_are_not_second_guessed():
+    import pulumi
+
+    settings = validate_args(
+        EdgeImageResizerArgs(
+            web_acl_arn=pulumi.Output.from_input("from-another-component"),
+            realtime_log_config_arn=pulumi.Output.from_input("from-another-component"),
+        )
+    )
+    assert isinstance(settings.web_acl_arn, pulumi.Output)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "python-worker"}, "lambda-edge bundle with trigger 'origin-request'"),
+        ({"trigger": "viewer-request"}, "lambda-edge bundle with trigger 'origin-request'"),
+        ({"handler": ""}, "names no handler"),
+    ],
+)
+def test_artifact_for_another_trigger_or_kind_is_refused(tmp_path, change, message):
+    artifact = make_artifact(tmp_path, **change)
+    with pytest.raises(ImageResizerArgsError, match=rf"artifact: .*{message}"):
+        check_artifact(artifact)
+
+
+def test_artifact_whose_zip_changed_is_refused(tmp_path):
+    artifact = make_artifact(tmp_path)
+    with zipfile.ZipFile(artifact.path, "a") as archive:
+        archive.writestr("extra.py", "")
+    with pytest.raises(ImageResizerArgsError, match="has sha256 .* not the recorded"):
+        check_artifact(artifact)
+
+
+def test_artifact_without_its_zip_is_refused(tmp_path):
+    artifact = replace(make_artifact(tmp_path), path=tmp_path / "gone.zip")
+    with pytest.raises(ImageResizerArgsError, match="gone.zip does not exist"):
+        check_artifact(artifact)
