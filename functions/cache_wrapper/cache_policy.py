@@ -75,7 +75,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 HeaderPairs = list[tuple[str, str]]
 
@@ -119,6 +119,8 @@ _RUNTIME_MANAGED = frozenset({"host", "content-length", "accept-encoding"})
 
 _NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# Unreserved characters (what quote(safe="") leaves alone) plus the pair separators.
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*").fullmatch
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
 
@@ -289,21 +291,32 @@ def request_decision(method: str, headers: Mapping[str, str], settings: Settings
     return Decision(True)
 
 
+@functools.lru_cache(maxsize=2048)  # hot URLs repeat: that is why they are worth caching
 def cache_key_url(url: str, tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS) -> str:
     """The normalized URL the Cache API stores a GET/HEAD under (idempotent, query-order free)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.lower()
+    if ":" in host or "@" in host:  # port, userinfo or IPv6: let urlsplit take it apart
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
+        if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme):
+            host = f"{host}:{parts.port}"
     is_tracking = _name_matcher(tracking_params)
-    pairs = sorted(
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking(name)
-    )
-    query = urlencode(pairs, quote_via=quote, safe="")
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    # Most queries are already canonical text (unreserved characters only): skip decoding.
+    plain = _PLAIN_QUERY(parts.query) is not None
+    pairs = []
+    for piece in parts.query.split("&"):
+        name, _, value = piece.partition("=")
+        if not piece or is_tracking(name if plain else unquote_plus(name)):
+            continue
+        if plain and "=" not in value:
+            pairs.append((name, value))
+        else:  # one spelling per value: form-decoded, then percent-encoded again
+            pairs.append((quote(unquote_plus(name), safe=""), quote(unquote_plus(value), safe="")))
+    pairs.sort()
+    query = "&".join([f"{name}={value}" for name, value in pairs])
+    return f"{scheme}://{host}{parts.path or '/'}" + (f"?{query}" if query else "")
 
 
 def origin_url_for(request_url: str, origin_url: str) -> str:

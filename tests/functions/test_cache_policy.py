@@ -120,6 +120,8 @@ def test_session_cookie_names_are_configurable_with_prefixes(policy):
         ("https://api.example/w?utm_source=x", "https://api.example/w"),
         ("https://api.example:443/w", "https://api.example/w"),
         ("http://api.example:8080/w", "http://api.example:8080/w"),
+        ("http://[::1]:8080/w", "http://[::1]:8080/w"),
+        ("https://user:pw@API.example:443/w", "https://api.example/w"),
         ("https://api.example", "https://api.example/"),
         ("https://api.example/w#frag", "https://api.example/w"),
         ("https://api.example/w?q=a+b&r=%2F", "https://api.example/w?q=a%20b&r=%2F"),
@@ -165,6 +167,22 @@ def test_cache_key_drops_tracking_params(policy, pairs, tracking, data):
     assert key == policy.cache_key_url(_url(pairs))
     names = [k.lower() for k, _ in parse_qsl(urlsplit(key).query, keep_blank_values=True)]
     assert not any(n.startswith("utm_") or n in ("gclid", "fbclid") for n in names)
+
+
+raw_queries = st.text(alphabet=st.sampled_from("ab_Z9~-.&=+% /é?%2F%FFzutm_gclid"),
+                      max_size=40)
+
+
+@given(query=raw_queries)
+def test_cache_key_keeps_exactly_the_non_tracking_pairs_of_any_query(policy, query):
+    key = policy.cache_key_url(f"https://api.example/p?{query}")
+
+    def meaning(q):
+        return sorted((n, v) for n, v in parse_qsl(q, keep_blank_values=True)
+                      if not (n.lower().startswith("utm_") or n.lower() in ("gclid", "fbclid")))
+
+    assert meaning(urlsplit(key).query) == meaning(query)
+    assert policy.cache_key_url(key) == key
 
 
 @pytest.mark.parametrize(
