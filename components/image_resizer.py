@@ -637,6 +637,8 @@ class EdgeImageResizer(pulumi.ComponentResource):
         )
 
     def _create_cache_policy(self) -> None:
+        # The size is in the path; the format is chosen explicitly with ?format=, never
+        # negotiated from Accept, so one URL is one variant and nothing else splits the cache.
         settings = self._settings
         self.cache_policy = aws.cloudfront.CachePolicy(
             f"{self._name}-cache",

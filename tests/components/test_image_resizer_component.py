@@ -10,14 +10,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from components import EdgeImageResizer, EdgeImageResizerArgs
 from components.image_resizer import (
+    EdgeImageResizer,
+    EdgeImageResizerArgs,
     ImageResizerArgsError,
     check_artifact,
     normalize_sizes,
@@ -555,3 +560,82 @@ def test_artifact_without_its_zip_is_refused(tmp_path):
     artifact = replace(make_artifact(tmp_path), path=tmp_path / "gone.zip")
     with pytest.raises(ImageResizerArgsError, match="gone.zip does not exist"):
         check_artifact(artifact)
+
+
+# --- installed, not from a checkout ---------------------------------------------------------
+
+PROJECT_SOURCES = ("pyproject.toml", "README.md", "edgekit", "components", "functions", "policies")
+RESIZER_SOURCES = ("function.toml", "handler.py", "resize.py", "requirements.txt")
+
+FIND_FUNCTION_CODE = """
+import json, components
+from components import EdgeImageResizer, EdgeImageResizerArgs
+from edgekit import paths
+folder = paths.function_dir("image_resizer")
+print(json.dumps({
+    "components": components.__file__,
+    "function_dir": str(folder),
+    "files": sorted(p.name for p in folder.iterdir()),
+}))
+"""
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built from a copy so the checkout's build/ stays the bundler's."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    source.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in PROJECT_SOURCES:
+        origin_path = REPO / name
+        if origin_path.is_dir():
+            shutil.copytree(origin_path, source / name, ignore=ignore)
+        elif origin_path.is_file():
+            shutil.copy2(origin_path, source / name)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(work), str(source)]
+    )
+    (built,) = work.glob("edgekit-*.whl")
+    return built
+
+
+def test_wheel_ships_the_resizer_sources(wheel: Path):
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "components/image_resizer.py" in names
+    for source in RESIZER_SOURCES:
+        assert f"functions/image_resizer/{source}" in names, source
+
+
+def test_installed_package_finds_the_function_code_outside_the_checkout(wheel, tmp_path):
+    site = tmp_path / "site"
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(wheel),
+        ]
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # PYTHONPATH puts the installed copy ahead of this checkout's editable install.
+    env = {**os.environ, "PYTHONPATH": str(site), "EDGEKIT_HOME": str(elsewhere)}
+    found = json.loads(
+        run([sys.executable, "-c", FIND_FUNCTION_CODE], cwd=elsewhere, env=env).stdout
+    )
+    assert Path(found["components"]).is_relative_to(site)
+    assert Path(found["function_dir"]) == site / "functions" / "image_resizer"
+    assert set(RESIZER_SOURCES) <= set(found["files"])
