@@ -1,0 +1,333 @@
+"""Lambda@Edge origin-request handler: serve /images/{W}x{H}/{key} resized from S3.
+
+The request's S3 origin names the originals bucket; its custom headers carry the settings
+(see resize_request). The handler only translates between CloudFront, S3 and the pure
+modules: ``resize_request`` decides what was asked, ``resize`` makes the image.
+
+Responses:
+- 200 generated response with the image (base64 body), ``Content-Type`` and a year-long
+  immutable ``Cache-Control``, when it fits Lambda@Edge's 1 MB generated-response limit;
+- otherwise the request is rewritten to the stored variant (see below) and CloudFront
+  fetches it from S3, which serves the Content-Type and Cache-Control stored with it;
+- 400 bad path, size, key or format; 404 no such original; 415 the original is not a JPEG,
+  PNG, WebP or AVIF image; 422 the original is a corrupt image, over the pixel limit
+  (decompression bombs are refused from the header) or over MAX_ORIGINAL_BYTES. These are
+  cached for a minute: an original may be uploaded or fixed soon after.
+- 503 S3 throttled, failed or was unreachable; 502 S3 refused us (permissions, missing
+  bucket); 500 a settings header is malformed or something unexpected broke. None of these
+  are cached (``no-store``), and the handler never raises.
+
+Stored variants: every resized result is written once to
+``resized/{W}x{H}/{format}/{key}`` (``format`` is ``original`` when no ``?format`` was
+given), under the origin path, and every request first checks for it, so a variant is
+resized at most once no matter how many regional edge caches miss it. Small results are
+stored too, not only those over the 1 MB limit: the first request still answers directly
+from memory, and later misses cost one HEAD instead of a download and a resize. Originals
+are treated as immutable (the success Cache-Control says so); to replace one, delete its
+variants under ``resized/``. If storing a small result fails it is still served.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from functools import cache
+
+import resize_request
+
+LOG = logging.getLogger("edgekit.image_resizer")
+
+# Lambda@Edge origin triggers may generate 1 MB (headers + body); keep a margin under it.
+MAX_GENERATED_RESPONSE_BYTES = 1_000_000
+# Originals are read into memory; bigger ones are refused before downloading them.
+MAX_ORIGINAL_BYTES = 64 * 1024 * 1024
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+BRIEFLY = "public, max-age=60"
+NO_STORE = "no-store"
+
+# S3 error codes meaning "try again later" (they may come with a 4xx or 5xx status).
+_RETRYABLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeTooSkewed",
+    }
+)
+_DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
+_ABSENT_CODES = frozenset({"NoSuchKey", "NotFound", "404"}) | _DENIED_CODES
+
+# "<bucket>.s3.<region>.amazonaws.com", "<bucket>.s3-<region>.amazonaws.com" (legacy) or
+# "<bucket>.s3.amazonaws.com" (us-east-1). Bucket names may themselves contain dots.
+_S3_DOMAIN = re.compile(
+    r"(?P<bucket>.+)\.s3(?:[.-](?P<region>[a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?"
+)
+
+_S3_CLIENTS: dict[str, object] = {}
+
+
+class ErrorReply(Exception):
+    """Stop handling and answer with this status, message and Cache-Control."""
+
+    def __init__(self, status: int, message: str, cache_control: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.cache_control = cache_control
+
+
+def handler(event, context):
+    """CloudFront origin-request entry point. Never raises."""
+    try:
+        return handle_request(event["Records"][0]["cf"]["request"])
+    except ErrorReply as reply:
+        return error_response(reply.status, reply.message, reply.cache_control)
+    except Exception:
+        LOG.exception("image resizer failed on %r", _uri_of(event))
+        return error_response(500, "internal error while resizing the image", NO_STORE)
+
+
+def handle_request(request: dict) -> dict:
+    s3_origin = request["origin"]["s3"]
+    settings = _settings(s3_origin)
+    bucket, region = bucket_and_region(s3_origin.get("domainName", ""), s3_origin.get("region"))
+
+    import resize  # Pillow is loaded only once a request needs it
+
+    asked = resize_request.parse_request(
+        request["uri"],
+        request.get("querystring", ""),
+        settings.allowed_sizes,
+        resize.encodable_formats(),
+    )
+    if isinstance(asked, resize_request.Rejection):
+        raise ErrorReply(400, asked.reason, BRIEFLY)
+
+    origin_path = s3_origin.get("path", "")
+    variant = resize_request.variant_key(asked)
+    store = OriginStore(s3_client(region), bucket)
+    if store.exists(resize_request.object_key(origin_path, variant)):
+        return rewritten_to(request, variant)
+
+    original = store.read(resize_request.object_key(origin_path, asked.key), MAX_ORIGINAL_BYTES)
+    try:
+        result = resize.resize(
+            original,
+            (asked.width, asked.height),
+            asked.format,
+            quality=settings.quality,
+            max_pixels=settings.max_pixels,
+        )
+    except resize.NotAnImage as exc:
+        raise ErrorReply(415, str(exc), BRIEFLY) from exc
+    except resize.ResizeError as exc:
+        raise ErrorReply(422, str(exc), BRIEFLY) from exc
+
+    response = image_response(result.data, result.content_type)
+    try:
+        store.write(
+            resize_request.object_key(origin_path, variant), result.data, result.content_type
+        )
+    except ErrorReply as failure:
+        if fits_generated_limit(response):
+            LOG.warning("serving %s without storing it: %s", variant, failure.message)
+            return response
+        raise ErrorReply(
+            503,
+            "the resized image is too large to return directly and could not be stored: "
+            + failure.message,
+            NO_STORE,
+        ) from failure
+    return response if fits_generated_limit(response) else rewritten_to(request, variant)
+
+
+def _settings(s3_origin: dict) -> resize_request.ResizerSettings:
+    headers = {
+        name.lower(): entries[0]["value"]
+        for name, entries in (s3_origin.get("customHeaders") or {}).items()
+        if entries
+    }
+    try:
+        return resize_request.parse_settings(headers)
+    except resize_request.SettingsError as exc:
+        LOG.error("image resizer misconfigured: %s", exc)
+        raise ErrorReply(500, f"image resizer misconfigured: {exc}", NO_STORE) from exc
+
+
+def bucket_and_region(domain_name: str, region: str | None) -> tuple[str, str]:
+    """The bucket and its region from the S3 origin's domain name (and region, if given)."""
+    match = _S3_DOMAIN.fullmatch(domain_name.lower())
+    if not match:
+        raise ErrorReply(
+            500,
+            f"image resizer misconfigured: origin domain {domain_name!r} is not an S3 bucket "
+            "domain like '<bucket>.s3.<region>.amazonaws.com'",
+            NO_STORE,
+        )
+    return match["bucket"], region or match["region"] or "us-east-1"
+
+
+def s3_client(region: str):
+    """One client per region for the life of the Lambda instance (created on first use).
+
+    boto3 honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, which is how tests and the local
+    twin point it at moto. Timeouts and retries are bounded to stay within the 30 s limit.
+    """
+    client = _S3_CLIENTS.get(region)
+    if client is None:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=3,
+            read_timeout=10,
+        )
+        client = _S3_CLIENTS[region] = boto3.client("s3", region_name=region, config=config)
+    return client
+
+
+class OriginStore:
+    """The originals bucket, with S3 failures turned into ErrorReply.
+
+    S3 answers 403 instead of 404 for a missing key when the caller lacks s3:ListBucket,
+    so a 403 on a lookup is read as "absent" (and logged when it concerns an original).
+    """
+
+    def __init__(self, client, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except _s3_errors() as exc:
+            if _s3_error_code(exc) in _ABSENT_CODES:
+                return False
+            raise storage_failure(exc, f"checking for {key!r}") from exc
+        return True
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=key)
+            size = obj.get("ContentLength") or 0
+            if size > max_bytes:
+                obj["Body"].close()
+                raise ErrorReply(
+                    422,
+                    f"the original is {size} bytes, over the limit of {max_bytes} bytes",
+                    BRIEFLY,
+                )
+            return obj["Body"].read()
+        except _s3_errors() as exc:
+            if (code := _s3_error_code(exc)) in _ABSENT_CODES:
+                if code in _DENIED_CODES:
+                    LOG.warning("S3 denied reading %r: missing, or no s3:GetObject", key)
+                raise ErrorReply(404, f"no original image at {key!r}", BRIEFLY) from exc
+            raise storage_failure(exc, f"reading {key!r}") from exc
+
+    def write(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=IMMUTABLE,
+            )
+        except _s3_errors() as exc:
+            raise storage_failure(exc, f"storing {key!r}") from exc
+
+
+@cache
+def _s3_errors() -> tuple[type[Exception], ...]:
+    """botocore's exception types, imported only once S3 is actually called."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+def _s3_error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)  # only ClientError has one
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+def storage_failure(exc: Exception, doing: str) -> ErrorReply:
+    """Map an S3 failure to a reply CloudFront will not cache, and log it."""
+    code = _s3_error_code(exc)
+    if code is None:  # BotoCoreError: connection refused/reset, timeouts, DNS
+        code, status = type(exc).__name__, 0
+        retryable = True
+    else:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        retryable = code in _RETRYABLE_CODES or status >= 500
+    LOG.error("S3 failed %s: %s (%s)", doing, code, exc)
+    if retryable:
+        return ErrorReply(503, f"image storage is unavailable ({code}); retry shortly", NO_STORE)
+    if code in _DENIED_CODES or status == 403:
+        return ErrorReply(502, "the resizer is not allowed to use image storage", NO_STORE)
+    return ErrorReply(502, f"image storage refused the request ({code})", NO_STORE)
+
+
+def image_response(data: bytes, content_type: str) -> dict:
+    return {
+        "status": "200",
+        "statusDescription": "OK",
+        "headers": {
+            "content-type": [{"key": "Content-Type", "value": content_type}],
+            "cache-control": [{"key": "Cache-Control", "value": IMMUTABLE}],
+        },
+        "bodyEncoding": "base64",
+        "body": base64.b64encode(data).decode("ascii"),
+    }
+
+
+def error_response(status: int, message: str, cache_control: str) -> dict:
+    return {
+        "status": str(status),
+        "statusDescription": _REASONS.get(status, "Error"),
+        "headers": {
+            "content-type": [{"key": "Content-Type", "value": "application/json"}],
+            "cache-control": [{"key": "Cache-Control", "value": cache_control}],
+        },
+        "bodyEncoding": "text",
+        "body": json.dumps({"error": message, "status": status}),
+    }
+
+
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def fits_generated_limit(response: dict) -> bool:
+    """Whether Lambda@Edge accepts this generated response (its serialized size)."""
+    return len(json.dumps(response)) <= MAX_GENERATED_RESPONSE_BYTES
+
+
+def rewritten_to(request: dict, key: str) -> dict:
+    """Send the request on to the origin for the stored object `key` instead of generating."""
+    request["uri"] = resize_request.uri_for(key)
+    request["querystring"] = ""  # S3 gives meaning to some query parameters; drop them all
+    return request
+
+
+def _uri_of(event) -> str:
+    try:
+        return event["Records"][0]["cf"]["request"]["uri"]
+    except Exception:
+        return "<no uri in event>"
