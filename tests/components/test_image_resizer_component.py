@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -409,6 +410,16 @@ def test_resizer_settings_travel_as_origin_headers(graph, custom):
         "x-edgekit-quality": "65",
         "x-edgekit-max-pixels": "24000000",
     }
+
+
+def test_the_function_reads_the_settings_headers_as_set(custom, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "functions" / "image_resizer"))
+    resize_request = importlib.import_module("resize_request")
+    headers = {h["name"].lower(): h["value"] for h in origin(custom)["customHeaders"]}
+    settings = resize_request.parse_settings(headers)
+    assert settings.allowed_sizes == ((400, 300), (150, 150))
+    assert settings.quality == 65
+    assert settings.max_pixels == 24_000_000
 
 
 def test_without_aliases_the_default_certificate_is_used(graph: ProgramGraph):
