@@ -36,6 +36,13 @@ def sources_from_dir(directory: Path) -> dict[str, str]:
     }
 
 
+def load_function_module(directory: Path, module: str) -> ModuleType:
+    """One module of a function folder (e.g. ``"cache_policy.py"``), its siblings importable,
+    isolated like a Worker: for tests and benchmarks of the pure decision modules."""
+    return import_isolated(sources_from_dir(directory), module, origin=str(directory),
+                           injected={})
+
+
 def module_name(path: str) -> tuple[str, bool] | None:
     """``"pkg/__init__.py"`` -> ``("pkg", True)``; None for files that are not modules."""
     if not path.endswith(".py"):

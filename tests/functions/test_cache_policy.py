@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -11,30 +10,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edgekit.workers_runtime.loader import load_function_module
+
 NOW = 1_700_000_000.0
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 # Located from the repository, not through the `functions` package: pytest may import
 # tests/functions as a top-level package of that name.
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "cache_wrapper"
+policy = load_function_module(FUNCTION_DIR, "cache_policy.py")
 
 
 @pytest.fixture(scope="module")
-def policy():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(FUNCTION_DIR))
-        yield importlib.import_module("cache_policy")
-
-
-@pytest.fixture(scope="module")
-def settings(policy):
+def settings():
     return policy.parse_settings({"ORIGIN_URL": "https://origin.example"})
 
 
 # ---------------------------------------------------------------- settings
 
 
-def test_settings_defaults_match_the_documented_ones(policy, settings):
+def test_settings_defaults_match_the_documented_ones(settings):
     assert settings.origin_url == "https://origin.example"
     assert (settings.default_ttl, settings.max_ttl, settings.stale_if_error) == (30, 86400, 300)
     assert settings.origin_timeout_ms == 5000
@@ -43,7 +38,7 @@ def test_settings_defaults_match_the_documented_ones(policy, settings):
     assert settings.tracking_params == ("utm_*", "gclid", "fbclid")
 
 
-def test_settings_read_every_binding(policy):
+def test_settings_read_every_binding():
     settings = policy.parse_settings({
         "ORIGIN_URL": "http://127.0.0.1:8081/api/", "DEFAULT_TTL": "5", "MAX_TTL": "60",
         "STALE_IF_ERROR": "0", "ORIGIN_TIMEOUT_MS": "250", "CACHEABLE_STATUSES": "200, 404",
@@ -70,12 +65,12 @@ def test_settings_read_every_binding(policy):
         ({"CACHEABLE_STATUSES": "700"}, "CACHEABLE_STATUSES"),
     ],
 )
-def test_bad_settings_name_the_binding(policy, bindings, named):
+def test_bad_settings_name_the_binding(bindings, named):
     with pytest.raises(policy.SettingsError, match=named):
         policy.parse_settings({"ORIGIN_URL": "https://o.example", **bindings})
 
 
-def test_non_text_binding_is_refused(policy):
+def test_non_text_binding_is_refused():
     with pytest.raises(policy.SettingsError, match="plain-text"):
         policy.parse_settings({"ORIGIN_URL": "https://o.example", "MAX_TTL": 60})
 
@@ -99,11 +94,11 @@ def test_non_text_binding_is_refused(policy):
         ("GET", {"cookie": "session_hint=1"}, True, ""),
     ],
 )
-def test_request_decision(policy, settings, method, headers, cache, reason):
+def test_request_decision(settings, method, headers, cache, reason):
     assert policy.request_decision(method, headers, settings) == policy.Decision(cache, reason)
 
 
-def test_session_cookie_names_are_configurable_with_prefixes(policy):
+def test_session_cookie_names_are_configurable_with_prefixes():
     settings = policy.parse_settings({"ORIGIN_URL": "https://o.example",
                                       "SESSION_COOKIES": "wordpress_logged_in_*"})
     assert not policy.request_decision(
@@ -129,7 +124,7 @@ def test_session_cookie_names_are_configurable_with_prefixes(policy):
         ("https://api.example/w?flag", "https://api.example/w?flag="),
     ],
 )
-def test_cache_key_url(policy, url, key):
+def test_cache_key_url(url, key):
     assert policy.cache_key_url(url) == key
 
 
@@ -148,19 +143,19 @@ def _url(pairs):
 
 
 @given(pairs=query_pairs)
-def test_cache_key_is_idempotent(policy, pairs):
+def test_cache_key_is_idempotent(pairs):
     key = policy.cache_key_url(_url(pairs))
     assert policy.cache_key_url(key) == key
 
 
 @given(pairs=query_pairs, data=st.data())
-def test_cache_key_ignores_query_order(policy, pairs, data):
+def test_cache_key_ignores_query_order(pairs, data):
     shuffled = data.draw(st.permutations(pairs))
     assert policy.cache_key_url(_url(shuffled)) == policy.cache_key_url(_url(pairs))
 
 
 @given(pairs=query_pairs, tracking=tracking_pairs, data=st.data())
-def test_cache_key_drops_tracking_params(policy, pairs, tracking, data):
+def test_cache_key_drops_tracking_params(pairs, tracking, data):
     pairs = [(k, v) for k, v in pairs if not k.lower().startswith(("utm_", "gclid", "fbclid"))]
     mixed = data.draw(st.permutations(pairs + tracking))
     key = policy.cache_key_url(_url(mixed))
@@ -174,7 +169,7 @@ raw_queries = st.text(alphabet=st.sampled_from("ab_Z9~-.&=+% /é?%2F%FFzutm_gcli
 
 
 @given(query=raw_queries)
-def test_cache_key_keeps_exactly_the_non_tracking_pairs_of_any_query(policy, query):
+def test_cache_key_keeps_exactly_the_non_tracking_pairs_of_any_query(query):
     key = policy.cache_key_url(f"https://api.example/p?{query}")
 
     def meaning(q):
@@ -194,11 +189,11 @@ def test_cache_key_keeps_exactly_the_non_tracking_pairs_of_any_query(policy, que
         ("https://api.example/users/7", "https://o.example/v1", "https://o.example/v1/users/7"),
     ],
 )
-def test_origin_url_keeps_path_and_query_as_sent(policy, request_url, origin, expected):
+def test_origin_url_keeps_path_and_query_as_sent(request_url, origin, expected):
     assert policy.origin_url_for(request_url, origin) == expected
 
 
-def test_hop_by_hop_and_connection_named_headers_are_not_forwarded(policy):
+def test_hop_by_hop_and_connection_named_headers_are_not_forwarded():
     pairs = [
         ("Connection", "keep-alive, X-Private-Hop"), ("Keep-Alive", "timeout=5"),
         ("Proxy-Authorization", "Basic x"), ("TE", "trailers"), ("Trailer", "x"),
@@ -209,7 +204,7 @@ def test_hop_by_hop_and_connection_named_headers_are_not_forwarded(policy):
     assert policy.forwardable(pairs) == [("Accept", "application/json"), ("X-Request-Id", "7")]
 
 
-def test_origin_headers_for_cacheable_requests_drop_cookies(policy):
+def test_origin_headers_for_cacheable_requests_drop_cookies():
     pairs = [("cookie", "theme=dark"), ("accept", "*/*"), ("traceparent", TRACE)]
     cacheable = policy.origin_request_headers(pairs, cacheable=True, traceparent=TRACE,
                                               request_url="https://api.example/w")
@@ -252,24 +247,24 @@ def test_origin_headers_for_cacheable_requests_drop_cookies(policy):
         (500, [("Cache-Control", "max-age=60")], False, "status", 0),
     ],
 )
-def test_store_decision(policy, settings, status, headers, cache, reason, ttl):
+def test_store_decision(settings, status, headers, cache, reason, ttl):
     assert policy.store_decision(status, headers, settings) == policy.Decision(cache, reason, ttl)
 
 
-def test_cacheable_statuses_are_configurable(policy):
+def test_cacheable_statuses_are_configurable():
     settings = policy.parse_settings({"ORIGIN_URL": "https://o.example",
                                       "CACHEABLE_STATUSES": "200,302"})
     assert policy.store_decision(302, [], settings).cache
     assert not policy.store_decision(404, [], settings).cache
 
 
-def test_default_ttl_is_capped_by_max_ttl(policy):
+def test_default_ttl_is_capped_by_max_ttl():
     settings = policy.parse_settings({"ORIGIN_URL": "https://o.example", "DEFAULT_TTL": "600",
                                       "MAX_TTL": "60"})
     assert policy.store_decision(200, [], settings).ttl == 60
 
 
-def test_stored_copy_lives_for_ttl_plus_stale_window_and_knows_its_freshness(policy):
+def test_stored_copy_lives_for_ttl_plus_stale_window_and_knows_its_freshness():
     origin = [("Content-Type", "application/json"), ("Cache-Control", "max-age=60"),
               ("Connection", "close"), ("X-Edgekit-Fresh-Until", "9999999999")]
     stored = policy.storage_headers(origin, ttl=60, stale_if_error=300, now=NOW)
@@ -290,7 +285,7 @@ def test_stored_copy_lives_for_ttl_plus_stale_window_and_knows_its_freshness(pol
     assert not any(name.startswith("x-edgekit-") for name in served)
 
 
-def test_entry_without_our_stamp_is_never_trusted(policy):
+def test_entry_without_our_stamp_is_never_trusted():
     assert policy.entry_state({"cache-control": "max-age=60"}, NOW, 300) == policy.EXPIRED
 
 
@@ -298,7 +293,7 @@ def test_entry_without_our_stamp_is_never_trusted(policy):
     ("status", "failure"), [(500, True), (502, True), (503, True), (504, True), (599, True),
                             (200, False), (404, False), (499, False)],
 )
-def test_origin_failures_are_5xx(policy, status, failure):
+def test_origin_failures_are_5xx(status, failure):
     assert policy.is_origin_failure(status) is failure
 
 
@@ -307,12 +302,12 @@ def test_origin_failures_are_5xx(policy, status, failure):
     [("POST", 201, True), ("PUT", 200, True), ("DELETE", 204, True), ("PATCH", 302, True),
      ("POST", 500, False), ("POST", 404, False), ("GET", 200, False), ("HEAD", 200, False)],
 )
-def test_successful_unsafe_requests_invalidate(policy, method, status, invalidates):
+def test_successful_unsafe_requests_invalidate(method, status, invalidates):
     assert policy.should_invalidate(method, status) is invalidates
 
 
 @pytest.mark.parametrize("status", [101, 204, 205, 304])
-def test_null_body_statuses(policy, status):
+def test_null_body_statuses(status):
     assert policy.has_null_body(status)
     assert not policy.has_null_body(200)
 
@@ -336,11 +331,11 @@ def test_null_body_statuses(policy, status):
         (None, False),
     ],
 )
-def test_valid_traceparent(policy, value, valid):
+def test_valid_traceparent(value, valid):
     assert policy.valid_traceparent(value) is valid
 
 
-def test_choose_traceparent_keeps_a_valid_one_and_replaces_others(policy):
+def test_choose_traceparent_keeps_a_valid_one_and_replaces_others():
     fake_hex = {16: "a" * 32, 8: "b" * 16}.__getitem__
     assert policy.choose_traceparent(TRACE, fake_hex) == TRACE
     replaced = f"00-{'a' * 32}-{'b' * 16}-00"
@@ -349,7 +344,7 @@ def test_choose_traceparent_keeps_a_valid_one_and_replaces_others(policy):
     assert policy.valid_traceparent(replaced)
 
 
-def test_tracestate_is_dropped_with_a_replaced_traceparent(policy):
+def test_tracestate_is_dropped_with_a_replaced_traceparent():
     pairs = [("traceparent", "garbage"), ("tracestate", "vendor=1")]
     new = f"00-{'a' * 32}-{'b' * 16}-00"
     headers = policy.origin_request_headers(pairs, cacheable=True, traceparent=new,
@@ -361,17 +356,17 @@ def test_tracestate_is_dropped_with_a_replaced_traceparent(policy):
     assert ("tracestate", "vendor=1") in kept
 
 
-def test_server_timing_reports_edge_and_origin(policy):
+def test_server_timing_reports_edge_and_origin():
     assert policy.server_timing(1.234, None, "HIT") == 'edge;dur=1.2;desc="HIT"'
     assert (policy.server_timing(12.0, 10.04, "MISS", "db;dur=3")
             == 'edge;dur=12.0;desc="MISS", origin;dur=10.0, db;dur=3')
 
 
-def test_error_body_is_short_json(policy):
+def test_error_body_is_short_json():
     assert json.loads(policy.error_body(504, "origin_timeout", "no answer in 5000 ms")) == {
         "error": "origin_timeout", "status": 504, "detail": "no answer in 5000 ms"}
 
 
-def test_header_map_joins_repeats(policy):
+def test_header_map_joins_repeats():
     assert policy.header_map([("Cookie", "a=1"), ("cookie", "b=2"), ("Accept", "x"),
                               ("ACCEPT", "y")]) == {"cookie": "a=1; b=2", "accept": "x, y"}

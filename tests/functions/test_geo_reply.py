@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import pytest
 
+from edgekit.workers_runtime.loader import load_function_module
+
 # Located from the repository, not through the `functions` package: pytest may import
 # tests/functions as a top-level package of that name.
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "hello_geo"
-
-
-@pytest.fixture(scope="module")
-def geo():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(FUNCTION_DIR))
-        yield importlib.import_module("geo_reply")
+geo = load_function_module(FUNCTION_DIR, "geo_reply.py")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +30,7 @@ def geo():
           "city": "unknown"}),
     ],
 )
-def test_get_answers_geo_json(geo, cf, message, expected):
+def test_get_answers_geo_json(cf, message, expected):
     reply = geo.reply("GET", cf, message)
     assert reply.status == 200
     assert json.loads(reply.body) == expected
@@ -43,14 +38,14 @@ def test_get_answers_geo_json(geo, cf, message, expected):
     assert ("content-type", "application/json") in reply.headers
 
 
-def test_head_has_the_headers_and_no_body(geo):
+def test_head_has_the_headers_and_no_body():
     reply = geo.reply("HEAD", {"country": "DE"})
     assert (reply.status, reply.body) == (200, None)
     assert reply.headers == geo.reply("GET", {"country": "DE"}).headers
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
-def test_other_methods_get_405_with_allow(geo, method):
+def test_other_methods_get_405_with_allow(method):
     reply = geo.reply(method, {"country": "DE"})
     assert reply.status == 405
     assert ("allow", "GET, HEAD") in reply.headers
