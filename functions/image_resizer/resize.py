@@ -27,6 +27,7 @@ header before any pixel is decoded, so decompression bombs cost no memory).
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from functools import cache
 
@@ -159,7 +160,10 @@ def resize(
 def _open(image_module, data: bytes, max_pixels: int):
     """Open lazily (header only) and refuse images over `max_pixels` before decoding."""
     try:
-        im = image_module.open(io.BytesIO(data), formats=_INPUTS)
+        with warnings.catch_warnings():
+            # Pillow warns above ~89 MP; our own limit below decides, so the warning is noise.
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            im = image_module.open(io.BytesIO(data), formats=_INPUTS)
     except image_module.DecompressionBombError as exc:
         # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS) fired before our limit could.
         raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from exc

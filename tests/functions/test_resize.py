@@ -1,0 +1,281 @@
+"""The image resizer's pure resize (functions/image_resizer/resize.py) on real images."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
+
+from . import images
+
+
+@pytest.fixture(scope="module")
+def resize():
+    with images.resizer_modules("resize") as (module,):
+        yield module
+
+
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / len(a.getbands())
+
+
+# ---------------------------------------------------------------- geometry
+
+
+@pytest.mark.parametrize(
+    ("size", "box", "expected"),
+    [
+        ((4000, 3000), (400, 300), (400, 300)),  # same aspect: fills the box
+        ((4000, 2000), (400, 300), (400, 200)),  # wide: width-bound
+        ((1000, 3000), (400, 300), (100, 300)),  # tall: height-bound
+        ((640, 480), (1920, 1080), (640, 480)),  # never enlarged
+        ((10000, 1), (150, 150), (150, 1)),  # never collapses to zero
+    ],
+)
+def test_fit_within_keeps_aspect_and_never_enlarges(resize, size, box, expected):
+    assert resize.fit_within(size, box) == expected
+
+
+def test_large_jpeg_is_fitted_and_stays_jpeg(resize):
+    result = resize.resize(images.large_photo_jpeg(), (400, 300))
+
+    out = images.decode(result.data)
+    assert (out.format, out.size, out.mode) == ("JPEG", (400, 300), "RGB")
+    assert (result.format, result.content_type) == ("jpeg", "image/jpeg")
+    assert (result.width, result.height) == (400, 300)
+    assert (result.source_format, result.source_width, result.source_height) == ("jpeg", 4000, 3000)
+
+
+def test_small_image_is_not_upscaled(resize):
+    result = resize.resize(images.small_jpeg((640, 480)), (1920, 1080))
+    assert images.decode(result.data).size == (640, 480)
+
+
+@pytest.mark.parametrize(
+    ("output_format", "pil_format", "content_type"),
+    [
+        ("jpeg", "JPEG", "image/jpeg"),
+        ("png", "PNG", "image/png"),
+        ("webp", "WEBP", "image/webp"),
+        ("avif", "AVIF", "image/avif"),
+    ],
+)
+def test_each_output_format_is_what_it_says(resize, output_format, pil_format, content_type):
+    if output_format not in resize.encodable_formats():
+        pytest.skip(f"this Pillow cannot encode {output_format}")
+    result = resize.resize(images.small_jpeg((800, 600)), (300, 200), output_format)
+
+    out = images.decode(result.data)
+    assert (out.format, out.size) == (pil_format, (267, 200))
+    assert result.content_type == content_type
+
+
+def test_encodable_formats_cover_the_web_formats(resize):
+    assert {"jpeg", "png", "webp"} <= resize.encodable_formats()
+
+
+def test_unknown_output_format_is_refused_naming_the_accepted_ones(resize):
+    with pytest.raises(ValueError, match="accepted: .*jpeg.*png.*webp"):
+        resize.resize(images.small_jpeg(), (150, 150), "gif")
+
+
+def test_original_format_is_kept_by_default(resize):
+    webp = images.encode(images.photo((600, 400)), "WEBP")
+    result = resize.resize(webp, (300, 200))
+    assert (result.format, images.decode(result.data).format) == ("webp", "WEBP")
+
+
+# ---------------------------------------------------------------- draft decoding
+
+
+def test_jpeg_decodes_at_the_smallest_scale_still_covering_the_target(resize, monkeypatch):
+    decoded_sizes = []
+    original_load = JpegImagePlugin.JpegImageFile.load
+
+    def recording_load(self):
+        decoded_sizes.append(self.size)
+        return original_load(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", recording_load)
+    resize.resize(images.large_photo_jpeg(), (400, 300))
+    resize.resize(images.large_photo_jpeg(), (1200, 800))
+
+    # 4000x3000 at 1/8 is 500x375 >= 400x300; for 1200x800, 1/2 (2000x1500) is the limit.
+    assert list(dict.fromkeys(decoded_sizes)) == [(500, 375), (2000, 1500)]
+
+
+def test_draft_decoding_looks_like_a_full_decode(resize):
+    """Reduced-scale decoding must not cost visible quality against full-size Lanczos."""
+    data = images.large_photo_jpeg()
+    reference = images.decode(data).resize((400, 300), Image.Resampling.LANCZOS)
+    ours = images.decode(resize.resize(data, (400, 300), quality=95).data)
+    assert mean_difference(ours, reference) < 3.0  # out of 255
+
+
+# ---------------------------------------------------------------- orientation, modes
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top_left", "bottom_left"),
+    [
+        (1, (400, 267), "red", "red"),
+        (3, (400, 267), "blue", "blue"),  # 180 degrees: the blue right half is now left
+        (6, (200, 300), "red", "blue"),  # 90 degrees clockwise: left half ends on top
+        (8, (200, 300), "blue", "red"),  # 90 degrees counter-clockwise
+    ],
+)
+def test_exif_orientation_is_applied_to_the_pixels(
+    resize, orientation, size, top_left, bottom_left
+):
+    data = images.oriented_jpeg((600, 400), orientation)
+    out = images.decode(resize.resize(data, (400, 300)).data)
+
+    assert out.size == size
+    colour = {"red": lambda p: p[0] > 150 > p[2], "blue": lambda p: p[2] > 150 > p[0]}
+    assert colour[top_left](out.getpixel((5, 5)))
+    assert colour[bottom_left](out.getpixel((5, out.height - 5)))
+    assert 0x0112 not in out.getexif()  # applied, so not announced again
+
+
+def test_metadata_is_stripped(resize):
+    im = Image.open(io.BytesIO(images.oriented_jpeg()))
+    with_comment = images.encode(im, "JPEG", exif=im.info["exif"], comment=b"secret location")
+
+    out = images.decode(resize.resize(with_comment, (150, 150)).data)
+    assert not out.getexif()
+    assert "comment" not in out.info
+    assert "exif" not in out.info
+
+
+def test_png_text_chunks_are_stripped(resize):
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "someone who did not agree to publish this")
+    png = images.encode(images.photo((300, 300)), "PNG", pnginfo=text)
+
+    out = images.decode(resize.resize(png, (150, 150)).data)
+    assert "Author" not in out.info
+
+
+def test_icc_profile_is_kept_so_colours_stay_right(resize):
+    profile = b"\x00" * 128 + b"fake-but-opaque-icc-profile"
+    data = images.encode(images.photo((400, 300)), "JPEG", icc_profile=profile)
+    out = images.decode(resize.resize(data, (150, 150)).data)
+    assert out.info.get("icc_profile") == profile
+
+
+@pytest.mark.parametrize("output_format", ["png", "webp", "avif"])
+def test_alpha_is_kept_where_the_format_has_it(resize, output_format):
+    if output_format not in resize.encodable_formats():
+        pytest.skip(f"this Pillow cannot encode {output_format}")
+    out = images.decode(resize.resize(images.alpha_png((500, 500)), (150, 150), output_format).data)
+
+    assert out.mode == "RGBA"
+    assert out.getpixel((2, 2))[3] == 0  # transparent corner
+    assert out.getpixel((75, 75))[3] == 255  # opaque centre
+
+
+def test_alpha_is_flattened_onto_white_for_jpeg(resize):
+    out = images.decode(resize.resize(images.alpha_png((500, 500)), (150, 150), "jpeg").data)
+
+    assert out.mode == "RGB"
+    assert all(channel > 245 for channel in out.getpixel((2, 2)))  # white, not black
+    red, green, blue = out.getpixel((75, 75))
+    assert green > 180 and red < 60 and blue < 60
+
+
+def test_palette_png_with_transparency_keeps_it(resize):
+    out = images.decode(resize.resize(images.palette_png_with_transparency(), (150, 150)).data)
+    assert out.mode == "RGBA"
+    assert out.getpixel((2, 2))[3] == 0
+
+
+def test_greyscale_with_alpha_flattens_to_grey_jpeg(resize):
+    im = Image.new("LA", (300, 300), (0, 0))
+    im.paste((40, 255), (100, 100, 200, 200))
+    out = images.decode(resize.resize(images.encode(im, "PNG"), (150, 150), "jpeg").data)
+
+    assert out.mode == "L"
+    assert out.getpixel((2, 2)) > 245 and out.getpixel((75, 75)) < 60
+
+
+def test_cmyk_jpeg_becomes_rgb(resize):
+    cmyk = images.encode(images.photo((400, 300)).convert("CMYK"), "JPEG")
+    out = images.decode(resize.resize(cmyk, (150, 150), "webp").data)
+    assert out.mode == "RGB"
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped(resize):
+    im = Image.new("I;16", (200, 200), 32768)  # half of 16-bit full scale
+    out = images.decode(resize.resize(images.encode(im, "PNG"), (150, 150), "jpeg").data)
+    assert 120 <= out.getpixel((75, 75)) <= 136
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_not_an_image_is_refused_as_such(resize):
+    with pytest.raises(resize.NotAnImage, match="JPEG, PNG, WebP, AVIF"):
+        resize.resize(images.not_an_image(), (150, 150))
+
+
+def test_unaccepted_image_format_is_not_an_image_for_us(resize):
+    gif = images.encode(images.photo((100, 100)), "GIF")
+    with pytest.raises(resize.NotAnImage):
+        resize.resize(gif, (150, 150))
+
+
+@pytest.mark.parametrize("make", [images.corrupt_jpeg, images.truncated_png])
+def test_corrupt_images_are_refused_as_corrupt(resize, make):
+    with pytest.raises(resize.CorruptImage, match="JPEG|PNG"):
+        resize.resize(make(), (150, 150))
+
+
+def test_bomb_over_the_limit_is_refused_from_its_header(resize):
+    # 10000x10000 is under Pillow's own guard (~179 MP) but over ours: our check fires.
+    with pytest.raises(resize.ImageTooLarge, match="10000x10000 = 100000000 pixels.*50000000"):
+        resize.resize(images.png_bomb(10_000, 10_000), (150, 150))
+
+
+def test_huge_bomb_is_refused_without_allocating_it(resize):
+    # 10 gigapixels: 30 GB if decoded. Refused from the header, so the test stays small.
+    with pytest.raises(resize.ImageTooLarge):
+        resize.resize(images.png_bomb(100_000, 100_000), (150, 150))
+
+
+def test_pixel_limit_is_a_parameter(resize):
+    with pytest.raises(resize.ImageTooLarge, match="over the limit of 1000000 pixels"):
+        resize.resize(images.large_photo_jpeg(), (150, 150), max_pixels=1_000_000)
+
+
+def test_quality_changes_the_bytes(resize):
+    data = images.small_jpeg((800, 600))
+    low = resize.resize(data, (400, 300), quality=30)
+    high = resize.resize(data, (400, 300), quality=95)
+    assert len(low.data) < len(high.data)
+
+
+# ---------------------------------------------------------------- cold start
+
+
+def test_resizing_loads_only_the_plugins_it_needs(resize):
+    """Image.init() imports every Pillow plugin; the resizer must never trigger it."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import resize\n"
+        "from PIL import Image\n"
+        "im = Image.new('RGB', (64, 48)); import io; b = io.BytesIO(); im.save(b, 'PNG')\n"
+        "for fmt in ('jpeg', 'png', 'webp'): resize.resize(b.getvalue(), (32, 24), fmt)\n"
+        "print(Image._initialized)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(images.RESIZER_DIR)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "1"  # preinit only; 2 would mean every plugin was loaded
