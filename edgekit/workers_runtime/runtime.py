@@ -54,7 +54,9 @@ class Env:
 @dataclass(frozen=True)
 class WorkerResult:
     """What the Worker answered: status, headers (lower-case names, Set-Cookie kept apart),
-    body bytes, and the exception when the Worker failed (the status is then 500)."""
+    body bytes, and the exception when the Worker failed (the status is then 500).
+
+    There is no Content-Length or Date: whoever writes the HTTP response sets those."""
 
     status: int
     headers: list[tuple[str, str]]
