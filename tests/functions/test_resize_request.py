@@ -1,0 +1,228 @@
+"""The image resizer's request parsing and settings (functions/image_resizer/resize_request.py)."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote, unquote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from . import images
+
+SIZES = ((150, 150), (400, 300), (1920, 1080))
+FORMATS = frozenset({"jpeg", "png", "webp", "avif"})
+
+
+@pytest.fixture(scope="module")
+def rr():
+    with images.resizer_modules("resize_request") as (module,):
+        yield module
+
+
+def parse(rr, uri, querystring="", formats=FORMATS):
+    return rr.parse_request(uri, querystring, SIZES, formats)
+
+
+# ---------------------------------------------------------------- accepted requests
+
+
+@pytest.mark.parametrize(
+    ("uri", "querystring", "expected"),
+    [
+        ("/images/400x300/photos/cat.jpg", "", (400, 300, "photos/cat.jpg", None)),
+        ("/images/150x150/a.png", "format=webp", (150, 150, "a.png", "webp")),
+        ("/images/150x150/a.png", "format=AVIF", (150, 150, "a.png", "avif")),
+        # Other query parameters are ignored (the cache policy does not forward them anyway).
+        ("/images/150x150/a.png", "utm_source=x&format=png&v=2", (150, 150, "a.png", "png")),
+        # Percent-encoded keys are decoded to the S3 key they name.
+        (
+            "/images/1920x1080/my%20caf%C3%A9/%C3%A9t%C3%A9.jpg",
+            "",
+            (1920, 1080, "my café/été.jpg", None),
+        ),
+        ("/images/400x300/a+b.jpg", "", (400, 300, "a+b.jpg", None)),  # '+' is literal in paths
+        ("/images/400x300/photo..final.jpg", "", (400, 300, "photo..final.jpg", None)),
+    ],
+)
+def test_valid_requests_are_parsed(rr, uri, querystring, expected):
+    asked = parse(rr, uri, querystring)
+    assert isinstance(asked, rr.ResizeRequest), asked
+    assert (asked.width, asked.height, asked.key, asked.format) == expected
+
+
+# ---------------------------------------------------------------- rejections
+
+
+@pytest.mark.parametrize(
+    ("uri", "querystring", "reason"),
+    [
+        ("/images/401x300/cat.jpg", "", "size 401x300 is not allowed; accepted sizes: 150x150"),
+        ("/images/0400x300/cat.jpg", "", "WIDTHxHEIGHT"),  # one spelling per size
+        ("/images/400X300/cat.jpg", "", "WIDTHxHEIGHT"),
+        ("/images/400x300", "", "WIDTHxHEIGHT"),
+        ("/images/400x300/", "", "key is empty"),
+        ("/images/cat.jpg", "", "WIDTHxHEIGHT"),
+        ("/photos/cat.jpg", "", "path must look like /images/WIDTHxHEIGHT/KEY"),
+        ("", "", "path must look like"),
+        ("/images/400x300//etc/passwd", "", "must be relative"),
+        ("/images/400x300/%2Fetc/passwd", "", "must be relative"),
+        ("/images/400x300/a/../../secret.jpg", "", "'..' path segments"),
+        ("/images/400x300/a/%2e%2e/secret.jpg", "", "'..' path segments"),
+        ("/images/400x300/a/./b.jpg", "", "'.'"),
+        ("/images/400x300/a//b.jpg", "", "empty"),
+        ("/images/400x300/a%0Ab.jpg", "", "control characters"),
+        ("/images/400x300/a%00.jpg", "", "control characters"),
+        ("/images/400x300/a%7F.jpg", "", "control characters"),
+        ("/images/400x300/a%FF.jpg", "", "not valid UTF-8"),
+        ("/images/400x300/" + "k" * 961, "", "longer than 960 bytes"),
+        ("/images/400x300/cat.jpg", "format=gif", "format 'gif' is not supported; accepted: avif"),
+        ("/images/400x300/cat.jpg", "format=", "format '' is not supported"),
+        ("/images/400x300/cat.jpg", "format=png&format=webp", "format query parameter once"),
+    ],
+)
+def test_bad_requests_are_rejected_with_a_reason(rr, uri, querystring, reason):
+    rejected = parse(rr, uri, querystring)
+    assert isinstance(rejected, rr.Rejection), rejected
+    assert reason in rejected.reason
+
+
+def test_avif_is_refused_when_this_build_cannot_encode_it(rr):
+    rejected = parse(rr, "/images/400x300/cat.jpg", "format=avif", {"jpeg", "png", "webp"})
+    assert rejected == rr.Rejection("format 'avif' is not supported; accepted: jpeg, png, webp")
+
+
+def test_long_garbage_is_shown_shortened_in_the_reason(rr):
+    rejected = parse(rr, "/" + "\x01" * 500)
+    assert isinstance(rejected, rr.Rejection)
+    assert len(rejected.reason) < 200 and "\x01" not in rejected.reason
+
+
+# ---------------------------------------------------------------- keys and URIs
+
+
+def test_variant_key_names_size_and_format(rr):
+    asked = rr.ResizeRequest(400, 300, "photos/cat.jpg", "webp")
+    assert rr.variant_key(asked) == "resized/400x300/webp/photos/cat.jpg"
+    unformatted = rr.ResizeRequest(400, 300, "photos/cat.jpg", None)
+    assert rr.variant_key(unformatted) == "resized/400x300/original/photos/cat.jpg"
+
+
+@pytest.mark.parametrize(
+    ("origin_path", "key", "expected"),
+    [
+        ("", "a/b.jpg", "a/b.jpg"),
+        ("/media", "a/b.jpg", "media/a/b.jpg"),
+        ("/media/", "a.jpg", "media/a.jpg"),
+    ],
+)
+def test_object_key_follows_the_origin_path(rr, origin_path, key, expected):
+    assert rr.object_key(origin_path, key) == expected
+
+
+def test_uri_for_encodes_what_s3_keys_allow_but_uris_do_not(rr):
+    assert rr.uri_for("resized/400x300/png/my café?.jpg") == (
+        "/resized/400x300/png/my%20caf%C3%A9%3F.jpg"
+    )
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_settings_default_when_headers_are_absent(rr):
+    settings = rr.parse_settings({})
+    assert settings.allowed_sizes == (
+        (150, 150),
+        (300, 200),
+        (400, 300),
+        (800, 600),
+        (1200, 800),
+        (1920, 1080),
+    )
+    assert (settings.quality, settings.max_pixels) == (80, 50_000_000)
+
+
+def test_settings_are_read_from_the_component_headers(rr):
+    settings = rr.parse_settings(
+        {
+            "x-edgekit-allowed-sizes": "64x64, 640x480",
+            "x-edgekit-quality": "55",
+            "x-edgekit-max-pixels": "40000000",
+        }
+    )
+    assert settings == rr.ResizerSettings(((64, 64), (640, 480)), 55, 40_000_000)
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "message"),
+    [
+        ("x-edgekit-allowed-sizes", "", "WIDTHxHEIGHT sizes such as"),
+        ("x-edgekit-allowed-sizes", "400x300,big", "x-edgekit-allowed-sizes='400x300,big'"),
+        ("x-edgekit-quality", "0", "an integer from 1 to 100"),
+        ("x-edgekit-quality", "101", "over 100"),
+        ("x-edgekit-quality", "high", "an integer from 1 to 100"),
+        ("x-edgekit-max-pixels", "-5", "a positive pixel count"),
+        ("x-edgekit-max-pixels", "١٢٣", "a positive pixel count"),  # non-ASCII digits
+    ],
+)
+def test_malformed_settings_headers_name_the_header_and_the_form(rr, header, value, message):
+    with pytest.raises(rr.SettingsError, match="origin header") as raised:
+        rr.parse_settings({header: value})
+    assert message in str(raised.value)
+
+
+# ---------------------------------------------------------------- properties
+
+
+@given(uri=st.text(), querystring=st.text())
+def test_any_input_gives_a_request_or_a_reason(rr, uri, querystring):
+    result = parse(rr, uri, querystring)
+    assert isinstance(result, rr.ResizeRequest | rr.Rejection)
+    if isinstance(result, rr.Rejection):
+        assert result.reason
+
+
+@given(uri=st.text(alphabet=st.sampled_from("/images0123456789x%2e.ABC\x00\n"), max_size=40))
+def test_near_miss_uris_never_crash(rr, uri):
+    parse(rr, uri)
+
+
+@given(
+    uri=st.builds(
+        lambda size, rest: f"/images/{size}/{rest}",
+        st.sampled_from(["400x300", "150x150", "1920x1080"]),
+        st.text(),
+    )
+)
+def test_accepted_keys_are_always_safe(rr, uri):
+    asked = parse(rr, uri)
+    if isinstance(asked, rr.ResizeRequest):
+        assert (asked.width, asked.height) in SIZES
+        assert not asked.key.startswith("/")
+        assert not set(asked.key.split("/")) & {"", ".", ".."}
+        assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in asked.key)
+        assert rr.variant_key(asked).startswith("resized/")
+        # The stored variant's URI leads CloudFront back to exactly that key.
+        assert unquote(rr.uri_for(rr.variant_key(asked)), errors="strict") == (
+            "/" + rr.variant_key(asked)
+        )
+
+
+safe_segment = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/"),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: s not in (".", ".."))
+
+
+@given(
+    segments=st.lists(safe_segment, min_size=1, max_size=5),
+    size=st.sampled_from(SIZES),
+    output_format=st.sampled_from(sorted(FORMATS) + [None]),
+)
+def test_encoded_keys_round_trip(rr, segments, size, output_format):
+    key = "/".join(segments)
+    uri = f"/images/{size[0]}x{size[1]}/{quote(key)}"
+    querystring = f"format={output_format}" if output_format else ""
+    assert parse(rr, uri, querystring) == rr.ResizeRequest(size[0], size[1], key, output_format)
