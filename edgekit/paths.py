@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 
@@ -13,7 +12,9 @@ def functions_root() -> Path:
     Resolved through the `functions` package, so it works from a checkout and
     from `pip install .` alike (the sources ship as package data).
     """
-    return Path(str(resources.files("functions")))
+    import functions
+
+    return Path(functions.__file__).resolve().parent
 
 
 def function_dir(name: str) -> Path:
