@@ -108,7 +108,8 @@ def fit_within(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     """The size that fits `size` inside `box`, keeping the aspect ratio, never enlarging."""
     width, height = size
     scale = min(box[0] / width, box[1] / height, 1.0)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    # Half rounds up (not to even): 640x480 into 150x150 is 150x113, as people expect.
+    return max(1, int(width * scale + 0.5)), max(1, int(height * scale + 0.5))
 
 
 def resize(
