@@ -1,0 +1,533 @@
+"""EdgeWorker: any Python Worker from `functions/`, deployed as a Cloudflare Workers script.
+
+`EdgeWorker("geo", EdgeWorkerArgs(account_id=..., script_name="hello-geo", function="hello_geo",
+route_pattern="geo.example.com/*", zone_id=...))` bundles functions/hello_geo (or takes a
+pinned artifact), uploads it as one Workers script and routes traffic to it.
+
+The Python Workers rules live here, not with the caller: `content_type="text/x-python"`,
+the main module named by the bundle's manifest, the `python_workers` compatibility flag, a
+pinned compatibility date (a real date, not in the future), and observability on. Callers
+choose names, routing, settings (plain-text bindings) and secrets (secret_text bindings,
+kept Pulumi secrets); they cannot switch the rules off.
+
+Multi-module upload: pulumi-cloudflare v6 `WorkersScript` sends the main module as
+`content` and every other file of the bundle through `files` (one multipart part per
+module, named by its path in the bundle, which is how the Python runtime imports it:
+`cache_policy.py` -> `import cache_policy`, vendored packages under `python_modules/`).
+Modules go as base64 with their sha256, so the state depends only on the bundle's bytes,
+not on where it was built.
+
+Which release runs is visible on Cloudflare: each upload's annotations carry the tag
+`<version>+<sha256[:12]>` (`workers/tag`, at most 100 bytes) and a message naming the
+function, its version and the bundle's full sha256.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from edgekit.errors import UserError
+
+if TYPE_CHECKING:
+    from edgekit.bundle import Artifact
+
+TYPE_TOKEN = "edgekit:cloudflare:EdgeWorker"
+
+# Python Workers facts (see DESIGN.md).
+WORKER_KIND = "python-worker"
+PYTHON_CONTENT_TYPE = "text/x-python"
+PYTHON_WORKERS_FLAG = "python_workers"
+# The runtime behaviour the Workers were tested against; bump deliberately, never "today".
+DEFAULT_COMPATIBILITY_DATE = "2026-11-01"
+# Non-Python files of a bundle are uploaded as text modules (worker_modules yields text).
+MODULE_CONTENT_TYPES = {".py": PYTHON_CONTENT_TYPE}
+TEXT_MODULE_CONTENT_TYPE = "text/plain"
+# Cloudflare's limits on a version's annotations.
+WORKERS_TAG_LIMIT = 100
+WORKERS_MESSAGE_LIMIT = 1000
+
+_ACCOUNT_OR_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+# Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
+_SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+_BINDING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FLAG = re.compile(r"^[a-z0-9_]+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class WorkerArgsError(UserError, ValueError):
+    """A Worker argument is wrong; the message names it and what is accepted."""
+
+
+@dataclass(kw_only=True)
+class WorkerDeploymentArgs:
+    """Where and how a Python Worker is deployed: shared by EdgeWorker and CachedWorker."""
+
+    account_id: pulumi.Input[str]
+    """Cloudflare account id (32 hex characters). Required."""
+
+    script_name: str
+    """Workers script name: lowercase letters, digits, '-' and '_', a letter first, at most
+    63 characters. Required."""
+
+    zone_id: pulumi.Input[str] | None = None
+    """Zone id (32 hex characters); needed with `route_pattern`, passed along with
+    `custom_domain`. Default: None."""
+
+    route_pattern: str | None = None
+    """A `WorkersRoute` pattern on the zone, "host/path" with an optional leading "*" on the
+    host and a trailing "*" on the path, e.g. "api.example.com/*". Excludes `custom_domain`.
+    Default: None."""
+
+    custom_domain: str | None = None
+    """A hostname served by a `WorkersCustomDomain` (Cloudflare creates its DNS record and
+    certificate), e.g. "geo.example.com". Excludes `route_pattern`. Default: None (with
+    neither, the script is deployed without routing)."""
+
+    artifact: Artifact | None = None
+    """A prebuilt (pinned) python-worker bundle. Default: None, which bundles the function
+    with `edgekit.bundle.build_function`."""
+
+    compatibility_date: str = DEFAULT_COMPATIBILITY_DATE
+    """Pinned Workers compatibility date, YYYY-MM-DD, a real date not in the future.
+    Default: "2026-11-01"."""
+
+    compatibility_flags: Sequence[str] = ()
+    """Extra compatibility flags; `python_workers` is always set. Default: none."""
+
+    secret_bindings: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secrets as `secret_text` bindings, name -> value (e.g. `config.require_secret(...)`);
+    every value is made a Pulumi secret. Default: none."""
+
+    observability_sampling_rate: float = 1.0
+    """Share of requests that Workers observability logs, 0 < rate <= 1 (logs are always
+    on). Default: 1.0."""
+
+
+@dataclass(kw_only=True)
+class EdgeWorkerArgs(WorkerDeploymentArgs):
+    """Any Python Worker from `functions/`: the deployment plus its name and settings."""
+
+    function: str | None = None
+    """Folder under functions/ to bundle when `artifact` is None; must equal the artifact's
+    name when both are given. Default: None (the artifact's name)."""
+
+    plain_text_bindings: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings as `plain_text` bindings, name -> text (e.g. {"MESSAGE": "Hello"}).
+    Default: none."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Validated, normalized arguments: the only values the `_create_*` steps read."""
+
+    account_id: pulumi.Input[str]
+    script_name: str
+    zone_id: pulumi.Input[str] | None
+    route_pattern: str | None
+    custom_domain: str | None
+    function: str | None
+    compatibility_date: str
+    compatibility_flags: tuple[str, ...]
+    plain_text_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
+    secret_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
+    observability_sampling_rate: float
+
+
+@dataclass(frozen=True)
+class ScriptParts:
+    """What the WorkersScript uploads: the main module inline, the other modules as files."""
+
+    main_module: str
+    main_source: str
+    files: dict[str, dict[str, str]]
+
+
+# --- validation: pure, runs before anything is declared ------------------------------------
+
+
+def fail(owner: str, arg: str, problem: str, accepted: str) -> WorkerArgsError:
+    """The error for one field of an args class: what was wrong, where, what is accepted."""
+    return WorkerArgsError(f"{owner}.{arg}: {problem}; accepted: {accepted}")
+
+
+def check_hostname(owner: str, arg: str, value: Any) -> str:
+    """A lower-cased DNS name without a trailing dot, or an error naming `owner.arg`."""
+    text = value.strip().lower().rstrip(".") if isinstance(value, str) else value
+    if not isinstance(text, str) or not _HOSTNAME.match(text):
+        raise fail(owner, arg, f"got {value!r}", 'a DNS name such as "api.example.com"')
+    return text
+
+
+def _check_id(owner: str, arg: str, value: Any, *, required: bool) -> Any:
+    """Plain ids are checked; Outputs (another resource's id) are trusted as typed."""
+    if value is None and not required:
+        return None
+    if isinstance(value, pulumi.Output):
+        return value
+    if not isinstance(value, str) or not _ACCOUNT_OR_ZONE_ID.match(value):
+        raise fail(owner, arg, f"got {value!r}", "a Cloudflare id: 32 lowercase hex characters")
+    return value
+
+
+def check_compatibility_date(owner: str, value: Any, today: dt.date) -> str:
+    """A pinned date: YYYY-MM-DD, a real calendar date, and not after `today`."""
+    accepted = f"a date YYYY-MM-DD no later than today ({today.isoformat()}), e.g. '2026-11-01'"
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise fail(owner, "compatibility_date", f"got {value!r}", accepted)
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(
+            owner, "compatibility_date", f"{value!r} is not a calendar date", accepted
+        ) from None
+    if date > today:
+        raise fail(
+            owner,
+            "compatibility_date",
+            f"{value} is in the future (Cloudflare refuses it)",
+            accepted,
+        )
+    return value
+
+
+def normalize_flags(owner: str, flags: Any) -> tuple[str, ...]:
+    """`python_workers` first, then the extra flags in the given order, each once."""
+    accepted = 'a list of flag names such as ["nodejs_compat"] (python_workers is implied)'
+    if isinstance(flags, str) or not isinstance(flags, Sequence):
+        raise fail(owner, "compatibility_flags", f"got {flags!r}, not a list", accepted)
+    ordered = [PYTHON_WORKERS_FLAG]
+    for flag in flags:
+        if not isinstance(flag, str) or not _FLAG.match(flag):
+            raise fail(owner, "compatibility_flags", f"bad flag {flag!r}", accepted)
+        if flag not in ordered:
+            ordered.append(flag)
+    return tuple(ordered)
+
+
+def check_route_pattern(owner: str, arg: str, value: Any) -> str:
+    """A route pattern "host/path": "*" may lead the host and end the path, nowhere else."""
+    accepted = (
+        '"host/path" without scheme or query, e.g. "api.example.com/*" or "*.example.com/v1/*"'
+    )
+    if not isinstance(value, str) or "://" in value or "?" in value or "#" in value:
+        raise fail(owner, arg, f"got {value!r}", accepted)
+    host, slash, path = value.strip().partition("/")
+    bare_host = host.removeprefix("*.").removeprefix("*").lower()
+    if not slash or "*" in path[:-1] or not _HOSTNAME.match(bare_host):
+        raise fail(owner, arg, f"got {value!r}", accepted)
+    return f"{host.lower()}/{path}"
+
+
+def _normalize_bindings(owner: str, arg: str, bindings: Any) -> tuple[tuple[str, Any], ...]:
+    accepted = "a mapping of binding names (letters, digits, '_', not a digit first) to text"
+    if not isinstance(bindings, Mapping):
+        raise fail(owner, arg, f"got {bindings!r}, not a mapping", accepted)
+    for name, value in bindings.items():
+        if not isinstance(name, str) or not _BINDING_NAME.match(name):
+            raise fail(owner, arg, f"bad binding name {name!r}", accepted)
+        if value is None or not isinstance(value, str | pulumi.Output):
+            raise fail(owner, arg, f"{name} has value {value!r}", accepted)
+    return tuple(sorted(bindings.items()))
+
+
+def _check_routing(owner: str, args: WorkerDeploymentArgs) -> tuple[str | None, str | None]:
+    if args.route_pattern is not None and args.custom_domain is not None:
+        raise fail(
+            owner,
+            "custom_domain",
+            "given together with route_pattern",
+            "one of route_pattern or custom_domain, or neither (no routing)",
+        )
+    pattern = domain = None
+    if args.route_pattern is not None:
+        pattern = check_route_pattern(owner, "route_pattern", args.route_pattern)
+        if args.zone_id is None:
+            raise fail(
+                owner, "zone_id", "missing for route_pattern", "the id of the pattern's zone"
+            )
+    if args.custom_domain is not None:
+        domain = check_hostname(owner, "custom_domain", args.custom_domain)
+    return pattern, domain
+
+
+def validate_args(
+    args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
+) -> WorkerSettings:
+    """Check every field of `args` and return the normalized settings, or raise naming the field.
+
+    `owner` names the args class in messages (CachedWorker passes its own fields through).
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    if not isinstance(args.script_name, str) or not _SCRIPT_NAME.match(args.script_name):
+        raise fail(
+            owner,
+            "script_name",
+            f"got {args.script_name!r}",
+            "lowercase letters, digits, '-' and '_', a letter first, at most 63 characters",
+        )
+    if args.function is None and args.artifact is None:
+        raise fail(owner, "function", "neither function nor artifact given", "one, or both")
+    if args.function is not None and not isinstance(args.function, str):
+        raise fail(owner, "function", f"got {args.function!r}", "a folder name under functions/")
+    pattern, domain = _check_routing(owner, args)
+    plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
+    secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
+    both = sorted({name for name, _ in plain} & {name for name, _ in secret})
+    if both:
+        raise fail(owner, "secret_bindings", f"{both} are also plain-text", "each name once")
+    rate = args.observability_sampling_rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
+        raise fail(owner, "observability_sampling_rate", f"got {rate!r}", "0 < rate <= 1")
+    return WorkerSettings(
+        account_id=_check_id(owner, "account_id", args.account_id, required=True),
+        script_name=args.script_name,
+        zone_id=_check_id(owner, "zone_id", args.zone_id, required=False),
+        route_pattern=pattern,
+        custom_domain=domain,
+        function=args.function,
+        compatibility_date=check_compatibility_date(owner, args.compatibility_date, today),
+        compatibility_flags=normalize_flags(owner, args.compatibility_flags),
+        plain_text_bindings=plain,
+        secret_bindings=secret,
+        observability_sampling_rate=float(rate),
+    )
+
+
+def check_artifact(owner: str, artifact: Artifact, function: str | None) -> Artifact:
+    """A python-worker bundle with a main module, of `function`, whose bytes match its hash."""
+    main_module = (artifact.manifest or {}).get("main_module")
+    if artifact.kind != WORKER_KIND or not isinstance(main_module, str):
+        raise fail(
+            owner,
+            "artifact",
+            f"{artifact.name} is a {artifact.kind} bundle with main_module {main_module!r}",
+            f'a {WORKER_KIND} bundle whose function.toml names main_module = "<module>.py"',
+        )
+    if function is not None and artifact.name != function:
+        raise fail(
+            owner, "artifact", f"built from {artifact.name}, not {function}", f"a {function} bundle"
+        )
+    zip_path = Path(artifact.path)
+    if not zip_path.is_file():
+        raise fail(
+            owner, "artifact", f"zip {zip_path} does not exist", "a built bundle (edgekit bundle)"
+        )
+    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+    if digest != artifact.sha256:
+        raise fail(
+            owner,
+            "artifact",
+            f"{zip_path} hashes to {digest}, but the artifact records {artifact.sha256}",
+            "the zip the artifact describes (rebuild it, or fetch the pinned one again)",
+        )
+    return artifact
+
+
+# --- pure decisions the resources are built from ------------------------------------------
+
+
+def module_content_type(path: str) -> str:
+    return MODULE_CONTENT_TYPES.get(Path(path).suffix, TEXT_MODULE_CONTENT_TYPE)
+
+
+def script_parts(owner: str, modules: Mapping[str, str], main_module: str) -> ScriptParts:
+    """Split a bundle's modules into the inline main module and the extra `files` parts."""
+    if main_module not in modules:
+        raise fail(
+            owner,
+            "artifact",
+            f"main module {main_module!r} is not in the bundle (it has {sorted(modules)})",
+            "a bundle that contains the main module its manifest names",
+        )
+    files = {}
+    for path, source in sorted(modules.items()):
+        if path == main_module:
+            continue
+        data = source.encode("utf-8")
+        files[path] = {
+            "content_type": module_content_type(path),
+            "content_base64": base64.b64encode(data).decode("ascii"),
+            "content_sha256": hashlib.sha256(data).hexdigest(),
+        }
+    return ScriptParts(main_module=main_module, main_source=modules[main_module], files=files)
+
+
+def version_tag(artifact: Artifact, owner: str = "EdgeWorkerArgs") -> str:
+    """`<version>+<sha256[:12]>`: the semantic version and the exact bundle, as SemVer build."""
+    tag = f"{artifact.version}+{artifact.sha256[:12]}"
+    if len(tag.encode()) > WORKERS_TAG_LIMIT:
+        raise fail(
+            owner,
+            "artifact",
+            f"version tag {tag!r} is longer than {WORKERS_TAG_LIMIT} bytes",
+            "a shorter version in function.toml",
+        )
+    return tag
+
+
+def version_message(artifact: Artifact) -> str:
+    message = f"{artifact.name} {artifact.version} (bundle sha256 {artifact.sha256})"
+    return message.encode()[:WORKERS_MESSAGE_LIMIT].decode(errors="ignore")
+
+
+def bindings(settings: WorkerSettings) -> list[dict[str, Any]]:
+    """Plain-text settings, then secrets (always Pulumi secrets), each sorted by name."""
+    plain = [
+        {"name": name, "type": "plain_text", "text": text}
+        for name, text in settings.plain_text_bindings
+    ]
+    secret = [
+        {"name": name, "type": "secret_text", "text": pulumi.Output.secret(text)}
+        for name, text in settings.secret_bindings
+    ]
+    return plain + secret
+
+
+def observability(rate: float) -> dict[str, Any]:
+    """Workers Logs on, invocation logs included, sampled at `rate`."""
+    return {
+        "enabled": True,
+        "head_sampling_rate": rate,
+        "logs": {"enabled": True, "invocation_logs": True, "head_sampling_rate": rate},
+    }
+
+
+def _default_artifact(function: str) -> Artifact:
+    from edgekit.bundle import build_function
+
+    return build_function(function)
+
+
+@dataclass(frozen=True)
+class PreparedWorker:
+    """Everything an EdgeWorker declares, checked: settings, bundle and upload parts."""
+
+    settings: WorkerSettings
+    artifact: Artifact
+    parts: ScriptParts
+
+
+def prepare(
+    args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
+) -> PreparedWorker:
+    """Validate `args`, build or verify the bundle, and split it for upload; declares nothing."""
+    from edgekit.bundle import worker_modules
+
+    settings = validate_args(args, today, owner)
+    function = settings.function
+    artifact = args.artifact or _default_artifact(function or "")
+    check_artifact(owner, artifact, function)
+    parts = script_parts(owner, worker_modules(artifact), artifact.manifest["main_module"])
+    version_tag(artifact, owner)
+    return PreparedWorker(settings=settings, artifact=artifact, parts=parts)
+
+
+# --- the component ---------------------------------------------------------------------------
+
+
+class EdgeWorker(pulumi.ComponentResource):
+    """A Python Workers script from a functions/ bundle, with its route or custom domain."""
+
+    script_name: pulumi.Output[str]
+    routes: pulumi.Output[list[str]]
+    hostnames: pulumi.Output[list[str]]
+    bundle_sha256: pulumi.Output[str]
+    version: pulumi.Output[str]
+    version_tag: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeWorkerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Everything that can be wrong is checked before the first registration.
+        prepared = prepare(args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._settings = prepared.settings
+        self._artifact = prepared.artifact
+        self._parts = prepared.parts
+        # Children wait for what the component waits for (e.g. CachedWorker's origin DNS),
+        # explicitly, so the graph shows it and not only the SDK's registration order.
+        self._child = pulumi.ResourceOptions(
+            parent=self, depends_on=opts.depends_on if opts else None
+        )
+
+        self._create_script()
+        self._create_routing()
+
+        self.script_name = self.script.script_name
+        self.routes = pulumi.Output.from_input(
+            [self._settings.route_pattern] if self._settings.route_pattern else []
+        )
+        self.hostnames = pulumi.Output.from_input(
+            [self._settings.custom_domain] if self._settings.custom_domain else []
+        )
+        self.bundle_sha256 = pulumi.Output.from_input(self._artifact.sha256)
+        self.version = pulumi.Output.from_input(self._artifact.version)
+        self.version_tag = pulumi.Output.from_input(version_tag(self._artifact))
+        self.register_outputs(
+            {
+                "script_name": self.script_name,
+                "routes": self.routes,
+                "hostnames": self.hostnames,
+                "bundle_sha256": self.bundle_sha256,
+                "version": self.version,
+                "version_tag": self.version_tag,
+            }
+        )
+
+    def _create_script(self) -> None:
+        settings, parts, artifact = self._settings, self._parts, self._artifact
+        self.script = cloudflare.WorkersScript(
+            f"{self._name}-script",
+            account_id=settings.account_id,
+            script_name=settings.script_name,
+            content=parts.main_source,
+            main_module=parts.main_module,
+            files=parts.files or None,
+            content_type=PYTHON_CONTENT_TYPE,
+            compatibility_date=settings.compatibility_date,
+            compatibility_flags=list(settings.compatibility_flags),
+            bindings=bindings(settings),
+            observability=observability(settings.observability_sampling_rate),
+            annotations={
+                "workers_tag": version_tag(artifact),
+                "workers_message": version_message(artifact),
+            },
+            opts=self._child,
+        )
+
+    def _create_routing(self) -> None:
+        settings = self._settings
+        self.route: cloudflare.WorkersRoute | None = None
+        self.domain: cloudflare.WorkersCustomDomain | None = None
+        if settings.route_pattern is not None:
+            self.route = cloudflare.WorkersRoute(
+                f"{self._name}-route",
+                zone_id=settings.zone_id,
+                pattern=settings.route_pattern,
+                script=self.script.script_name,
+                opts=self._child,
+            )
+        if settings.custom_domain is not None:
+            self.domain = cloudflare.WorkersCustomDomain(
+                f"{self._name}-domain",
+                account_id=settings.account_id,
+                zone_id=settings.zone_id,
+                hostname=settings.custom_domain,
+                service=self.script.script_name,
+                opts=self._child,
+            )
