@@ -15,7 +15,8 @@ Multi-module upload: pulumi-cloudflare v6 `WorkersScript` sends the main module 
 module, named by its path in the bundle, which is how the Python runtime imports it:
 `cache_policy.py` -> `import cache_policy`, vendored packages under `python_modules/`).
 Modules go as base64 with their sha256, so the state depends only on the bundle's bytes,
-not on where it was built.
+not on where it was built. (This follows pulumi-cloudflare 6.23.1's schema and docs for
+`files`; the Pulumi CLI is not available here, so it has not been run against the live API.)
 
 Which release runs is visible on Cloudflare: each upload's annotations carry the tag
 `<version>+<sha256[:12]>` (`workers/tag`, at most 100 bytes) and a message naming the
