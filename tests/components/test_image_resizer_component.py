@@ -29,25 +29,10 @@ from components.image_resizer import (
     normalize_sizes,
     validate_args,
 )
+from edgekit.bundle import Artifact, build_function, wheel_cache_dir
 from edgekit.errors import UserError
 from edgekit.mock_outputs import ACCOUNT_ID
 from edgekit.program import ProgramGraph, RecordedResource, run_program
-
-try:
-    from edgekit.bundle import Artifact
-except ImportError:  # the bundler lands separately; the component only reads these fields
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class Artifact:  # type: ignore[no-redef]
-        name: str
-        kind: str
-        version: str
-        path: Path
-        size: int
-        sha256: str
-        manifest: dict
-
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_CONFIG = {"aws:region": "eu-west-1"}
@@ -328,6 +313,18 @@ def test_function_code_is_the_artifact_zip(graph: ProgramGraph, artifact: Artifa
     assert digest == hashlib.sha256(artifact.path.read_bytes()).digest()
 
 
+def test_by_default_the_function_is_bundled_from_the_project():
+    built = build_function("image_resizer")
+    graph = record(EdgeImageResizerArgs())
+    function = graph.one(FUNCTION).inputs
+    assert function["code"] == {"path": str(built.path)}
+    assert function["handler"] == "handler.handler"
+    assert base64.b64decode(function["sourceCodeHash"]).hex() == built.sha256
+    assert function["description"] == (
+        f"image_resizer {built.version} (sha256 {built.sha256[:12]})"
+    )
+
+
 def test_function_version_says_which_release_and_zip(graph: ProgramGraph, artifact: Artifact):
     assert graph.one(FUNCTION).inputs["description"] == (
         f"image_resizer 1.2.3 (sha256 {artifact.sha256[:12]})"
@@ -576,17 +573,26 @@ def test_artifact_without_its_zip_is_refused(tmp_path):
 # --- installed, not from a checkout ---------------------------------------------------------
 
 PROJECT_SOURCES = ("pyproject.toml", "README.md", "edgekit", "components", "functions", "policies")
-RESIZER_SOURCES = ("function.toml", "handler.py", "resize.py", "requirements.txt")
+RESIZER_SOURCES = ("function.toml", "handler.py", "resize.py", "resize_request.py")
 
-FIND_FUNCTION_CODE = """
-import json, components
+# Runs in a fresh interpreter, from a directory with no checkout in it: the public import,
+# the component with its default bundling, under the mock runtime.
+RUN_INSTALLED_COMPONENT = """
+import json
+import components
 from components import EdgeImageResizer, EdgeImageResizerArgs
 from edgekit import paths
-folder = paths.function_dir("image_resizer")
+from edgekit.program import run_program
+
+graph = run_program(
+    "installed", program=lambda: EdgeImageResizer("images", EdgeImageResizerArgs()), config={}
+)
+function = graph.one("aws:lambda/function:Function").inputs
 print(json.dumps({
     "components": components.__file__,
-    "function_dir": str(folder),
-    "files": sorted(p.name for p in folder.iterdir()),
+    "function_dir": str(paths.function_dir("image_resizer")),
+    "code": function["code"]["path"],
+    "handler": function["handler"],
 }))
 """
 
@@ -610,9 +616,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(origin_path, source / name, ignore=ignore)
         elif origin_path.is_file():
             shutil.copy2(origin_path, source / name)
-    run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(work), str(source)]
-    )
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    run([*pip, "wheel", "--quiet", "--no-deps", "-w", str(work), str(source)])
     (built,) = work.glob("edgekit-*.whl")
     return built
 
@@ -625,28 +630,27 @@ def test_wheel_ships_the_resizer_sources(wheel: Path):
         assert f"functions/image_resizer/{source}" in names, source
 
 
-def test_installed_package_finds_the_function_code_outside_the_checkout(wheel, tmp_path):
-    site = tmp_path / "site"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(site),
-            str(wheel),
-        ]
-    )
-    elsewhere = tmp_path / "elsewhere"
+def test_installed_component_bundles_the_same_function_outside_the_checkout(wheel, tmp_path):
+    from_checkout = build_function("image_resizer")  # also fills the shared wheel cache
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
-    # PYTHONPATH puts the installed copy ahead of this checkout's editable install.
-    env = {**os.environ, "PYTHONPATH": str(site), "EDGEKIT_HOME": str(elsewhere)}
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    run([*pip, "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)])
+    env = {
+        **os.environ,
+        # Ahead of site-packages, so the installed copy wins over this checkout's editable one.
+        "PYTHONPATH": str(site),
+        "EDGEKIT_HOME": str(elsewhere),
+        # Pillow's wheels come from the cache the checkout build used: no network needed.
+        "EDGEKIT_WHEEL_CACHE": str(wheel_cache_dir()),
+    }
     found = json.loads(
-        run([sys.executable, "-c", FIND_FUNCTION_CODE], cwd=elsewhere, env=env).stdout
+        run([sys.executable, "-c", RUN_INSTALLED_COMPONENT], cwd=elsewhere, env=env).stdout
     )
     assert Path(found["components"]).is_relative_to(site)
     assert Path(found["function_dir"]) == site / "functions" / "image_resizer"
-    assert set(RESIZER_SOURCES) <= set(found["files"])
+    code = Path(found["code"])
+    assert code.parent == elsewhere / "build"
+    assert found["handler"] == "handler.handler"
+    # Same sources, same zip: what an installed edgekit deploys is what the checkout built.
+    assert hashlib.sha256(code.read_bytes()).hexdigest() == from_checkout.sha256
