@@ -11,6 +11,8 @@ within the size limit, so build/ never holds a half-written or oversized zip.
 The zip itself is byte-for-byte reproducible: entries sorted, timestamps fixed
 at 1980-01-01, mode 0644, DEFLATE at a fixed level (6), no extra fields, so two
 builds of the same sources give the same sha256 and `pulumi up` sees no diff.
+(Across machines this also assumes the same deflate output, which stock zlib has
+kept stable for years; a CPython built on zlib-ng would compress differently.)
 
 Layouts:
 - lambda-edge: the function's `.py` modules at the zip root (the import root of
