@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
@@ -161,7 +162,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             name=request.name,
             parent=request.parent or None,
             custom=bool(request.custom),
-            inputs=_plain(rpc.deserialize_properties(request.object)),
+            inputs=_wire_plain(request.object),
             outputs=_plain(registration.state) if registration else {},
             id=registration.id if registration else None,
             dependencies=sorted(set(request.dependencies)),
@@ -171,18 +172,29 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
         recorded = self.recorded.get(request.urn)
         if recorded is not None and not recorded.custom:
-            recorded.outputs = _plain(rpc.deserialize_properties(request.outputs))
+            recorded.outputs = _wire_plain(request.outputs)
         return super().RegisterResourceOutputs(request)
+
+
+def _wire_plain(struct: Any) -> Any:
+    """Properties as sent on the wire, read without lifting: a secret nested in a list hides
+    only itself (deserializing would mark the whole list secret and hide its plain parts)."""
+    return _plain(json_format.MessageToDict(struct))
 
 
 def _plain(value: Any) -> Any:
     """JSON-safe copy of deserialized properties; secrets stay marked, not revealed."""
     if isinstance(value, Mapping):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
             return {"secret": True}
+        if signature in (rpc._special_archive_sig, rpc._special_asset_sig):
+            return {key: value[key] for key in ("path", "text", "uri") if key in value}
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double, as the engine does
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
