@@ -1,0 +1,336 @@
+"""CloudflareRateLimit: the zone's rate-limiting rule in front of a Worker, answered with 429 JSON.
+
+One zone `Ruleset` in the `http_ratelimit` phase with one rule: requests matching
+`expression` are counted per client IP per Cloudflare data center (characteristics
+`cf.colo.id` and `ip.src`; Cloudflare's API requires `cf.colo.id`), and once a client sends
+more than `requests_per_period` within `period_seconds` it is blocked for
+`mitigation_timeout_seconds` with a JSON body and status 429.
+
+A zone has one entry-point ruleset per phase, so this component owns the zone's
+`http_ratelimit` phase: declare it once per zone. Which periods and timeouts are allowed
+depends on the zone's plan (see `PLAN_LIMITS`); the plan is an argument so a value the
+plan cannot use fails here, before anything is declared, instead of at the Cloudflare API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from edgekit.errors import UserError
+
+TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
+PHASE = "http_ratelimit"
+RULE_REF = "edgekit_rate_limit"
+
+# Cloudflare's documented API values (developers.cloudflare.com/waf/rate-limiting-rules/).
+PERIODS = (10, 60, 120, 300, 600, 3600)
+MITIGATION_TIMEOUTS = (0, 10, 60, 120, 300, 600, 3600, 86400)
+RESPONSE_CONTENT_TYPES = ("application/json", "text/html", "text/xml", "text/plain")
+RESPONSE_STATUS_RANGE = (400, 499)
+RESPONSE_CONTENT_LIMIT = 30 * 1024
+EXPRESSION_LIMIT = 4096
+
+REQUIRED_CHARACTERISTIC = "cf.colo.id"
+# "IP" and "IP with NAT support" cannot be combined in one rule.
+INCOMPATIBLE_CHARACTERISTICS = frozenset({"ip.src", "cf.unique_visitor_id"})
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """What a Cloudflare plan allows a rate-limiting rule (counting period, timeout, keys)."""
+
+    max_period: int
+    max_mitigation_timeout: int
+    characteristics: frozenset[str] | None  # None: any characteristic the API accepts
+    throttling: bool  # mitigation_timeout 0 with "block" (throttle above the rate)
+
+
+PLAN_LIMITS: dict[str, PlanLimits] = {
+    "free": PlanLimits(10, 10, frozenset({"cf.colo.id", "ip.src"}), False),
+    "pro": PlanLimits(60, 3600, frozenset({"cf.colo.id", "ip.src"}), False),
+    "business": PlanLimits(
+        600, 86400, frozenset({"cf.colo.id", "ip.src", "cf.unique_visitor_id"}), False
+    ),
+    "enterprise": PlanLimits(3600, 86400, None, True),
+}
+
+DEFAULT_EXPRESSION = '(starts_with(http.request.uri.path, "/api/"))'
+
+
+class CloudflareRateLimitArgsError(UserError, ValueError):
+    """A field of `CloudflareRateLimitArgs` is wrong; the message names it and what is accepted."""
+
+
+@dataclass
+class CloudflareRateLimitArgs:
+    """What a caller chooses about the zone's rate limit."""
+
+    zone_id: str
+    """The Cloudflare zone (32 hex characters) whose traffic is rate limited. Required."""
+
+    expression: str = DEFAULT_EXPRESSION
+    """Which requests count, in Cloudflare's Rules language (must not use cf.colo.id).
+    Default: '(starts_with(http.request.uri.path, "/api/"))'."""
+
+    requests_per_period: int = 100
+    """Requests one client may send per period before it is blocked, at least 1.
+    Default: 100."""
+
+    period_seconds: int = 60
+    """Counting period: 10, 60, 120, 300, 600 or 3600 seconds, up to what the plan
+    allows (free 10, pro 60, business 600, enterprise 3600). Default: 60."""
+
+    mitigation_timeout_seconds: int = 600
+    """How long a client over the rate stays blocked: 10, 60, 120, 300, 600, 3600 or
+    86400 seconds up to the plan's cap (free 10, pro 3600, others 86400); 0 (throttle
+    only above the rate) on enterprise. Default: 600."""
+
+    characteristics: Sequence[str] = (REQUIRED_CHARACTERISTIC, "ip.src")
+    """What identifies one client: must include cf.colo.id (counters are per data
+    center); ip.src and cf.unique_visitor_id exclude each other. Default:
+    ("cf.colo.id", "ip.src")."""
+
+    zone_plan: str = "pro"
+    """The zone's plan, which bounds the period, the timeout and the characteristics:
+    free, pro, business or enterprise. Default: pro."""
+
+    response_status: int = 429
+    """Status of the block response, 400..499. Default: 429."""
+
+    response_content_type: str = "application/json"
+    """Content type of the block response: application/json, text/html, text/xml or
+    text/plain. Default: application/json."""
+
+    response_body: str | None = None
+    """Body of the block response, at most 30 KB. Default: None, which sends a JSON object
+    with error "too_many_requests" and retry_after_seconds set to the mitigation timeout."""
+
+
+@dataclass(frozen=True)
+class CloudflareRateSettings:
+    """Validated, normalized arguments: the only values the `_create_*` steps read."""
+
+    zone_id: str
+    expression: str
+    requests_per_period: int
+    period_seconds: int
+    mitigation_timeout_seconds: int
+    characteristics: tuple[str, ...]
+    response_status: int
+    response_content_type: str
+    response_body: str
+
+
+# --- validation: pure, runs before anything is declared ------------------------------------
+
+_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _fail(arg: str, problem: str, accepted: str) -> CloudflareRateLimitArgsError:
+    return CloudflareRateLimitArgsError(
+        f"CloudflareRateLimitArgs.{arg}: {problem}; accepted: {accepted}"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_of(arg: str, value: Any, allowed: Sequence[int], cap: int, plan: str) -> int:
+    usable = [choice for choice in allowed if choice <= cap]
+    if not _is_int(value) or value not in usable:
+        raise _fail(
+            arg,
+            f"got {value!r} on the {plan} plan",
+            ", ".join(str(choice) for choice in usable),
+        )
+    return value
+
+
+def _expression(value: Any) -> str:
+    accepted = (
+        "a non-empty Rules language expression of at most "
+        f"{EXPRESSION_LIMIT} characters that does not use cf.colo.id"
+    )
+    if not isinstance(value, str) or not value.strip():
+        raise _fail("expression", f"got {value!r}", accepted)
+    text = value.strip()
+    if len(text) > EXPRESSION_LIMIT:
+        raise _fail("expression", f"{len(text)} characters", accepted)
+    # cf.colo.id is a counting characteristic; Cloudflare refuses it inside expressions.
+    if REQUIRED_CHARACTERISTIC in text:
+        raise _fail("expression", "uses cf.colo.id", accepted)
+    if text.count("(") != text.count(")"):
+        raise _fail("expression", f"unbalanced parentheses in {text!r}", accepted)
+    return text
+
+
+def _characteristics(value: Any, limits: PlanLimits, plan: str) -> tuple[str, ...]:
+    accepted = f'a list including "{REQUIRED_CHARACTERISTIC}", e.g. ["cf.colo.id", "ip.src"]' + (
+        f"; the {plan} plan allows {sorted(limits.characteristics)}"
+        if limits.characteristics is not None
+        else ""
+    )
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise _fail("characteristics", f"got {value!r}, not a list", accepted)
+    names = tuple(dict.fromkeys(value))  # order kept, duplicates dropped
+    if not all(isinstance(name, str) and name for name in names):
+        raise _fail("characteristics", f"got {list(value)!r}", accepted)
+    if REQUIRED_CHARACTERISTIC not in names:
+        raise _fail("characteristics", f"{list(names)} lacks {REQUIRED_CHARACTERISTIC}", accepted)
+    if set(names) >= INCOMPATIBLE_CHARACTERISTICS:
+        raise _fail(
+            "characteristics",
+            "ip.src and cf.unique_visitor_id cannot be combined",
+            accepted,
+        )
+    if limits.characteristics is not None:
+        unavailable = [name for name in names if name not in limits.characteristics]
+        if unavailable:
+            raise _fail("characteristics", f"{unavailable} on the {plan} plan", accepted)
+    return names
+
+
+def default_response_body(mitigation_timeout_seconds: int) -> str:
+    """The JSON a blocked client reads: what happened and when to retry."""
+    return json.dumps(
+        {
+            "error": "too_many_requests",
+            "message": "Rate limit exceeded for this client; retry later.",
+            "retry_after_seconds": mitigation_timeout_seconds,
+        },
+        separators=(",", ":"),
+    )
+
+
+def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
+    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+    if not isinstance(args.zone_id, str) or not _ZONE_ID.match(args.zone_id):
+        raise _fail("zone_id", f"got {args.zone_id!r}", "32 lower-case hex characters")
+    plan = args.zone_plan
+    if plan not in PLAN_LIMITS:
+        raise _fail("zone_plan", f"got {plan!r}", ", ".join(PLAN_LIMITS))
+    limits = PLAN_LIMITS[plan]
+    if not _is_int(args.requests_per_period) or args.requests_per_period < 1:
+        raise _fail("requests_per_period", f"got {args.requests_per_period!r}", "an integer >= 1")
+    period = _one_of("period_seconds", args.period_seconds, PERIODS, limits.max_period, plan)
+    allowed_timeouts = [t for t in MITIGATION_TIMEOUTS if t > 0 or limits.throttling]
+    timeout = _one_of(
+        "mitigation_timeout_seconds",
+        args.mitigation_timeout_seconds,
+        allowed_timeouts,
+        limits.max_mitigation_timeout,
+        plan,
+    )
+    low, high = RESPONSE_STATUS_RANGE
+    if not _is_int(args.response_status) or not low <= args.response_status <= high:
+        raise _fail("response_status", f"got {args.response_status!r}", f"{low}..{high}")
+    if args.response_content_type not in RESPONSE_CONTENT_TYPES:
+        raise _fail(
+            "response_content_type",
+            f"got {args.response_content_type!r}",
+            ", ".join(RESPONSE_CONTENT_TYPES),
+        )
+    body = args.response_body
+    if body is None:
+        body = default_response_body(timeout)
+    if not isinstance(body, str) or len(body.encode()) > RESPONSE_CONTENT_LIMIT:
+        raise _fail(
+            "response_body",
+            f"got {type(body).__name__} of {len(str(body).encode())} bytes",
+            f"a string of at most {RESPONSE_CONTENT_LIMIT} bytes (30 KB)",
+        )
+    if args.response_content_type == "application/json":
+        try:
+            json.loads(body)
+        except ValueError as error:
+            raise _fail(
+                "response_body", f"is not JSON ({error})", "a JSON text for application/json"
+            ) from None
+    return CloudflareRateSettings(
+        zone_id=args.zone_id,
+        expression=_expression(args.expression),
+        requests_per_period=args.requests_per_period,
+        period_seconds=period,
+        mitigation_timeout_seconds=timeout,
+        characteristics=_characteristics(args.characteristics, limits, plan),
+        response_status=args.response_status,
+        response_content_type=args.response_content_type,
+        response_body=body,
+    )
+
+
+# --- pure decision the ruleset is built from ------------------------------------------------
+
+
+def rate_limit_rule(settings: CloudflareRateSettings, description: str) -> dict[str, Any]:
+    """The one rule of the phase: count, then block with the configured response."""
+    return {
+        "ref": RULE_REF,
+        "description": description,
+        "enabled": True,
+        "expression": settings.expression,
+        "action": "block",
+        "action_parameters": {
+            "response": {
+                "status_code": settings.response_status,
+                "content_type": settings.response_content_type,
+                "content": settings.response_body,
+            }
+        },
+        "ratelimit": {
+            "characteristics": list(settings.characteristics),
+            "period": settings.period_seconds,
+            "requests_per_period": settings.requests_per_period,
+            "mitigation_timeout": settings.mitigation_timeout_seconds,
+        },
+    }
+
+
+# --- the component ---------------------------------------------------------------------------
+
+
+class CloudflareRateLimit(pulumi.ComponentResource):
+    """The zone's `http_ratelimit` entry-point ruleset with one per-client rule."""
+
+    ruleset_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: CloudflareRateLimitArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        settings = validate_args(args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._settings = settings
+
+        self._create_ruleset()
+
+        self.ruleset_id = self.ruleset.id
+        self.register_outputs({"ruleset_id": self.ruleset_id})
+
+    def _create_ruleset(self) -> None:
+        name, settings = self._name, self._settings
+        description = (
+            f"{name}: {settings.requests_per_period} requests per {settings.period_seconds} s "
+            f"per client, blocked {settings.mitigation_timeout_seconds} s"
+        )
+        self.ruleset = cloudflare.Ruleset(
+            f"{name}-ruleset",
+            zone_id=settings.zone_id,
+            kind="zone",
+            phase=PHASE,
+            name=f"{name} rate limits",
+            description="Managed by edgekit (CloudflareRateLimit)",
+            rules=[rate_limit_rule(settings, description)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
