@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "EdgeWorkerArgs": "components.worker",
     "CachedWorker": "components.cached_worker",
     "CachedWorkerArgs": "components.cached_worker",
+    "OriginDnsRecord": "components.cached_worker",
     "EdgeRateLimit": "components.rate_limit",
     "EdgeRateLimitArgs": "components.rate_limit",
     "CloudflareRateLimit": "components.cloudflare_rate_limit",
