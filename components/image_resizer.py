@@ -21,7 +21,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,15 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from components._aws_helpers import (
+    POLICY_VERSION,
+    ExpiryRule,
+    account_of,
+    policy_document,
+    policy_json,
+    private_bucket,
+    statement,
+)
 from edgekit.errors import UserError
 
 if TYPE_CHECKING:
@@ -65,6 +74,7 @@ HEADER_VALUE_LIMIT = 1783
 
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
@@ -130,6 +140,10 @@ class EdgeImageResizerArgs:
     geo_locations: Sequence[str] = ()
     """ISO 3166-1 alpha-2 country codes for whitelist/blacklist. Default: none."""
 
+    bucket_region: str | None = None
+    """AWS region of the originals bucket (where originals must stay, for residency).
+    Default: None, the stack's `aws:region`."""
+
     force_destroy_bucket: bool = False
     """Let `pulumi destroy` delete a bucket that still holds originals. Default: False."""
 
@@ -164,6 +178,7 @@ class ResizerSettings:
     realtime_log_config_arn: pulumi.Input[str] | None
     geo_restriction_type: str
     geo_locations: tuple[str, ...]
+    bucket_region: str | None
     force_destroy_bucket: bool
     resized_expiration_days: int | None
     tags: dict[str, str]
@@ -280,6 +295,10 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         )
     if args.price_class not in PRICE_CLASSES:
         raise _fail("price_class", f"got {args.price_class!r}", ", ".join(PRICE_CLASSES))
+    if args.bucket_region is not None and not (
+        isinstance(args.bucket_region, str) and _REGION.match(args.bucket_region)
+    ):
+        raise _fail("bucket_region", f"got {args.bucket_region!r}", 'a region such as "eu-west-1"')
     if not isinstance(args.force_destroy_bucket, bool):
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     expiration = args.resized_expiration_days
@@ -324,6 +343,7 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         ),
         geo_restriction_type=geo_type,
         geo_locations=geo_locations,
+        bucket_region=args.bucket_region,
         force_destroy_bucket=args.force_destroy_bucket,
         resized_expiration_days=expiration,
         tags=dict(args.tags),
@@ -366,11 +386,6 @@ def source_code_hash(sha256_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
 
 
-def account_of(arn: str) -> str:
-    """The account id field of an ARN (arn:partition:service:region:account:resource)."""
-    return arn.split(":")[4]
-
-
 def version_description(artifact: Artifact) -> str:
     """Shown on every published Lambda version: which release and which exact zip."""
     return f"{artifact.name} {artifact.version} (sha256 {artifact.sha256[:12]})"
@@ -379,7 +394,7 @@ def version_description(artifact: Artifact) -> str:
 def edge_trust_policy() -> dict[str, Any]:
     """Lambda runs the function; Lambda@Edge replicates and runs it at the edge."""
     return {
-        "Version": "2012-10-17",
+        "Version": POLICY_VERSION,
         "Statement": [
             {
                 "Effect": "Allow",
@@ -399,35 +414,16 @@ def execution_policy(bucket_arn: str, account_id: str, function_name: str) -> di
     Lambda@Edge exists only in the `aws` partition.
     """
     log_groups = f"arn:aws:logs:*:{account_id}:log-group:/aws/lambda/{EDGE_REGION}.{function_name}*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadOriginalsAndVariants",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket_arn}/*"],
-            },
-            {
-                "Sid": "MissingKeysAre404",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": [bucket_arn],
-            },
-            {
-                "Sid": "WriteVariantsOnly",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{RESIZED_PREFIX}*"],
-            },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [log_groups],
-            },
-        ],
-    }
+    return policy_document(
+        statement("ReadOriginalsAndVariants", ["s3:GetObject"], f"{bucket_arn}/*"),
+        statement("MissingKeysAre404", ["s3:ListBucket"], bucket_arn),
+        statement("WriteVariantsOnly", ["s3:PutObject"], f"{bucket_arn}/{RESIZED_PREFIX}*"),
+        statement(
+            "WriteOwnLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            log_groups,
+        ),
+    )
 
 
 def origin_access_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
@@ -435,19 +431,15 @@ def origin_access_policy(bucket_arn: str, distribution_arn: str) -> dict[str, An
 
     Covers originals and the `resized/` variants the function rewrites requests to.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "CloudFrontReadsThroughOac",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": "s3:GetObject",
-                "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-            }
-        ],
-    }
+    return policy_document(
+        statement(
+            "CloudFrontReadsThroughOac",
+            ["s3:GetObject"],
+            f"{bucket_arn}/*",
+            principal={"Service": "cloudfront.amazonaws.com"},
+            condition={"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        )
+    )
 
 
 def viewer_certificate(
@@ -463,6 +455,14 @@ def viewer_certificate(
     return {"cloudfront_default_certificate": True}
 
 
+def geo_restriction(restriction_type: str, locations: Sequence[str]) -> dict[str, Any]:
+    """CloudFront's restrictions block; `locations` only when there are any."""
+    restriction: dict[str, Any] = {"restriction_type": restriction_type}
+    if locations:
+        restriction["locations"] = list(locations)
+    return {"geo_restriction": restriction}
+
+
 def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
     """How the per-distribution settings reach the function (it has no environment)."""
     return [
@@ -476,13 +476,6 @@ def _default_artifact() -> Artifact:
     from edgekit.bundle import build_function
 
     return build_function(FUNCTION_NAME)
-
-
-def _policy_json(
-    make: Callable[..., dict[str, Any]], *values: pulumi.Input[str]
-) -> pulumi.Output[str]:
-    """A policy document from resolved values: pure `make`, applied once they are known."""
-    return pulumi.Output.all(*values).apply(lambda resolved: json.dumps(make(*resolved)))
 
 
 # --- the component ---------------------------------------------------------------------------
@@ -550,49 +543,21 @@ class EdgeImageResizer(pulumi.ComponentResource):
         )
 
     def _create_bucket(self) -> None:
-        name, settings = self._name, self._settings
-        self.bucket = aws.s3.Bucket(
-            f"{name}-originals",
+        settings = self._settings
+        expiry = (
+            [ExpiryRule("expire-resized-variants", RESIZED_PREFIX, days)]
+            if (days := settings.resized_expiration_days) is not None
+            else []
+        )
+        self.originals = private_bucket(
+            f"{self._name}-originals",
+            parent=self,
+            region=settings.bucket_region,
+            expiry=expiry,
             force_destroy=settings.force_destroy_bucket,
-            tags=settings.tags or None,
-            opts=self._child,
+            tags=settings.tags,
         )
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-originals-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-originals-ownership",
-            bucket=self.bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=self._child,
-        )
-        # SSE-S3 rather than KMS: OAC and the function read without any key-policy grants.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-originals-encryption",
-            bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=self._child,
-        )
-        if settings.resized_expiration_days is not None:
-            aws.s3.BucketLifecycleConfiguration(
-                f"{name}-originals-lifecycle",
-                bucket=self.bucket.id,
-                rules=[
-                    {
-                        "id": "expire-resized-variants",
-                        "status": "Enabled",
-                        "filter": {"prefix": RESIZED_PREFIX},
-                        "expiration": {"days": settings.resized_expiration_days},
-                    }
-                ],
-                opts=self._child,
-            )
+        self.bucket = self.originals.bucket
 
     def _create_role(self) -> None:
         self.role = aws.iam.Role(
@@ -632,7 +597,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{self._name}-edge-policy",
             role=self.role.id,
-            policy=_policy_json(execution_policy, self.bucket.arn, account_id, self.function.name),
+            policy=policy_json(execution_policy, self.bucket.arn, account_id, self.function.name),
             opts=self._child,
         )
 
@@ -669,7 +634,23 @@ class EdgeImageResizer(pulumi.ComponentResource):
             signing_protocol="sigv4",
             opts=self._child,
         )
-        realtime_logs = settings.realtime_log_config_arn
+        behaviour: dict[str, Any] = {
+            "target_origin_id": ORIGIN_ID,
+            "viewer_protocol_policy": "redirect-to-https",
+            "allowed_methods": ["GET", "HEAD"],
+            "cached_methods": ["GET", "HEAD"],
+            "compress": True,
+            "cache_policy_id": self.cache_policy.id,
+            "lambda_function_associations": [
+                {
+                    "event_type": TRIGGER,
+                    "lambda_arn": self.function.qualified_arn,
+                    "include_body": False,
+                }
+            ],
+        }
+        if settings.realtime_log_config_arn is not None:
+            behaviour["realtime_log_config_arn"] = settings.realtime_log_config_arn
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             comment=f"{name}: resized images (/images/WxH/key)",
@@ -692,28 +673,8 @@ class EdgeImageResizer(pulumi.ComponentResource):
             # One behaviour for every path: the function answers anything that is not
             # /images/WxH/key with a 400, so originals and stored variants are never served
             # as they are.
-            default_cache_behavior={
-                "target_origin_id": ORIGIN_ID,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ["GET", "HEAD"],
-                "cached_methods": ["GET", "HEAD"],
-                "compress": True,
-                "cache_policy_id": self.cache_policy.id,
-                "lambda_function_associations": [
-                    {
-                        "event_type": TRIGGER,
-                        "lambda_arn": self.function.qualified_arn,
-                        "include_body": False,
-                    }
-                ],
-                "realtime_log_config_arn": realtime_logs,
-            },
-            restrictions={
-                "geo_restriction": {
-                    "restriction_type": settings.geo_restriction_type,
-                    "locations": list(settings.geo_locations) or None,
-                }
-            },
+            default_cache_behavior=behaviour,
+            restrictions=geo_restriction(settings.geo_restriction_type, settings.geo_locations),
             viewer_certificate=viewer_certificate(settings.aliases, settings.certificate_arn),
             tags=settings.tags or None,
             # Traffic reaches the function only once it may read, write and log.
@@ -723,9 +684,9 @@ class EdgeImageResizer(pulumi.ComponentResource):
     def _grant_distribution_access(self) -> None:
         aws.s3.BucketPolicy(
             f"{self._name}-originals-policy",
-            bucket=self.bucket.id,
-            policy=_policy_json(origin_access_policy, self.bucket.arn, self.distribution.arn),
-            # Concurrent configuration calls on one bucket conflict (OperationAborted), and
-            # the grant should land only once public access is already blocked.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+            # The name resolves once the bucket is private: the grant lands after the guards.
+            bucket=self.originals.ready_name,
+            region=self._settings.bucket_region,
+            policy=policy_json(origin_access_policy, self.bucket.arn, self.distribution.arn),
+            opts=self._child,
         )
