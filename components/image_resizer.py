@@ -522,7 +522,8 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self.distribution_id = self.distribution.id
         self.distribution_arn = self.distribution.arn
         self.domain_name = self.distribution.domain_name
-        self.bucket_name = self.bucket.bucket
+        # Resolves once the bucket is private, so uploads by this name never race the guards.
+        self.bucket_name = self.originals.ready_name
         self.function_name = self.function.name
         self.function_qualified_arn = self.function.qualified_arn
         self.function_version = self.function.version
