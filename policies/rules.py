@@ -390,9 +390,7 @@ def edge_triggers(resources: Sequence[StackResource]) -> dict[str, set[str | Non
                     unknown_events.add(event)
             if not unknown_events:
                 continue
-            sources = distribution["propertyDependencies"].get(prop) or distribution[
-                "dependencies"
-            ]
+            sources = distribution["propertyDependencies"].get(prop) or distribution["dependencies"]
             candidates = [u for u in sources if u in function_urns and u not in matched]
             event = next(iter(unknown_events)) if len(unknown_events) == 1 else None
             for urn in candidates:
@@ -422,14 +420,10 @@ def lambda_edge_problems(props: Mapping[str, Any], events: set[str | None]) -> l
         problems.append(f"is in region {region!r}; Lambda@Edge needs {EDGE_REGION!r}")
     publish = props.get("publish")
     if known(publish) and publish is not True:
-        problems.append(
-            "is not published (publish=true); CloudFront runs numbered versions only"
-        )
+        problems.append("is not published (publish=true); CloudFront runs numbered versions only")
     architectures = props.get("architectures")
     if known(architectures) and architectures and list(architectures) != [EDGE_ARCHITECTURE]:
-        problems.append(
-            f"runs on {list(architectures)}; Lambda@Edge runs {EDGE_ARCHITECTURE} only"
-        )
+        problems.append(f"runs on {list(architectures)}; Lambda@Edge runs {EDGE_ARCHITECTURE} only")
     environment = props.get("environment")
     variables = environment.get("variables") if isinstance(environment, Mapping) else None
     if variables:
@@ -467,9 +461,12 @@ def _unqualified_associations(
             for association in _as_list(behaviour.get("lambdaFunctionAssociations")):
                 arn = association.get("lambdaArn") if isinstance(association, Mapping) else None
                 if isinstance(arn, str) and not re.search(r":function:[^:]+:\d+$", arn):
-                    yield distribution["urn"], (
-                        f"{label} associates {arn!r}, which is not a numbered version; use "
-                        "the function's qualified ARN (qualifiedArn of a published function)"
+                    yield (
+                        distribution["urn"],
+                        (
+                            f"{label} associates {arn!r}, which is not a numbered version; use "
+                            "the function's qualified ARN (qualifiedArn of a published function)"
+                        ),
                     )
 
 
@@ -562,8 +559,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ),
     ResourceRule(
         name="iam-no-wildcard-actions",
-        description="IAM and bucket policies allow named actions only, never '*' or "
-        "'service:*'.",
+        description="IAM and bucket policies allow named actions only, never '*' or 'service:*'.",
         level=MANDATORY,
         types=IAM_POLICY_TYPES,
         check=iam_no_wildcard_actions,

@@ -240,16 +240,17 @@ def test_workers_pass_with_a_pinned_date_and_the_python_flag():
 
 @pytest.mark.parametrize("date", [None, ""])
 def test_workers_refuse_a_missing_compatibility_date(date):
-    assert "no compatibilityDate" in rules.workers_compatibility_date(
-        python_worker(compatibilityDate=date)
-    )[0]
+    assert (
+        "no compatibilityDate"
+        in rules.workers_compatibility_date(python_worker(compatibilityDate=date))[0]
+    )
 
 
 @pytest.mark.parametrize("date", ["latest", "2026-13-01", "2026-02-30", "26-11-01"])
 def test_workers_refuse_a_compatibility_date_that_is_not_a_date(date):
-    assert "YYYY-MM-DD" in rules.workers_compatibility_date(
-        python_worker(compatibilityDate=date)
-    )[0]
+    assert (
+        "YYYY-MM-DD" in rules.workers_compatibility_date(python_worker(compatibilityDate=date))[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -393,9 +394,7 @@ ALL_BLOCKED = dict.fromkeys(rules.PUBLIC_ACCESS_FLAGS, True)
 
 
 def bucket_and_block(**flags: Any) -> list[dict]:
-    bucket = stack_resource(
-        "aws:s3/bucket:Bucket", "originals", {"bucket": "originals-1a2b3c4"}
-    )
+    bucket = stack_resource("aws:s3/bucket:Bucket", "originals", {"bucket": "originals-1a2b3c4"})
     block = stack_resource(
         rules.PUBLIC_ACCESS_BLOCK,
         "originals-public-access",
