@@ -96,9 +96,9 @@ class EdgeImageResizerArgs:
     quality: int = 80
     """Encoder quality for JPEG/WebP/AVIF output, 1..100. Default: 80."""
 
-    max_pixels: int = 40_000_000
+    max_pixels: int = 50_000_000
     """Originals with more pixels than this are refused before decoding (decompression
-    bombs), 1_000_000..200_000_000. Default: 40_000_000."""
+    bombs), 1_000_000..200_000_000. Default: 50_000_000 (the resizer's own default)."""
 
     memory_mb: int = 1536
     """Lambda memory (CPU scales with it), 128..10240 MB. Default: 1536."""

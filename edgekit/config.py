@@ -29,7 +29,8 @@ from pydantic.alias_generators import to_camel
 from edgekit.errors import UserError
 
 NAMESPACE = "edgekit"
-SIZE_PATTERN = re.compile(r"^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$")
+SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})$")
+MAX_SIDE = 4096
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SEMVER_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 ACM_ARN_PATTERN = r"^arn:aws:acm:us-east-1:\d{12}:certificate/"
@@ -58,6 +59,11 @@ class CacheTtls(_Section):
         return self
 
 
+def _valid_size(size: str) -> bool:
+    match = SIZE_PATTERN.match(size)
+    return bool(match) and all(int(side) <= MAX_SIDE for side in match.groups())
+
+
 class ImagesSettings(_Section):
     """The image resizer: CloudFront + Lambda@Edge over a private originals bucket."""
 
@@ -66,7 +72,7 @@ class ImagesSettings(_Section):
     certificate_arn: Annotated[str, Field(pattern=ACM_ARN_PATTERN)] | None = None
     allowed_sizes: list[str] = list(DEFAULT_SIZES)
     quality: Annotated[int, Field(ge=1, le=100)] = 80
-    max_pixels: Annotated[int, Field(ge=1_000_000, le=200_000_000)] = 40_000_000
+    max_pixels: Annotated[int, Field(ge=1_000_000, le=200_000_000)] = 50_000_000
     memory_mb: Annotated[int, Field(ge=128, le=10_240)] = 1536
     timeout_seconds: Annotated[int, Field(ge=1, le=30)] = 30
     cache_ttl: CacheTtls = CacheTtls()
@@ -75,10 +81,11 @@ class ImagesSettings(_Section):
     @field_validator("allowed_sizes")
     @classmethod
     def _sizes(cls, sizes: list[str]) -> list[str]:
-        bad = [s for s in sizes if not SIZE_PATTERN.match(s)]
+        bad = [s for s in sizes if not _valid_size(s)]
         if bad or not sizes:
             raise ValueError(
-                f"sizes are WIDTHxHEIGHT with 1..9999 each, e.g. '400x300'; got {bad or sizes}"
+                f"sizes are WIDTHxHEIGHT with 1..{MAX_SIDE} each, e.g. '400x300'; "
+                f"got {bad or sizes}"
             )
         return sizes
 
@@ -115,11 +122,13 @@ class CacheWrapperSettings(_Section):
     origin_url: str
     route: WorkerRoute
     default_ttl: Annotated[int, Field(ge=0)] = 30
-    max_ttl: Annotated[int, Field(ge=0)] = 3600
+    max_ttl: Annotated[int, Field(ge=0)] = 86_400
     stale_if_error: Annotated[int, Field(ge=0)] = 300
     origin_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
-    session_cookies: list[str] = ["session", "sessionid", "sid"]
-    tracking_params: list[str] = ["utm_*", "gclid", "fbclid"]
+    # None keeps the Worker's own defaults (cache_policy.py), so the two cannot drift apart.
+    cacheable_statuses: list[Annotated[int, Field(ge=200, le=599)]] | None = None
+    session_cookies: list[str] | None = None
+    tracking_params: list[str] | None = None
     origin_dns: OriginDns | None = None
 
 

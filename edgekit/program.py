@@ -141,7 +141,7 @@ class _ProviderMocks(pulumi_mocks.Mocks):
         return mock_outputs.computed(args.typ, args.name, args.inputs, self.stack)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
-        return mock_outputs.invoke(args.token, args.args), None
+        return mock_outputs.invoke(args.token, args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):

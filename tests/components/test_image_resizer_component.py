@@ -424,7 +424,7 @@ def test_resizer_settings_travel_as_origin_headers(graph, custom):
     assert headers(graph) == {
         "x-edgekit-allowed-sizes": "150x150,300x200,400x300,800x600,1200x800,1920x1080",
         "x-edgekit-quality": "80",
-        "x-edgekit-max-pixels": "40000000",
+        "x-edgekit-max-pixels": "50000000",
     }
     assert headers(custom) == {
         "x-edgekit-allowed-sizes": "400x300,150x150",
