@@ -63,6 +63,7 @@ _ARNS: dict[str, tuple[str, str | None]] = {
         "arn:aws:logs:{region}:{account}:log-group:{name}",
         "name",
     ),
+    "aws:kms/key:Key": ("arn:aws:kms:{region}:{account}:key/{id}", None),
 }
 
 # Resources whose id is their physical name rather than an opaque identifier.
@@ -130,6 +131,19 @@ def _extras(
         return {"etag": f"E{resource_id[:12]}"}
     if type_token == "aws:wafv2/webAcl:WebAcl":
         return {"capacity": 0, "lockToken": resource_id.lower()}
+    if type_token == "aws:kms/key:Key":
+        return {"keyId": resource_id}
+    if type_token == "cloudflare:index/logpushOwnershipChallenge:LogpushOwnershipChallenge":
+        # Cloudflare writes the challenge file beside the destination's path ({DATE} aside).
+        path = str(state.get("destinationConf", "")).split("?")[0].split("://", 1)[-1]
+        folder = "/".join(part for part in path.split("/")[1:] if part != "{DATE}")
+        filename = f"ownership-challenge-{resource_id[:8].lower()}.txt"
+        return {
+            "id": resource_id.lower(),
+            "filename": f"{folder}/{filename}" if folder else filename,
+            "valid": True,
+            "message": "",
+        }
     if type_token.startswith("cloudflare:"):
         return {"id": resource_id.lower()}
     return {}
