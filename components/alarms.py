@@ -1,0 +1,481 @@
+"""EdgeAlarms: CloudWatch alarms on a CloudFront distribution and its Lambda@Edge function.
+
+What pages, and why it is built this way:
+
+- CloudFront's additional metrics are switched on for the distribution (a monitoring
+  subscription): OriginLatency exists only then.
+- p95 OriginLatency over a threshold (80 ms by default) and the 5xx error rate over a
+  threshold, in us-east-1: CloudFront publishes its metrics there only, under namespace
+  AWS/CloudFront with dimensions DistributionId and Region=Global.
+- Lambda@Edge Errors and Throttles. Lambda@Edge reports AWS/Lambda metrics in the region
+  where each replica ran (the one closest to the viewer, for origin triggers the
+  regional edge cache's region), under the function name `us-east-1.<name>`. An alarm
+  sees one region's metrics, so there is one pair of alarms per region in
+  `lambda_metric_regions`. The default watches us-east-1 only; add the regions your
+  viewers are served from.
+- Missing data never pages (`notBreaching`): quiet hours and regions without traffic send
+  no data points, which is not an incident.
+- Alarm and OK notifications go to an SNS topic per alarm region (CloudWatch alarm actions
+  must be in the alarm's region). Topics are encrypted with a customer managed KMS key
+  whose policy lets CloudWatch use it: with the AWS managed `alias/aws/sns` key CloudWatch
+  cannot publish (its key policy cannot grant cloudwatch.amazonaws.com) and the alarms
+  would fail silently. An optional HTTPS subscription (an incident tool's endpoint) must
+  come as a Pulumi secret, since such URLs carry credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components._aws_helpers import policy_document, policy_json, statement
+from edgekit.errors import UserError
+
+TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
+
+CLOUDFRONT_METRICS_REGION = "us-east-1"
+CLOUDFRONT_NAMESPACE = "AWS/CloudFront"
+LAMBDA_NAMESPACE = "AWS/Lambda"
+# Lambda@Edge functions are created in us-east-1 and report under this prefixed name.
+EDGE_FUNCTION_PREFIX = "us-east-1."
+TREAT_MISSING_DATA = "notBreaching"
+
+# The key's administrators are the account's IAM principals (delegated to IAM policies);
+# each action is named, as everywhere in edgekit.
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListGrants",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+)
+# What CloudWatch needs to publish to an encrypted topic.
+PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class AlarmsArgsError(UserError, ValueError):
+    """A field of `EdgeAlarmsArgs` is wrong; the message names it and what is accepted."""
+
+
+@dataclass
+class EdgeAlarmsArgs:
+    """What a caller chooses about edge alarms; where CloudFront metrics live is not a choice."""
+
+    distribution_id: pulumi.Input[str]
+    """The CloudFront distribution watched, e.g. `EdgeImageResizer.distribution_id`.
+    Required."""
+
+    function_name: pulumi.Input[str] | None = None
+    """The Lambda@Edge function (unqualified name, as created in us-east-1) whose errors
+    and throttles are watched, e.g. `EdgeImageResizer.function_name`. Default: None (no
+    Lambda@Edge alarms)."""
+
+    origin_latency_p95_ms: float = 80
+    """Alarm when p95 OriginLatency exceeds this many milliseconds, > 0. Default: 80."""
+
+    error_rate_percent: float = 5.0
+    """Alarm when the average 5xx error rate exceeds this percentage, 0 < x <= 100.
+    Default: 5.0."""
+
+    lambda_errors_per_period: int = 5
+    """A period with at least this many Lambda@Edge errors breaches, >= 1. Default: 5."""
+
+    lambda_throttles_per_period: int = 1
+    """A period with at least this many Lambda@Edge throttles breaches, >= 1. Default: 1."""
+
+    lambda_metric_regions: Sequence[str] = (CLOUDFRONT_METRICS_REGION,)
+    """Regions whose Lambda@Edge metrics are watched (each gets its own alarms and topic).
+    Default: ("us-east-1",)."""
+
+    period_seconds: int = 60
+    """Length of one evaluated period: 60..3600 in whole minutes. Default: 60."""
+
+    evaluation_periods: int = 5
+    """How many recent periods an alarm looks at, 1..60. Default: 5."""
+
+    datapoints_to_alarm: int = 3
+    """How many of those must breach to alarm, 1..evaluation_periods. Default: 3
+    (3 of the last 5 minutes, so one slow minute does not page)."""
+
+    alarm_endpoint: pulumi.Output[str] | None = None
+    """HTTPS endpoint of an incident tool subscribed to every alarm topic, as a Pulumi
+    secret (e.g. `pulumi.Config("edgekit").require_secret("alarmEndpoint")`); plain strings
+    are refused. The endpoint confirms the subscription itself. Default: None."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for the topics, keys and alarms. Default: none."""
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Validated, normalized arguments: the only values the `_create_*` steps read."""
+
+    distribution_id: pulumi.Input[str]
+    function_name: pulumi.Input[str] | None
+    origin_latency_p95_ms: float
+    error_rate_percent: float
+    lambda_errors_per_period: int
+    lambda_throttles_per_period: int
+    lambda_metric_regions: tuple[str, ...]
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    alarm_endpoint: pulumi.Output[str] | None
+    tags: dict[str, str]
+
+    @property
+    def topic_regions(self) -> tuple[str, ...]:
+        """Every region an alarm lives in, CloudFront's first."""
+        regions = [CLOUDFRONT_METRICS_REGION]
+        if self.function_name is not None:
+            regions.extend(self.lambda_metric_regions)
+        return tuple(dict.fromkeys(regions))
+
+
+# --- validation: pure, runs before anything is declared ------------------------------------
+
+
+def _fail(arg: str, problem: str, accepted: str) -> AlarmsArgsError:
+    return AlarmsArgsError(f"EdgeAlarmsArgs.{arg}: {problem}; accepted: {accepted}")
+
+
+def _int_in(arg: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
+    return value
+
+
+def _positive(arg: str, value: Any, high: float | None = None) -> float:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is None or number <= 0 or (high is not None and number > high):
+        bound = f" and at most {high:g}" if high is not None else ""
+        raise _fail(arg, f"got {value!r}", f"a number above 0{bound}")
+    return float(number)
+
+
+def _regions(value: Any) -> tuple[str, ...]:
+    accepted = 'a non-empty list of AWS region names such as ["us-east-1", "eu-west-1"]'
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise _fail("lambda_metric_regions", f"got {value!r}", accepted)
+    bad = [region for region in value if not isinstance(region, str) or not _REGION.match(region)]
+    if bad:
+        raise _fail("lambda_metric_regions", f"bad regions {bad}", accepted)
+    return tuple(dict.fromkeys(value))
+
+
+def _endpoint(value: Any) -> pulumi.Output[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, pulumi.Output):
+        raise _fail(
+            "alarm_endpoint",
+            "got a plain value, which would be stored unencrypted in the stack state",
+            "a Pulumi secret: pulumi.Config().require_secret(...) or pulumi.Output.secret(url)",
+        )
+    return pulumi.Output.secret(value).apply(check_https_endpoint)
+
+
+def check_https_endpoint(url: str) -> str:
+    """SNS HTTPS subscriptions need an https:// URL with a host."""
+    if not isinstance(url, str) or not re.match(r"^https://[^/\s]+(/\S*)?$", url):
+        raise AlarmsArgsError(
+            "EdgeAlarmsArgs.alarm_endpoint: the secret is not an https:// URL; "
+            "accepted: https://host/path of the incident tool's SNS integration"
+        )
+    return url
+
+
+def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
+    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+    if args.distribution_id is None or args.distribution_id == "":
+        raise _fail("distribution_id", f"got {args.distribution_id!r}", "a distribution id")
+    if args.period_seconds not in range(60, 3601, 60):
+        raise _fail("period_seconds", f"got {args.period_seconds!r}", "60..3600 in steps of 60")
+    evaluation_periods = _int_in("evaluation_periods", args.evaluation_periods, 1, 60)
+    if not isinstance(args.tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
+    ):
+        raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
+    return AlarmSettings(
+        distribution_id=args.distribution_id,
+        function_name=args.function_name,
+        origin_latency_p95_ms=_positive("origin_latency_p95_ms", args.origin_latency_p95_ms),
+        error_rate_percent=_positive("error_rate_percent", args.error_rate_percent, 100),
+        lambda_errors_per_period=_int_in(
+            "lambda_errors_per_period", args.lambda_errors_per_period, 1, 10**9
+        ),
+        lambda_throttles_per_period=_int_in(
+            "lambda_throttles_per_period", args.lambda_throttles_per_period, 1, 10**9
+        ),
+        lambda_metric_regions=_regions(args.lambda_metric_regions),
+        period_seconds=args.period_seconds,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=_int_in(
+            "datapoints_to_alarm", args.datapoints_to_alarm, 1, evaluation_periods
+        ),
+        alarm_endpoint=_endpoint(args.alarm_endpoint),
+        tags=dict(args.tags),
+    )
+
+
+# --- pure decisions the resources are built from ------------------------------------------
+
+
+def topic_key_policy(account_id: str) -> dict[str, Any]:
+    """The account administers the key through IAM; CloudWatch may encrypt alarm messages."""
+    return policy_document(
+        statement(
+            "AccountAdministersKey",
+            KEY_ADMIN_ACTIONS,
+            "*",
+            principal={"AWS": f"arn:aws:iam::{account_id}:root"},
+        ),
+        statement(
+            "CloudWatchAlarmsPublish",
+            PUBLISHER_KEY_ACTIONS,
+            "*",
+            principal={"Service": "cloudwatch.amazonaws.com"},
+        ),
+    )
+
+
+def edge_function_metric_name(function_name: str) -> str:
+    """The FunctionName dimension Lambda@Edge replicas report under."""
+    return f"{EDGE_FUNCTION_PREFIX}{function_name}"
+
+
+def cloudfront_dimensions(distribution_id: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """CloudFront metrics are keyed by distribution and the constant Region=Global."""
+    return {"DistributionId": distribution_id, "Region": "Global"}
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: what it watches and when it breaches (region and actions come later)."""
+
+    suffix: str
+    description: str
+    namespace: str
+    metric_name: str
+    comparison: str
+    threshold: float
+    statistic: str | None = None
+    extended_statistic: str | None = None
+
+
+def cloudfront_alarms(settings: AlarmSettings) -> list[AlarmSpec]:
+    """Origin latency (p95) and viewer 5xx rate, both from CloudFront's us-east-1 metrics."""
+    return [
+        AlarmSpec(
+            suffix="origin-latency-p95",
+            description=(
+                f"p95 origin latency above {settings.origin_latency_p95_ms:g} ms "
+                "(CloudFront additional metrics)"
+            ),
+            namespace=CLOUDFRONT_NAMESPACE,
+            metric_name="OriginLatency",
+            comparison="GreaterThanThreshold",
+            threshold=settings.origin_latency_p95_ms,
+            extended_statistic="p95",
+        ),
+        AlarmSpec(
+            suffix="5xx-error-rate",
+            description=f"5xx responses above {settings.error_rate_percent:g}% of requests",
+            namespace=CLOUDFRONT_NAMESPACE,
+            metric_name="5xxErrorRate",
+            comparison="GreaterThanThreshold",
+            threshold=settings.error_rate_percent,
+            statistic="Average",
+        ),
+    ]
+
+
+def lambda_alarms(settings: AlarmSettings, region: str) -> list[AlarmSpec]:
+    """Lambda@Edge errors and throttles as reported in one region."""
+    return [
+        AlarmSpec(
+            suffix=f"lambda-errors-{region}",
+            description=(
+                f"Lambda@Edge errors in {region}: at least "
+                f"{settings.lambda_errors_per_period} per period"
+            ),
+            namespace=LAMBDA_NAMESPACE,
+            metric_name="Errors",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=settings.lambda_errors_per_period,
+            statistic="Sum",
+        ),
+        AlarmSpec(
+            suffix=f"lambda-throttles-{region}",
+            description=(
+                f"Lambda@Edge throttles in {region}: at least "
+                f"{settings.lambda_throttles_per_period} per period"
+            ),
+            namespace=LAMBDA_NAMESPACE,
+            metric_name="Throttles",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=settings.lambda_throttles_per_period,
+            statistic="Sum",
+        ),
+    ]
+
+
+# --- the component ---------------------------------------------------------------------------
+
+
+class EdgeAlarms(pulumi.ComponentResource):
+    """Additional CloudFront metrics, alarms on latency/5xx/Lambda@Edge, SNS topics."""
+
+    topic_arn: pulumi.Output[str]
+    topic_arns: pulumi.Output[dict[str, str]]
+    alarm_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeAlarmsArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        settings = validate_args(args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._settings = settings
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self._create_monitoring_subscription()
+        self._create_topics()
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        self._create_cloudfront_alarms()
+        self._create_lambda_alarms()
+
+        self.topic_arn = self.topics[CLOUDFRONT_METRICS_REGION].arn
+        self.topic_arns = pulumi.Output.all(
+            **{region: topic.arn for region, topic in self.topics.items()}
+        )
+        self.alarm_names = pulumi.Output.all(*[alarm.name for alarm in self.alarms])
+        self.register_outputs(
+            {
+                "topic_arn": self.topic_arn,
+                "topic_arns": self.topic_arns,
+                "alarm_names": self.alarm_names,
+            }
+        )
+
+    def _create_monitoring_subscription(self) -> None:
+        self.monitoring = aws.cloudfront.MonitoringSubscription(
+            f"{self._name}-additional-metrics",
+            distribution_id=self._settings.distribution_id,
+            monitoring_subscription={
+                "realtime_metrics_subscription_config": {
+                    "realtime_metrics_subscription_status": "Enabled"
+                }
+            },
+            opts=self._child,
+        )
+
+    def _create_topics(self) -> None:
+        settings = self._settings
+        account_id = aws.get_caller_identity_output().account_id
+        self.topics: dict[str, aws.sns.Topic] = {}
+        for region in settings.topic_regions:
+            key = aws.kms.Key(
+                f"{self._name}-key-{region}",
+                region=region,
+                description=f"{self._name}: encrypts alarm notifications CloudWatch publishes",
+                enable_key_rotation=True,
+                deletion_window_in_days=7,
+                policy=policy_json(topic_key_policy, account_id),
+                tags=settings.tags or None,
+                opts=self._child,
+            )
+            topic = aws.sns.Topic(
+                f"{self._name}-topic-{region}",
+                region=region,
+                display_name=f"{self._name} alarms",
+                kms_master_key_id=key.arn,
+                tags=settings.tags or None,
+                opts=self._child,
+            )
+            if settings.alarm_endpoint is not None:
+                aws.sns.TopicSubscription(
+                    f"{self._name}-paging-{region}",
+                    region=region,
+                    topic=topic.arn,
+                    protocol="https",
+                    endpoint=settings.alarm_endpoint,
+                    endpoint_auto_confirms=False,
+                    opts=self._child,
+                )
+            self.topics[region] = topic
+
+    def _create_alarm(
+        self,
+        spec: AlarmSpec,
+        region: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        settings = self._settings
+        actions = [self.topics[region].arn]
+        self.alarms.append(
+            aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{spec.suffix}",
+                region=region,
+                alarm_description=f"{self._name}: {spec.description}",
+                namespace=spec.namespace,
+                metric_name=spec.metric_name,
+                dimensions=dict(dimensions),
+                statistic=spec.statistic,
+                extended_statistic=spec.extended_statistic,
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                period=settings.period_seconds,
+                evaluation_periods=settings.evaluation_periods,
+                datapoints_to_alarm=settings.datapoints_to_alarm,
+                treat_missing_data=TREAT_MISSING_DATA,
+                alarm_actions=actions,
+                ok_actions=actions,
+                tags=settings.tags or None,
+                opts=opts,
+            )
+        )
+
+    def _create_cloudfront_alarms(self) -> None:
+        dimensions = cloudfront_dimensions(self._settings.distribution_id)
+        # OriginLatency is published only once the additional metrics are on.
+        after_subscription = pulumi.ResourceOptions(parent=self, depends_on=[self.monitoring])
+        for spec in cloudfront_alarms(self._settings):
+            self._create_alarm(spec, CLOUDFRONT_METRICS_REGION, dimensions, after_subscription)
+
+    def _create_lambda_alarms(self) -> None:
+        settings = self._settings
+        if settings.function_name is None:
+            return
+        metric_function = pulumi.Output.from_input(settings.function_name).apply(
+            edge_function_metric_name
+        )
+        for region in settings.lambda_metric_regions:
+            for spec in lambda_alarms(settings, region):
+                self._create_alarm(spec, region, {"FunctionName": metric_function}, self._child)
