@@ -83,6 +83,13 @@ def account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
+def is_tag_mapping(value: object) -> bool:
+    """AWS resource tags: a mapping of strings to strings."""
+    return isinstance(value, Mapping) and all(
+        isinstance(key, str) and isinstance(text, str) for key, text in value.items()
+    )
+
+
 def bucket_arn(bucket_name: str) -> str:
     """S3 bucket ARNs carry neither region nor account."""
     return f"arn:aws:s3:::{bucket_name}"

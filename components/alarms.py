@@ -33,7 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._aws_helpers import policy_document, policy_json, statement
+from components._aws_helpers import is_tag_mapping, policy_document, policy_json, statement
 from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
@@ -214,9 +214,7 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
     if args.period_seconds not in range(60, 3601, 60):
         raise _fail("period_seconds", f"got {args.period_seconds!r}", "60..3600 in steps of 60")
     evaluation_periods = _int_in("evaluation_periods", args.evaluation_periods, 1, 60)
-    if not isinstance(args.tags, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
-    ):
+    if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     return AlarmSettings(
         distribution_id=args.distribution_id,

@@ -32,6 +32,7 @@ from components._aws_helpers import (
     ExpiryRule,
     account_of,
     bucket_arn,
+    is_tag_mapping,
     policy_document,
     policy_json,
     private_bucket,
@@ -232,9 +233,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
         raise _fail("region", f"got {args.region!r}", 'an AWS region name such as "us-east-1"')
     if not isinstance(args.force_destroy, bool):
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
-    if not isinstance(args.tags, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
-    ):
+    if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     return LogPipelineSettings(
         sampling_rate=_int_in("sampling_rate", args.sampling_rate, 1, 100),

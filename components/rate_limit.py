@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._aws_helpers import is_tag_mapping
 from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
@@ -129,9 +130,7 @@ def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
         prefix = prefix.lower()
     if not isinstance(args.managed_rules, bool):
         raise _fail("managed_rules", f"got {args.managed_rules!r}", "True or False")
-    if not isinstance(args.tags, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
-    ):
+    if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     return RateLimitSettings(
         limit=args.limit,
