@@ -73,6 +73,8 @@ KEY_ADMIN_ACTIONS = (
 PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# The component name prefixes SNS topic and alarm names; topics allow only these.
+_COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 class AlarmsArgsError(UserError, ValueError):
@@ -205,6 +207,16 @@ def check_https_endpoint(url: str) -> str:
             "accepted: https://host/path of the incident tool's SNS integration"
         )
     return url
+
+
+def check_component_name(name: str) -> str:
+    """The name must make valid SNS topic names once suffixed with a region."""
+    if not _COMPONENT_NAME.match(name):
+        raise AlarmsArgsError(
+            f"EdgeAlarms name {name!r}: it prefixes SNS topic names; "
+            "accepted: 1-100 letters, digits, '-' or '_'"
+        )
+    return name
 
 
 def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
@@ -357,6 +369,7 @@ class EdgeAlarms(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args)
+        check_component_name(name)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name = name
         self._settings = settings

@@ -134,6 +134,9 @@ FIREHOSE_BUCKET_ACTIONS = (
 FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# The component name prefixes physical names: the bucket's must be lower case, and the
+# longest auto-name (`<name>-cloudfront-role-<7 hex>`) must fit IAM's and Firehose's 64.
+_COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class LogPipelineArgsError(UserError, ValueError):
@@ -222,6 +225,16 @@ def normalize_fields(fields: Any) -> tuple[str, ...]:
     if len(ordered) > MAX_FIELDS:
         raise _fail("fields", f"{len(ordered)} fields", accepted)
     return ordered
+
+
+def check_component_name(name: str) -> str:
+    """The name must make valid bucket, role and Firehose names once Pulumi suffixes it."""
+    if not _COMPONENT_NAME.match(name):
+        raise LogPipelineArgsError(
+            f"EdgeLogPipeline name {name!r}: it prefixes bucket, role and stream names; "
+            "accepted: 1-40 lower-case letters, digits or '-', starting with a letter or digit"
+        )
+    return name
 
 
 def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
@@ -323,6 +336,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args or EdgeLogPipelineArgs())
+        check_component_name(name)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name = name
         self._settings = settings

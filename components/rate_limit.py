@@ -275,9 +275,9 @@ class EdgeRateLimit(pulumi.ComponentResource):
             f"{name}-acl",
             region=WAF_REGION,
             scope=SCOPE,
+            # WAF descriptions allow few characters, so the path prefix stays out of it.
             description=(
                 f"{name}: {settings.limit} requests per {settings.window_seconds} s per client IP"
-                + (f" under {settings.path_prefix}" if settings.path_prefix else "")
             ),
             default_action={"allow": {}},
             custom_response_bodies=[

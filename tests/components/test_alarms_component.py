@@ -243,6 +243,15 @@ def test_refusals_name_the_field_and_what_is_accepted(changes, field, accepted):
     assert accepted in str(raised.value)
 
 
+def test_a_name_sns_cannot_use_in_topic_names_is_refused():
+    with pytest.raises(AlarmsArgsError, match="SNS topic names"):
+        run_program(
+            "test",
+            program=lambda: EdgeAlarms("edge alarms", EdgeAlarmsArgs(distribution_id="E1")),
+            config=STACK_CONFIG,
+        )
+
+
 def test_a_secret_that_is_not_an_https_url_stops_the_run_without_revealing_it():
     assert check_https_endpoint(ENDPOINT) == ENDPOINT
     with pytest.raises(

@@ -337,6 +337,12 @@ def test_pipeline_refusals_name_the_field_and_what_is_accepted(changes, field, a
     assert accepted in str(raised.value)
 
 
+@pytest.mark.parametrize("name", ["Edge-Logs", "edge_logs", "-logs", "a" * 41])
+def test_a_name_that_cannot_prefix_bucket_role_and_stream_names_is_refused(name):
+    with pytest.raises(LogPipelineArgsError, match="1-40 lower-case letters"):
+        run_program("test", program=lambda: EdgeLogPipeline(name), config=STACK_CONFIG)
+
+
 # --- CloudflareLogpush -----------------------------------------------------------------------
 
 
