@@ -8,6 +8,7 @@ records the change in the stack's pin history.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,14 @@ class PinChange:
     @property
     def diff(self) -> str:
         return diff(self.old_text, self.new_text, self.label)
+
+
+def add_arguments(parser: argparse.ArgumentParser, artifacts_help: str) -> None:
+    """The options every pin change takes: where the zips are, and whether to write."""
+    parser.add_argument("--artifacts", type=Path, metavar="DIR", help=artifacts_help)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the change to the stack file, write nothing"
+    )
 
 
 def plan(stack: str, pins: Mapping[str, Pin], store: Path | None = None) -> PinChange:

@@ -30,14 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the source stack's outputs as `pulumi stack output --json --show-secrets` "
         "prints them (default: read them with the Pulumi CLI)",
     )
-    parser.add_argument(
-        "--artifacts",
-        type=Path,
-        metavar="DIR",
-        help="directory holding the source stack's zips (default: build/)",
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the change to the stack file, write nothing"
+    pin_change.add_arguments(
+        parser, artifacts_help="directory holding the source stack's zips (default: build/)"
     )
 
 

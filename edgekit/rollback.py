@@ -9,7 +9,6 @@ promotion: the zips must be in the artifact store, nothing else in the stack fil
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from edgekit import pin_change, pin_history, stack_files
 from edgekit.errors import UserError
@@ -25,14 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VERSION",
         help="a version the stack ran (1.2.0), or one function's (image_resizer@1.2.0)",
     )
-    parser.add_argument(
-        "--artifacts",
-        type=Path,
-        metavar="DIR",
-        help="directory holding the earlier zips (default: build/)",
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the change to the stack file, write nothing"
+    pin_change.add_arguments(
+        parser, artifacts_help="directory holding the earlier zips (default: build/)"
     )
 
 

@@ -25,7 +25,7 @@ config:
 
 PROD_FILE = """\
 # Prod: runs only artifacts promoted from staging, pinned by content hash.
-encryptionsalt: v1:c2FsdA==:v1:aXY=:Y2lwaGVy
+secretsprovider: awskms://alias/edgekit-prod?region=us-east-1
 config:
   aws:region: us-east-1
   # Only the Pulumi CLI can decrypt this.
@@ -38,7 +38,8 @@ config:
     certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/66666666
   edgekit:alarms: {enabled: true, paging: true}
 
-# The end.
+# A comment between config and the next key.
+encryptionsalt: v1:c2FsdA==:v1:aXY=:Y2lwaGVy
 """
 
 

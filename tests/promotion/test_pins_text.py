@@ -11,6 +11,8 @@ from edgekit.config import ArtifactPin
 from edgekit.errors import UserError
 from edgekit.pins import PINS_COMMENT, Pin, parse_pins, pins_from_outputs, pins_in, with_pins
 
+from .conftest import PROD_FILE as STACK_FILE
+
 PATH = Path("stacks/Pulumi.prod.yaml")
 RESIZER = Pin("1.1.0", "a" * 64)
 WRAPPER = Pin("1.0.0", "0123456789" * 6 + "0123")  # all digits: must stay a string
@@ -26,23 +28,6 @@ PINS_BLOCK = (
     f'      sha256: "{RESIZER.sha256}"\n'
 )
 
-STACK_FILE = """\
-# Prod: runs only artifacts promoted from staging.
-config:
-  aws:region: us-east-1
-  # Only the Pulumi CLI can decrypt this.
-  cloudflare:apiToken:
-    secure: v1:AAAABBBBccccDDDD==
-  edgekit:environment: prod   # prod-only policies apply
-  edgekit:images:
-    aliases:
-      - "img.example.com"
-    quality: 80
-  edgekit:alarms: {enabled: true, paging: true}
-
-# A comment between config and the next key.
-encryptionsalt: v1:c2FsdA==:v1:aXY=:Y2lwaGVy
-"""
 
 
 def test_pins_are_added_as_the_last_config_entry_and_nothing_else_changes():

@@ -30,12 +30,16 @@ def pins_block(pins: dict[str, Pin]) -> str:
 ANCHOR = "  edgekit:alarms: {enabled: true, paging: true}\n"
 
 
+def promoted(pins: dict[str, Pin]) -> str:
+    """The fixture prod file with these pins added: nothing else may differ."""
+    return PROD_FILE.replace(ANCHOR, ANCHOR + f"  {PINS_COMMENT}\n" + pins_block(pins))
+
+
 def test_promote_pins_what_staging_ran_and_changes_nothing_else(project: Project):
     release = project.release("1.0.0")
     result = project.promote(release)
     assert result.code == 0, result.err
-    expected = PROD_FILE.replace(ANCHOR, ANCHOR + f"  {PINS_COMMENT}\n" + pins_block(release))
-    assert project.prod.read_bytes() == expected.encode()
+    assert project.prod.read_bytes() == promoted(release).encode()
     assert "image_resizer: not pinned -> 1.0.0" in result.out
     assert "wrote stacks/Pulumi.prod.yaml" in result.out
 
@@ -53,8 +57,7 @@ def test_a_second_promotion_replaces_the_pins_in_place(project: Project):
     newer = project.release("1.1.0")
     result = project.promote(newer)
     assert result.code == 0, result.err
-    expected = PROD_FILE.replace(ANCHOR, ANCHOR + f"  {PINS_COMMENT}\n" + pins_block(newer))
-    assert project.prod.read_bytes() == expected.encode()
+    assert project.prod.read_bytes() == promoted(newer).encode()
     assert "cache_wrapper: 1.0.0 (sha256 " in result.out
 
 
@@ -63,8 +66,7 @@ def test_promotion_keeps_crlf_line_endings_and_file_mode(project: Project):
     os.chmod(project.prod, 0o640)
     release = project.release("1.0.0")
     assert project.promote(release).code == 0
-    expected = PROD_FILE.replace(ANCHOR, ANCHOR + f"  {PINS_COMMENT}\n" + pins_block(release))
-    assert project.prod.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert project.prod.read_bytes() == promoted(release).replace("\n", "\r\n").encode()
     assert stat.S_IMODE(project.prod.stat().st_mode) == 0o640
     assert [p.name for p in project.prod.parent.iterdir() if p.name.startswith(".Pulumi")] == []
 
