@@ -230,3 +230,22 @@ def test_with_the_pulumi_cli_it_reads_outputs_through_the_automation_api(project
     assert result.code == 0, result.err
     assert asked == {"stack_name": "staging", "work_dir": str(project.root)}
     assert '      version: "1.0.0"\n' in project.prod.read_text()
+
+
+def test_a_stack_the_backend_does_not_know_is_refused(project, monkeypatch):
+    from pulumi import automation
+
+    bin_dir = project.root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    def select_stack(stack_name, work_dir):
+        raise automation.StackNotFoundError(
+            automation.CommandResult(stdout="", stderr="no stack named 'staging' found", code=255)
+        )
+
+    monkeypatch.setattr("pulumi.automation.select_stack", select_stack)
+    result = project.run("promote", "--from", "staging", "--to", "prod")
+    assert_refused(project, result, "the Pulumi backend has no stack 'staging'")
