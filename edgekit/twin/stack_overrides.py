@@ -1,0 +1,63 @@
+"""Point the stack's cache wrapper at the twin's demo origin, through the stack config.
+
+The local stack names a loopback origin URL (`edgekit:cloudflare` ->
+`cacheWrapper.originUrl`, e.g. http://127.0.0.1:8790): that is where the demo origin
+listens by default. When the demo origin gets another port (`--port demo-origin=N`,
+`--port-base 0`), the twin runs the program with that key set to the demo origin's real
+URL, so the graph (and graph.json) records the URL the Worker actually calls. A non-loopback
+origin URL (a real API) is left alone, and the Worker calls it.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+CONFIG_KEY = "edgekit:cloudflare"
+ORIGIN_URL_PATH = ("cacheWrapper", "originUrl")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin_url(config: Mapping[str, Any]) -> str | None:
+    node: Any = config.get(CONFIG_KEY)
+    for part in ORIGIN_URL_PATH:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node if isinstance(node, str) else None
+
+
+def loopback_origin_port(config: Mapping[str, Any]) -> int | None:
+    """The port of the stack's origin URL when it is a loopback http URL (the demo origin's)."""
+    url = _origin_url(config)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not _is_loopback(parts.hostname):
+        return None
+    return parts.port or 80
+
+
+def with_demo_origin(config: Mapping[str, Any], demo_url: str) -> dict[str, Any]:
+    """A copy of `config` whose loopback origin URL is `demo_url` (unchanged otherwise)."""
+    updated = copy.deepcopy(dict(config))
+    if loopback_origin_port(config) is None:
+        return updated
+    node = updated[CONFIG_KEY]
+    for part in ORIGIN_URL_PATH[:-1]:
+        node = node[part]
+    node[ORIGIN_URL_PATH[-1]] = demo_url
+    return updated
