@@ -188,6 +188,14 @@ class Distribution:
         resource = self.services.view.cache_policy(policy_id)
         return rules.cache_policy_from_inputs(resource.inputs) if resource else rules.CachePolicy()
 
+    def invalidate(self, paths: list[str]) -> int:
+        """Like a CloudFront invalidation: paths are exact or end in `*` (a prefix)."""
+        def matches(key) -> bool:
+            path = key[1]
+            return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in paths)
+
+        return self.cache.invalidate(matches)
+
     # --- serving ---------------------------------------------------------------------------
 
     def __call__(self, request: EdgeRequest) -> EdgeResponse:

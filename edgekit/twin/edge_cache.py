@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -55,6 +55,14 @@ class ResponseCache:
             self._bytes += len(entry.body)
             while self._bytes > self.max_bytes:
                 self._remove(next(iter(self._entries)))
+
+    def invalidate(self, matches: Callable[[Hashable], bool]) -> int:
+        """Drop every entry whose key `matches`; return how many went."""
+        with self._lock:
+            doomed = [key for key in self._entries if matches(key)]
+            for key in doomed:
+                self._remove(key)
+        return len(doomed)
 
     def __len__(self) -> int:
         return len(self._entries)

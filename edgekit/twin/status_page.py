@@ -9,6 +9,9 @@
     POST /control/clock/advance?seconds=N
                                     move the twin's clock forward: caches and rate windows
                                     age as if N seconds had passed
+    POST /control/invalidate?distribution=NAME&path=/images/*
+                                    a CloudFront invalidation (paths exact or ending in *;
+                                    default /*), on one distribution or all
 
 The page renders from the JSON with DOM text nodes only (request targets are user input).
 """
@@ -16,11 +19,12 @@ The page renders from the JSON with DOM text nodes only (request targets are use
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from edgekit.twin.clock import TwinClock
+from edgekit.twin.cloudfront import Distribution
 from edgekit.twin.demo_origin import DemoOrigin
 from edgekit.twin.http_io import EdgeRequest, EdgeResponse, text_response
 from edgekit.twin.stats import TwinStats
@@ -127,8 +131,10 @@ class StatusPage:
 
     def __init__(self, stack: str, endpoints: dict[str, str], stats: TwinStats,
                  clock: TwinClock, demo_origin: DemoOrigin | None,
-                 notes: Callable[[], list[str]]) -> None:
+                 notes: Callable[[], list[str]],
+                 distributions: Mapping[str, Distribution] | None = None) -> None:
         self.stack = stack
+        self.distributions = dict(distributions or {})
         self.endpoints = endpoints  # filled in by the supervisor as listeners start
         self.stats = stats
         self.clock = clock
@@ -181,4 +187,18 @@ class StatusPage:
             except ValueError as exc:
                 return _json(400, {"error": str(exc)})
             return _json(200, {"clock_offset": self.clock.offset})
+        if path == "/control/invalidate":
+            return self._invalidate(parse_qs(query))
         return _json(404, {"error": f"no control {path}"})
+
+    def _invalidate(self, query: dict[str, list[str]]) -> EdgeResponse:
+        names = query.get("distribution") or list(self.distributions)
+        unknown = sorted(set(names) - set(self.distributions))
+        if unknown:
+            return _json(404, {"error": f"no distribution {unknown}",
+                               "distributions": sorted(self.distributions)})
+        paths = query.get("path") or ["/*"]
+        if not all(p.startswith("/") and "*" not in p[:-1] for p in paths):
+            return _json(400, {"error": "paths start with / and may end with * only"})
+        removed = {name: self.distributions[name].invalidate(paths) for name in names}
+        return _json(200, {"invalidated": removed, "paths": paths})

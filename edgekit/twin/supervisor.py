@@ -245,7 +245,7 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     planned = ports.plan(graph_names, base, overrides)
     examples = []
     for resource in view.distributions():
-        distribution = Distribution(resource, services)
+        distribution = status.distributions[resource.name] = Distribution(resource, services)
         starter.notes.extend(distribution.notes)
         listener = starter.listen(resource.name, distribution, planned[resource.name],
                                   _describe_distribution(distribution, view))

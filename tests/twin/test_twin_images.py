@@ -1,0 +1,85 @@
+"""The image resizer end to end: CloudFront -> Lambda@Edge (the bundled zip) -> moto S3."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from .client import request
+from .conftest import RunningTwin
+
+CDN = "images-cdn"
+
+
+def image_of(body: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(body))
+    image.load()
+    return image
+
+
+def test_resized_image_fits_the_box_and_the_second_request_is_a_cache_hit(twin: RunningTwin):
+    url = twin.url(CDN, "/images/400x300/samples/landscape.jpg")
+    first = request(url)
+    assert first.status == 200, first.body[:300]
+    assert first.header("content-type") == "image/jpeg"
+    assert first.header("x-cache") == "Miss from cloudfront"
+    image = image_of(first.body)
+    assert image.format == "JPEG"
+    assert image.width <= 400 and image.height <= 300
+    assert (image.width, image.height) == (400, 250)  # 1600x1000 fitted, aspect kept
+
+    second = request(url)
+    assert second.status == 200
+    assert second.header("x-cache") == "Hit from cloudfront"
+    assert second.header("age") is not None
+    assert second.body == first.body
+
+
+def test_exif_orientation_is_applied_and_format_query_converts(twin: RunningTwin):
+    portrait = image_of(request(twin.url(CDN, "/images/300x200/samples/portrait.jpg")).body)
+    assert portrait.height == 200 and portrait.width < portrait.height  # stored sideways
+
+    webp = request(twin.url(CDN, "/images/150x150/samples/logo.png?format=webp"))
+    assert webp.status == 200
+    assert webp.header("content-type") == "image/webp"
+    assert image_of(webp.body).format == "WEBP"
+
+
+def test_unknown_size_is_400_and_missing_key_is_404(twin: RunningTwin):
+    unknown = request(twin.url(CDN, "/images/401x300/samples/landscape.jpg"))
+    assert unknown.status == 400
+    assert "400x300" in unknown.json()["error"]  # says which sizes are accepted
+
+    missing = request(twin.url(CDN, "/images/400x300/samples/no-such-photo.jpg"))
+    assert missing.status == 404
+    assert missing.header("content-type") == "application/json"
+
+
+def test_originals_are_not_served_as_they_are(twin: RunningTwin):
+    assert request(twin.url(CDN, "/samples/landscape.jpg")).status == 400
+
+
+def test_after_an_invalidation_the_stored_variant_comes_from_s3(twin: RunningTwin):
+    """A second miss for a variant is rewritten by the function to resized/..., which
+    CloudFront then reads from the bucket with its Origin Access Control."""
+    url = twin.url(CDN, "/images/800x600/samples/landscape.jpg")
+    generated = request(url)
+    assert generated.status == 200
+    invalidated = request(twin.url("status", "/control/invalidate?distribution=images-cdn"
+                                             "&path=/images/800x600/*"), method="POST")
+    assert invalidated.json()["invalidated"] == {"images-cdn": 1}
+
+    from_s3 = request(url)
+    assert from_s3.status == 200
+    assert from_s3.header("x-cache") == "Miss from cloudfront"
+    assert from_s3.header("server") == "AmazonS3"  # the origin answered, not the function
+    assert from_s3.body == generated.body
+
+
+def test_http_viewers_are_redirected_to_https(twin: RunningTwin):
+    reply = request(twin.url(CDN, "/images/400x300/samples/landscape.jpg"),
+                    headers={"X-Forwarded-Proto": "http"})
+    domain = twin.resource("aws:cloudfront/distribution:Distribution")["outputs"]["domainName"]
+    assert reply.status == 301
+    assert reply.header("location") == f"https://{domain}/images/400x300/samples/landscape.jpg"
