@@ -56,6 +56,14 @@ class _Token:
     text: str
 
 
+def _refuse(expression: str, problem: str) -> ExpressionError:
+    return ExpressionError(
+        f"rate-limit expression {expression!r}: {problem}; the twin evaluates the fields "
+        f"{', '.join(FIELDS)}, comparisons eq/ne/contains/matches/lt/le/gt/ge/in, "
+        "starts_with/ends_with/lower/upper/len, and not/and/or"
+    )
+
+
 def _tokens(expression: str) -> list[_Token]:
     tokens, position = [], 0
     while position < len(expression):
@@ -63,8 +71,7 @@ def _tokens(expression: str) -> list[_Token]:
             break
         match = _TOKEN.match(expression, position)
         if match is None:
-            raise ExpressionError(f"cannot read {expression[position:position + 20]!r} in "
-                                  f"expression {expression!r}")
+            raise _refuse(expression, f"cannot read {expression[position:position + 20]!r}")
         kind = match.lastgroup or ""
         tokens.append(_Token(kind, match.group(kind)))
         position = match.end()
@@ -78,11 +85,7 @@ class _Parser:
         self.index = 0
 
     def fail(self, problem: str) -> ExpressionError:
-        return ExpressionError(
-            f"rate-limit expression {self.expression!r}: {problem}; the twin evaluates the "
-            f"fields {', '.join(FIELDS)}, comparisons eq/ne/contains/matches/lt/le/gt/ge/in, "
-            "starts_with/ends_with/lower/upper/len, and not/and/or"
-        )
+        return _refuse(self.expression, problem)
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -185,7 +188,10 @@ class _Parser:
             return lambda v: operand(v) in values
         op, literal = _COMPARISONS[word], self.literal()
         if op == "matches":
-            pattern = re.compile(str(literal))
+            try:
+                pattern = re.compile(str(literal))
+            except re.error as exc:
+                raise self.fail(f"bad regular expression {literal!r}: {exc}") from exc
             return lambda v: pattern.search(str(operand(v))) is not None
         tests: dict[str, Callable[[Any], bool]] = {
             "eq": lambda x: x == literal, "ne": lambda x: x != literal,

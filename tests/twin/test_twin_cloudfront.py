@@ -18,6 +18,9 @@ from edgekit.twin.supervisor import RunningTwin, TwinOptions, start_twin
 
 from .client import request
 
+# pulumi_aws warns about its own deprecated Lambda types when aws.lambda_ loads.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
 
 HANDLER = textwrap.dedent('''
