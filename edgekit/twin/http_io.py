@@ -90,6 +90,9 @@ def text_response(status: int, text: str, content_type: str = "text/plain; chars
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm the body would
+    # wait for the client's delayed ACK (~40 ms) on every keep-alive response.
+    disable_nagle_algorithm = True
     server_version = "edgekit-twin"
     sys_version = ""
     app: App  # set per listener by Listener

@@ -225,8 +225,11 @@ class EdgeFunction:
 
     def prewarm(self) -> None:
         """Start one environment now, so the first request does not pay the import."""
-        with self._slots:
-            self._idle.put(self._take())
+        try:
+            with self._slots:
+                self._idle.put(self._take())
+        except LambdaExecutionError as exc:  # requests will say so too; keep the twin up
+            log.error("%s", exc)
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._slots:

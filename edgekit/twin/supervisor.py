@@ -27,7 +27,7 @@ from edgekit.twin import ports, sample_images, stack_overrides, state
 from edgekit.twin.clock import TwinClock
 from edgekit.twin.cloudfront import Distribution, EdgeServices
 from edgekit.twin.demo_origin import DemoOrigin
-from edgekit.twin.graph_view import GraphView
+from edgekit.twin.graph_view import WORKERS_SCRIPT, GraphView
 from edgekit.twin.http_io import Listener
 from edgekit.twin.lambda_runtime import EdgeFunction
 from edgekit.twin.origins import is_s3
@@ -177,6 +177,25 @@ class _Starter:
                                            + (", ".join(names) or "no buckets")))
         return s3
 
+    def serve_distribution(self, distribution: Distribution, resource: RecordedResource,
+                           view: GraphView, port: int) -> str:
+        """Listen for one distribution; return an example request."""
+        self.notes.extend(distribution.notes)
+        listener = self.listen(resource.name, distribution, port,
+                               _describe_distribution(distribution, view))
+        return f"curl -i {listener.url}{_example_path(resource)}"
+
+    def serve_worker(self, script: RecordedResource, workers: WorkersHost, port: int,
+                     demo_url: str) -> str:
+        """Listen for one Workers script; return an example request."""
+        app = workers.app_for(script)
+        hostname = f" ({app.hostname})" if app.hostname else ""
+        listener = self.listen(script.name, app, port,
+                               f"Worker {script.inputs.get('scriptName')}{hostname}")
+        bindings = script.inputs.get("bindings") or []
+        uses_demo = any(binding.get("text") == demo_url for binding in bindings)
+        return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
+
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
         functions: dict[str, EdgeFunction] = {}
         for distribution in view.distributions():
@@ -234,8 +253,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
     starter.stoppers.append(workers.close)
 
-    graph_names = [d.name for d in view.distributions()] + [s.name for s in
-                                                           view.workers_scripts()]
+    listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+    graph_names = [resource.name for resource in listened]
     unknown = ports.unknown_overrides(overrides, [*graph_names, ports.STATUS, ports.S3,
                                                   ports.DEMO_ORIGIN])
     if unknown:
@@ -244,20 +263,14 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
                         "demo-origin")
     planned = ports.plan(graph_names, base, overrides)
     examples = []
-    for resource in view.distributions():
-        distribution = status.distributions[resource.name] = Distribution(resource, services)
-        starter.notes.extend(distribution.notes)
-        listener = starter.listen(resource.name, distribution, planned[resource.name],
-                                  _describe_distribution(distribution, view))
-        examples.append(f"curl -i {listener.url}{_example_path(resource)}")
-    for script in view.workers_scripts():
-        app = workers.app_for(script)
-        listener = starter.listen(script.name, app, planned[script.name],
-                                  f"Worker {script.inputs.get('scriptName')}"
-                                  + (f" ({app.hostname})" if app.hostname else ""))
-        uses_demo = any(b.get("text") == origin.url for b in script.inputs.get("bindings") or [])
-        examples.append(f"curl -i {listener.url}"
-                        + ("/api/weather?city=Oslo" if uses_demo else "/"))
+    for resource in listened:
+        port = planned[resource.name]
+        if resource.type == WORKERS_SCRIPT:
+            examples.append(starter.serve_worker(resource, workers, port, origin.url))
+        else:
+            distribution = status.distributions[resource.name] = Distribution(resource,
+                                                                              services)
+            examples.append(starter.serve_distribution(distribution, resource, view, port))
     starter.notes.extend(workers.notes)
     starter.listeners.append(ListenerInfo(ports.DEMO_ORIGIN, origin.url, "demo weather API"))
 
