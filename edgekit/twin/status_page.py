@@ -14,6 +14,9 @@
                                     default /*), on one distribution or all
 
 The page renders from the JSON with DOM text nodes only (request targets are user input).
+Controls accept only requests addressed to the loopback listener itself (Host) and, when a
+browser sends an Origin, from this page's own origin: another site open in the same
+browser cannot drive the twin (cross-site requests, DNS rebinding).
 """
 
 from __future__ import annotations
@@ -126,6 +129,15 @@ def _json(status: int, document: Any) -> EdgeResponse:
                         json.dumps(document, indent=1).encode())
 
 
+def _same_origin(request: EdgeRequest) -> bool:
+    host = (request.header("host") or "").lower()
+    name = host.rsplit(":", 1)[0]
+    if name not in ("127.0.0.1", "localhost", "[::1]"):
+        return False
+    origin = request.header("origin")
+    return origin is None or origin.lower() == f"http://{host}"
+
+
 class StatusPage:
     """The control listener's app."""
 
@@ -170,6 +182,8 @@ class StatusPage:
                 return _json(200, self.endpoints)
             return _json(404, {"error": f"no page {path}"})
         if request.method == "POST":
+            if not _same_origin(request):
+                return _json(403, {"error": "controls accept requests from this page only"})
             return self._control(path, request.query)
         return _json(405, {"error": "use GET for pages, POST for /control/..."})
 

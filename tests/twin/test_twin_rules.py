@@ -13,9 +13,12 @@ from edgekit.twin import lambda_edge as edge
 from edgekit.twin import ports, s3_policy, stack_overrides
 from edgekit.twin.cf_expression import ExpressionError, compile_expression, request_fields
 from edgekit.twin.cf_ratelimit import ZoneRateLimits
+from edgekit.twin.clock import TwinClock
+from edgekit.twin.http_io import EdgeRequest
 from edgekit.twin.lambda_bundle import VendoredDistribution, incompatibility
 from edgekit.twin.rate_counter import SlidingWindowCounter
-from edgekit.twin.stats import percentile
+from edgekit.twin.stats import TwinStats, percentile
+from edgekit.twin.status_page import StatusPage
 from edgekit.twin.waf import WafRequest, WebAcl
 
 
@@ -337,3 +340,20 @@ def test_percentiles_are_nearest_rank():
     assert (percentile(values, 0.5), percentile(values, 0.95)) == (50, 95)
     assert percentile([], 0.5) is None
     assert percentile([7.0], 0.95) == 7.0
+
+
+# --- the control listener -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ([("Host", "127.0.0.1:8700")], 200),
+    ([("Host", "127.0.0.1:8700"), ("Origin", "http://127.0.0.1:8700")], 200),
+    ([("Host", "127.0.0.1:8700"), ("Origin", "https://evil.example")], 403),
+    ([("Host", "evil.example:8700")], 403),  # DNS rebinding
+])
+def test_controls_only_obey_the_status_page_itself(headers, status):
+    clock = TwinClock()
+    page = StatusPage("local", {}, TwinStats(), clock, None, list)
+    reply = page(EdgeRequest("POST", "/control/clock/advance?seconds=5", headers))
+    assert reply.status == status
+    assert clock.offset == (5 if status == 200 else 0)
