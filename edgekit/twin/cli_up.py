@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from edgekit.twin import ports
 from edgekit.twin.supervisor import RunningTwin, TwinOptions, start_twin
@@ -61,8 +62,6 @@ def print_banner(twin: RunningTwin) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.verbose:

@@ -73,7 +73,7 @@ def function_environment(function: RecordedResource, code_dir: Path,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ACCESS_KEY_ID": "twin-local",
-        "AWS_SECRET_ACCESS_KEY": "twin-local",  # noqa: S105 - a dummy moto accepts
+        "AWS_SECRET_ACCESS_KEY": "twin-local",  # a dummy: moto accepts any
         "AWS_SESSION_TOKEN": "twin-local",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

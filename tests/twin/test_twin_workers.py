@@ -31,7 +31,7 @@ def test_a_response_setting_a_cookie_is_never_cached(twin: RunningTwin):
     for reply in (first, second):
         assert reply.status == 200
         assert reply.header("x-edge-cache") != "HIT"
-        assert reply.header("set-cookie", ) is not None
+        assert reply.header("set-cookie") is not None
     assert first.header("set-cookie") != second.header("set-cookie")
     assert int(second.header("x-origin-requests")) > int(first.header("x-origin-requests"))
 
