@@ -366,8 +366,8 @@ class Distribution:
                    if k.lower() not in ("x-cache", "via", "x-amz-cf-pop", "x-amz-cf-id")]
         headers += [("X-Cache", f"{exchange.result_type} from cloudfront"), ("Via", self._via),
                     ("X-Amz-Cf-Pop", EDGE_LOCATION), ("X-Amz-Cf-Id", exchange.request_id)]
-        final = EdgeResponse(response.status, headers,
-                             b"" if exchange.request.method == "HEAD" else response.body)
+        # HEAD keeps the body here so Content-Length is the GET's; the HTTP layer sends none.
+        final = EdgeResponse(response.status, headers, response.body)
         elapsed = time.perf_counter() - exchange.started
         self._record(exchange, final, elapsed)
         return final
@@ -389,7 +389,8 @@ class Distribution:
             timestamp=exchange.arrived, client_ip=exchange.client_ip, client_port=request.peer_port,
             method=request.method, host=request.header("host") or self.domain,
             target=request.target, protocol=exchange.scheme, status=response.status,
-            response_bytes=len(response.body), request_bytes=len(request.body),
+            response_bytes=0 if request.method == "HEAD" else len(response.body),
+            request_bytes=len(request.body),
             content_type=response.header("content-type") or "", time_taken=elapsed,
             result_type=exchange.result_type, request_id=exchange.request_id,
             distribution_id=self.id, distribution_domain=self.domain,

@@ -83,3 +83,12 @@ def test_http_viewers_are_redirected_to_https(twin: RunningTwin):
     domain = twin.resource("aws:cloudfront/distribution:Distribution")["outputs"]["domainName"]
     assert reply.status == 301
     assert reply.header("location") == f"https://{domain}/images/400x300/samples/landscape.jpg"
+
+
+def test_head_gets_the_headers_of_get_without_a_body(twin: RunningTwin):
+    url = twin.url(CDN, "/images/150x150/samples/landscape.jpg")
+    get = request(url)
+    head = request(url, method="HEAD")
+    assert head.status == 200 and head.body == b""
+    assert head.header("content-length") == str(len(get.body))
+    assert head.header("x-cache") == "Hit from cloudfront"  # GET and HEAD share the entry
