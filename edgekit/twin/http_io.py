@@ -167,8 +167,10 @@ class Listener:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Listener:
+        # A short poll keeps `down` quick: shutdown() waits for the loop to look up.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"twin-{self.name}", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"twin-{self.name}", daemon=True,
         )
         self._thread.start()
         return self
