@@ -1,0 +1,342 @@
+"""Write the suite's results: ``results.json`` (everything) and ``RESULTS.md`` (tables)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.resize_bench import EDGEKIT, NAIVE, VIPS, VIPS_THREADS
+
+JSON_NAME, MARKDOWN_NAME = "results.json", "RESULTS.md"
+
+
+def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = (out_dir / JSON_NAME, out_dir / MARKDOWN_NAME)
+    texts = (json.dumps(results, indent=1, sort_keys=False) + "\n", markdown(results))
+    for path, text in zip(paths, texts, strict=True):
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    return paths
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def spread(figure: dict[str, Any] | None, digits: int = 1) -> str:
+    """``median (min-max) unit``."""
+    if not figure:
+        return "-"
+    unit = {"us": "µs", "fraction": ""}.get(figure["unit"], figure["unit"])
+    if figure["unit"] == "fraction":
+        return (f"{figure['median']:.2%} ({figure['min']:.2%}–{figure['max']:.2%})")
+    return (f"{figure['median']:.{digits}f} ({figure['min']:.{digits}f}–"
+            f"{figure['max']:.{digits}f}) {unit}").rstrip()
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the document
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items()
+                         if version)
+    libraries = ", ".join(f"{name} {version}" for name, version in machine["libraries"].items()
+                          if version)
+    parts = [
+        "# edgekit benchmarks",
+        "",
+        f"Written by `{results['command']}` ({results['mode']} mode) on {machine['date']}, "
+        f"in {results['duration_s']:.0f} s. Every figure is the median of repeated runs with "
+        "(min–max) beside it; `results.json` has them all. Ratios are edgekit / other: "
+        "below 1 means edgekit is faster or smaller. Comparisons ran interleaved in one process.",
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['cpu_cores']} cores "
+        f"({machine['cpu_cores_usable']} usable), {machine['memory_gib']} GiB, "
+        f"Python {machine['python']} on {machine['os']}.",
+        "",
+        f"Packages: {packages}.",
+        "",
+        f"Libraries: {libraries}.",
+        "",
+        f"Commit: `{machine['git_commit']}`"
+        + (" (with local changes)." if machine["git_dirty"] else "."),
+        "",
+        "## Key figures",
+        "",
+        key_figures(results["items"]),
+    ]
+    for name, item in results["items"].items():
+        parts += ["", f"## {item.get('title', name)}", ""]
+        if item["status"] != "ok":
+            parts.append(f"**{item['status']}**: {item.get('reason', '')}")
+            continue
+        parts.append(SECTIONS[name](item))
+    return "\n".join(parts) + "\n"
+
+
+def key_figures(items: dict[str, Any]) -> str:
+    lines = []
+    resize = items.get("resize", {})
+    if resize.get("status") == "ok":
+        for row in resize["summary"]:
+            if row["source_format"] == row["output_format"] == "jpeg":
+                lines.append(
+                    f"- Resize JPEG->JPEG ({row['cases']} cases): edgekit/libvips time "
+                    f"{number(row.get(f'time_{EDGEKIT}/{VIPS}_geomean'))} (geometric mean; "
+                    f"edgekit at or below libvips in {row.get(f'faster_than_{VIPS}', '-')} of "
+                    f"{row['cases']}), edgekit/naive Pillow "
+                    f"{number(row.get(f'time_{EDGEKIT}/{NAIVE}_geomean'))} (faster in "
+                    f"{row.get(f'faster_than_{NAIVE}', '-')}); bytes edgekit/libvips "
+                    f"{number(row.get(f'bytes_{EDGEKIT}/{VIPS}_geomean'))}, edgekit/naive "
+                    f"{number(row.get(f'bytes_{EDGEKIT}/{NAIVE}_geomean'))}.")
+        for case in resize["cases"]:
+            if case["output_format"] == "jpeg" and case["box"] == "400x300" and \
+                    case["original"].startswith("large"):
+                r = case["results"]
+                lines.append(
+                    f"- {case['original']} -> 400x300 JPEG: edgekit "
+                    f"{r[EDGEKIT]['time_ms']['median']:.1f} ms, libvips "
+                    f"{r.get(VIPS, {}).get('time_ms', {}).get('median', float('nan')):.1f} ms, "
+                    f"naive Pillow {r[NAIVE]['time_ms']['median']:.1f} ms.")
+    cold = items.get("cold_start", {})
+    if cold.get("status") == "ok":
+        plain = cold["variants"]["source_only"]
+        bundle = cold["deployable_bundle"]
+        lines.append(
+            f"- Cold start (handler import + first request): "
+            f"{plain['import_and_first_request_ms']['median']:.0f} ms median, peak RSS "
+            f"{plain['peak_rss_mib']['median']:.0f} MiB; deployable bundle "
+            + (f"{bundle['bytes'] / 1e6:.2f} MB (Python {bundle['python_version']})."
+               if bundle.get("status") == "ok" else f"unavailable: {bundle.get('reason')}."))
+    hits = items.get("cache_hit_path", {})
+    if hits.get("status") == "ok":
+        figures = hits["figures"]
+        lines.append(
+            f"- Cache wrapper hit-path decisions: {hits['decisions_total_hot_url_us']:.1f} µs "
+            f"per request (request side {figures['request_side_hot_url_us']['median']:.1f} µs, "
+            f"{figures['request_side_new_url_us']['median']:.1f} µs for a never-seen URL; "
+            f"hit side {figures['hit_side_us']['median']:.1f} µs).")
+    twin = items.get("twin_throughput", {})
+    if twin.get("status") == "ok":
+        lines.append(f"- Twin cache hits: {twin['hits_per_s']['median']:.0f} req/s "
+                     f"({twin['tool']}).")
+    elif twin:
+        lines.append(f"- Twin cache hits: {twin['status']}: {twin.get('reason', '')}.")
+    offload = items.get("origin_offload", {})
+    if offload.get("status") == "ok":
+        for scenario in offload["scenarios"]:
+            wrappers = scenario["wrappers"]
+            lines.append(
+                f"- Origin offload ({scenario['requests']} requests, {scenario['distribution']}): "
+                f"{wrappers['edgekit']['origin_fraction']['median']:.2%} reach the origin with "
+                f"edgekit vs {wrappers['seed_style']['origin_fraction']['median']:.2%} with the "
+                f"seed-style wrapper; client errors "
+                f"{wrappers['edgekit']['client_error_fraction']['median']:.2%} vs "
+                f"{wrappers['seed_style']['client_error_fraction']['median']:.2%}.")
+    scale = items.get("program_scale", {})
+    if scale.get("status") == "ok":
+        lines.append("- Program scale: " + ", ".join(
+            f"{row['components']} resizer(s) {row['time_s']['median']:.2f} s"
+            for row in scale["rows"]) + " under the mock runtime.")
+    return "\n".join(lines) or "(no item ran)"
+
+
+# ---------------------------------------------------------------- per item
+
+
+def resize_section(item: dict[str, Any]) -> str:
+    names = [n for n in (EDGEKIT, VIPS, VIPS_THREADS, NAIVE) if n in item["implementations"]]
+    parts = [
+        "Implementations: " + "; ".join(f"**{n}** = {item['implementations'][n]}" for n in names)
+        + f". Quality {item['quality']}; libvips: {item['libvips']} (default thread pool "
+        f"{item['libvips_default_threads']}). Sizes {', '.join(item['sizes'])}; formats "
+        f"{', '.join(item['formats'])}. See `bench/resize_bench.py` for the exact settings.",
+        "",
+        f"Corpus ({item['corpus_note']}):",
+        "",
+        table(["original", "format", "size", "bytes", "source"],
+              [[o["name"], o["format"], f"{o['size'][0]}x{o['size'][1]}", str(o["bytes"]),
+                o["source"]] for o in item["corpus"]]),
+        "",
+        "### Summary by source -> output format",
+        "",
+        "Geometric means over the group's cases; *faster* counts cases where edgekit's "
+        "median time is at or below the other's; *Δpx* is the largest mean absolute "
+        "difference (0-255) between edgekit's and libvips' decoded outputs in the group.",
+        "",
+    ]
+    rows = []
+    for row in item["summary"]:
+        rows.append([
+            f"{row['source_format']} -> {row['output_format']}", str(row["cases"]),
+            number(row.get(f"time_{EDGEKIT}/{VIPS}_geomean")),
+            f"{row.get(f'faster_than_{VIPS}', '-')}",
+            number(row.get(f"time_{EDGEKIT}/{VIPS}_worst")),
+            number(row.get(f"bytes_{EDGEKIT}/{VIPS}_geomean")),
+            number(row.get(f"time_{EDGEKIT}/{NAIVE}_geomean")),
+            f"{row.get(f'faster_than_{NAIVE}', '-')}",
+            number(row.get(f"bytes_{EDGEKIT}/{NAIVE}_geomean")),
+            number(row.get("mean_abs_diff_vs_libvips_max")),
+        ])
+    parts.append(table(["formats", "cases", "time vs libvips", "faster", "worst",
+                        "bytes vs libvips", "time vs naive", "faster", "bytes vs naive",
+                        "Δpx max"], rows))
+    parts += ["", "### JPEG -> JPEG, every case", ""]
+    parts.append(_case_table([c for c in item["cases"]
+                              if c["source_format"] == c["output_format"] == "jpeg"], names))
+    parts += ["", "### Every other case", "", "<details><summary>table</summary>", ""]
+    parts.append(_case_table([c for c in item["cases"]
+                              if not c["source_format"] == c["output_format"] == "jpeg"],
+                             [n for n in names if n != VIPS_THREADS]))
+    parts += ["", "</details>"]
+    return "\n".join(parts)
+
+
+def _case_table(cases: list[dict[str, Any]], names: list[str]) -> str:
+    header = ["original", "box", "out"] + [f"{n} ms" for n in names] + \
+        [f"{n} bytes" for n in names] + ["time vs libvips", "time vs naive", "Δpx"]
+    rows = []
+    for case in cases:
+        results = case["results"]
+        rows.append(
+            [case["original"], case["box"], case["output_format"]]
+            + [spread(results[n]["time_ms"]).removesuffix(" ms") if n in results else "-"
+               for n in names]
+            + [str(results[n]["bytes"]) if n in results else "-" for n in names]
+            + [number(case["ratios"].get(f"time_{EDGEKIT}/{VIPS}")),
+               number(case["ratios"].get(f"time_{EDGEKIT}/{NAIVE}")),
+               number(results[EDGEKIT].get("mean_abs_diff_vs_libvips"))])
+    return table(header, rows)
+
+
+def cold_start_section(item: dict[str, Any]) -> str:
+    labels = {"source_only": "as deployed (sources only, no bytecode cache)",
+              "precompiled_bytecode": "if the bundle shipped compiled bytecode"}
+    metrics = [("import_ms", "handler import"), ("first_request_ms", "first request"),
+               ("import_and_first_request_ms", "import + first request"),
+               ("warm_request_ms", "a second request (another size), same process"),
+               ("process_wall_ms", "whole process, spawn to exit"),
+               ("peak_rss_mib", "peak RSS (VmHWM)"),
+               ("interpreter_rss_mib", "RSS before importing the handler")]
+    variants = list(item["variants"])
+    rows = [[label] + [spread(item["variants"][v][key]) for v in variants]
+            for key, label in metrics]
+    bundle = item["deployable_bundle"]
+    bundle_line = (
+        f"Deployable bundle (Python {bundle['python_version']} wheels): {bundle['bytes']} bytes "
+        f"zipped, {bundle['unpacked_bytes']} unpacked, {bundle['entries']} files; limit "
+        f"{bundle['limit_bytes']} bytes." if bundle.get("status") == "ok"
+        else f"Deployable bundle: unavailable ({bundle.get('reason')}).")
+    return "\n".join([
+        f"Request: {item['request']}; then {item['warm_request']}. Each run is a fresh "
+        f"interpreter importing the handler from the unpacked zip built for the host's "
+        f"Python {item['host_bundle']['python_version']} ({item['host_bundle']['bytes']} "
+        f"bytes), against moto S3 on 127.0.0.1 (set-up, not counted: "
+        f"{item['moto_setup_ms']:.0f} ms). Responses: {', '.join(item['responses'])}; "
+        f"Pillow loaded from the bundle: {item['pil_from_bundle']}.",
+        "",
+        table(["figure"] + [labels.get(v, v) for v in variants], rows),
+        "",
+        bundle_line,
+    ])
+
+
+def hit_path_section(item: dict[str, Any]) -> str:
+    labels = {
+        "request_side_hot_url_us": "request side: header map + cacheability + key (hot URL)",
+        "request_side_new_url_us": "request side with a never-seen URL (full normalization)",
+        "hit_side_us": "hit side: entry state + served headers",
+        "worker_hit_in_stand_in_us": "whole HIT through the Worker in the CPython stand-in",
+    }
+    rows = [[labels.get(name, name), spread(figure, 2)]
+            for name, figure in item["figures"].items()]
+    return "\n".join([
+        f"Request: {item['request']}. Decisions on a hot URL in total: "
+        f"{item['decisions_total_hot_url_us']:.2f} µs. The stand-in figure includes the "
+        "stand-in's own Request/Response plumbing, not Cloudflare's runtime.",
+        "",
+        table(["per request", "µs"], rows),
+    ])
+
+
+def twin_section(item: dict[str, Any]) -> str:
+    rows = [[str(i + 1), str(r["requests"]), str(r["non_2xx"]), f"{r['seconds']:.2f}",
+             f"{r['hits_per_s']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}"]
+            for i, r in enumerate(item["runs"])]
+    return "\n".join([
+        f"{item['url']} with {item['tool']}; bounds: {item['bounds']}. Twin start: "
+        f"{item['twin_start_s']} s. Hits per second {spread(item['hits_per_s'], 0)}; "
+        f"p50 {spread(item['p50_ms'], 2)}; p99 {spread(item['p99_ms'], 2)}.",
+        "",
+        table(["run", "requests", "non-2xx", "s", "hits/s", "p50 ms", "p99 ms"], rows),
+    ])
+
+
+def offload_section(item: dict[str, Any]) -> str:
+    rows = []
+    for scenario in item["scenarios"]:
+        for wrapper, figures in scenario["wrappers"].items():
+            rows.append([
+                scenario["distribution"], str(scenario["requests"]),
+                "edgekit" if wrapper == "edgekit" else "seed-style baseline",
+                spread(figures["origin_fraction"]),
+                spread(figures["client_error_fraction"]),
+                ", ".join(f"{k} {v}" for k, v in figures["last_run"]["x_edge_cache"].items()),
+                spread(figures["us_per_request"]),
+            ])
+    ratios = "; ".join(
+        f"{s['distribution']}: {number(s['origin_fraction_ratio_edgekit/seed_style'])}"
+        for s in item["scenarios"])
+    return "\n".join([
+        f"{item['keys']} hot keys, {item['window_seconds']:g} simulated seconds, "
+        f"{item['ttl_seconds']} s TTL, origin errors: {item['origin_errors']}. The seed-style "
+        "wrapper is the baseline in `bench/seed_worker.py` (URL-as-sent key, nothing cached "
+        "on error, no stale), not edgekit code. Origin fraction ratio edgekit/seed-style: "
+        f"{ratios}. See `bench/offload.py` for the request mix.",
+        "",
+        table(["distribution", "requests", "wrapper", "reach origin", "client 5xx",
+               "X-Edge-Cache (last run)", "stand-in time per request"], rows),
+    ])
+
+
+def program_scale_section(item: dict[str, Any]) -> str:
+    rows = [[str(r["components"]), str(r["resources"]), spread(r["time_s"], 3),
+             f"{r['ms_per_component']:.1f}"] for r in item["rows"]]
+    reference = item["reference_main_local"]
+    reference_line = (
+        f"Reference: the project's `__main__.py` on the local stack ({reference['resources']} "
+        f"resources, bundling included): {spread(reference['time_s'], 3)}."
+        if reference["status"] == "ok" else
+        f"Reference `__main__.py` on the local stack: {reference['status']} "
+        f"({reference.get('reason')}).")
+    return "\n".join([
+        f"First run (imports pulumi_aws, not in the rows): {item['first_run_s']:.2f} s.",
+        "",
+        table(["EdgeImageResizer components", "resources", "time", "ms per component"], rows),
+        "",
+        reference_line,
+    ])
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "resize": resize_section,
+    "cold_start": cold_start_section,
+    "cache_hit_path": hit_path_section,
+    "twin_throughput": twin_section,
+    "origin_offload": offload_section,
+    "program_scale": program_scale_section,
+}

@@ -1,0 +1,236 @@
+"""Item 1: warm resize — edgekit's pure resize against naive Pillow and libvips.
+
+Every (original, allowed size, output format) case runs the implementations interleaved in
+this process (see ``timing.interleaved``) and records each one's time and output bytes.
+
+- **edgekit**: ``functions/image_resizer/resize.py`` as the Lambda runs it (quality 80).
+- **naive Pillow**: what tutorials show: ``Image.open``, ``thumbnail(box)``, ``save`` with
+  ``quality=80`` and Pillow's default encoder settings (plus the ``convert("RGB")`` that
+  saving alpha as JPEG needs). ``thumbnail`` already decodes JPEGs at reduced scale and
+  uses a reducing gap, so this baseline is not a straw man; it does not apply the EXIF
+  orientation or strip metadata.
+- **libvips**: ``pyvips.Image.thumbnail_buffer`` (shrink-on-load, the fast path libvips
+  users take) with the same quality and the same encoder effort as edgekit: JPEG
+  ``optimize_coding``, WebP ``effort=2`` (Pillow ``method=2``), PNG ``compression=3``,
+  AVIF ``effort=1`` (Pillow ``speed=8``), metadata stripped except the ICC profile, alpha
+  flattened onto white for JPEG. libvips runs with one worker thread, like edgekit's
+  single-threaded resize and like a Lambda@Edge function whose memory buys about one
+  vCPU; for JPEG->JPEG it also runs with its default thread pool, reported apart.
+  libvips' operation cache is off, so no call is answered from a previous one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image, ImageChops, ImageStat
+
+from bench import corpus, timing
+
+QUALITY = 80
+FULL_SIZES = ((150, 150), (300, 200), (400, 300), (800, 600), (1200, 800), (1920, 1080))
+QUICK_SIZES = ((150, 150), (400, 300))
+PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
+VIPS_SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif"}
+
+EDGEKIT, NAIVE, VIPS, VIPS_THREADS = "edgekit", "naive_pillow", "libvips", "libvips_threads"
+LABELS = {
+    EDGEKIT: "edgekit resize",
+    NAIVE: "naive Pillow (open, thumbnail, save)",
+    VIPS: "libvips thumbnail_buffer, 1 thread",
+    VIPS_THREADS: "libvips thumbnail_buffer, default threads",
+}
+
+Resizer = Callable[[bytes, tuple[int, int], str], bytes]
+
+
+def load_edgekit_resize():
+    """The resizer's pure module, loaded in isolation as its tests and the Lambda see it."""
+    from edgekit.paths import function_dir
+    from edgekit.workers_runtime.loader import load_function_module
+
+    return load_function_module(function_dir("image_resizer"), "resize.py")
+
+
+def naive_pillow(data: bytes, box: tuple[int, int], output_format: str) -> bytes:
+    im = Image.open(io.BytesIO(data))
+    im.thumbnail(box)
+    if output_format == "jpeg" and im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    out = io.BytesIO()
+    im.save(out, PIL_FORMATS[output_format], quality=QUALITY)
+    return out.getvalue()
+
+
+def libvips_resizer(pyvips, threads: int | None) -> Resizer:
+    keep_icc = pyvips.enums.ForeignKeep.ICC
+    default_threads = pyvips.concurrency_get()
+    savers = {
+        "jpeg": lambda im: im.jpegsave_buffer(Q=QUALITY, optimize_coding=True, keep=keep_icc,
+                                              background=[255, 255, 255]),
+        "webp": lambda im: im.webpsave_buffer(Q=QUALITY, effort=2, keep=keep_icc),
+        "png": lambda im: im.pngsave_buffer(compression=3, keep=keep_icc),
+        "avif": lambda im: im.heifsave_buffer(Q=QUALITY, compression="av1", effort=1,
+                                              keep=keep_icc),
+    }
+
+    def resize(data: bytes, box: tuple[int, int], output_format: str) -> bytes:
+        pyvips.concurrency_set(threads or default_threads)
+        thumb = pyvips.Image.thumbnail_buffer(data, box[0], height=box[1], size="down")
+        return savers[output_format](thumb)
+
+    return resize
+
+
+def _pyvips():
+    try:
+        import pyvips
+    except (ImportError, OSError) as exc:
+        return None, f"libvips not available ({exc}); install pyvips and pyvips-binary"
+    pyvips.cache_set_max(0)  # never answer a repeated call from libvips' operation cache
+    return pyvips, None
+
+
+def _vips_default_threads(pyvips) -> int | None:
+    """libvips' own thread-pool size (VIPS_CONCURRENCY, else the CPU count)."""
+    if pyvips is None:
+        return None
+    return int(os.environ.get("VIPS_CONCURRENCY") or 0) or os.cpu_count()
+
+
+def run(quick: bool) -> dict[str, Any]:
+    resize_module = load_edgekit_resize()
+    pyvips, vips_missing = _pyvips()
+    originals, corpus_note = corpus.corpus(quick)
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    formats = [f for f in ("jpeg", "png", "webp", "avif") if f in resize_module.encodable_formats()]
+    if pyvips is not None:
+        formats = [f for f in formats if VIPS_SUFFIXES[f] in pyvips.get_suffixes()]
+    repeats = 2 if quick else 4
+    headline_repeats = 2 if quick else 9
+
+    def edgekit(data: bytes, box: tuple[int, int], output_format: str) -> bytes:
+        return resize_module.resize(data, box, output_format, quality=QUALITY).data
+
+    implementations: dict[str, Resizer] = {EDGEKIT: edgekit, NAIVE: naive_pillow}
+    if pyvips is not None:
+        implementations[VIPS] = libvips_resizer(pyvips, threads=1)
+        implementations[VIPS_THREADS] = libvips_resizer(pyvips, threads=None)
+
+    cases = []
+    for original in originals:
+        for box in sizes:
+            for output_format in formats:
+                headline = original.format == "jpeg" and output_format == "jpeg"
+                chosen = {
+                    name: impl for name, impl in implementations.items()
+                    if name != VIPS_THREADS or headline
+                }
+                cases.append(_measure(original, box, output_format, chosen,
+                                      headline_repeats if headline else repeats))
+    return {
+        "status": "ok",
+        "title": "Resize, warm",
+        "implementations": {name: LABELS[name] for name in implementations},
+        "libvips": vips_missing or "ok",
+        "libvips_default_threads": _vips_default_threads(pyvips),
+        "quality": QUALITY,
+        "corpus_note": corpus_note,
+        "corpus": [original.describe() for original in originals],
+        "sizes": [f"{w}x{h}" for w, h in sizes],
+        "formats": formats,
+        "cases": cases,
+        "summary": summarize(cases),
+    }
+
+
+def _measure(original: corpus.Original, box: tuple[int, int], output_format: str,
+             implementations: dict[str, Resizer], repeats: int) -> dict[str, Any]:
+    outputs: dict[str, bytes] = {}
+
+    def call(name: str) -> Callable[[], None]:
+        def once() -> None:
+            outputs[name] = implementations[name](original.data, box, output_format)
+        return once
+
+    seconds = timing.interleaved({name: call(name) for name in implementations}, repeats)
+    results = {}
+    for name, data in outputs.items():
+        with Image.open(io.BytesIO(data)) as im:
+            size = list(im.size)
+        results[name] = {
+            "time_ms": timing.spread([s * 1000 for s in seconds[name]], "ms"),
+            "bytes": len(data),
+            "size": size,
+        }
+    edge = results[EDGEKIT]
+    if VIPS in outputs:
+        edge["mean_abs_diff_vs_libvips"] = pixel_difference(outputs[EDGEKIT], outputs[VIPS])
+    ratios = {}
+    for other in (VIPS, VIPS_THREADS, NAIVE):
+        if other in results:
+            ratios[f"time_{EDGEKIT}/{other}"] = timing.ratio(
+                edge["time_ms"]["median"], results[other]["time_ms"]["median"])
+            ratios[f"bytes_{EDGEKIT}/{other}"] = timing.ratio(edge["bytes"],
+                                                              results[other]["bytes"])
+    return {
+        "original": original.name,
+        "source_format": original.format,
+        "source_size": list(original.size),
+        "box": f"{box[0]}x{box[1]}",
+        "output_format": output_format,
+        "results": results,
+        "ratios": ratios,
+    }
+
+
+def pixel_difference(a: bytes, b: bytes) -> float | None:
+    """Mean absolute difference per channel (0-255) of two decoded outputs of one size.
+
+    Tells whether two implementations' bytes and times compare like for like: identical
+    resampling and encoding give ~0, a different filter or quality gives several levels.
+    """
+    with Image.open(io.BytesIO(a)) as first, Image.open(io.BytesIO(b)) as second:
+        if first.size != second.size:
+            return None
+        stats = ImageStat.Stat(ImageChops.difference(_on_white(first), _on_white(second)))
+    return round(sum(stats.mean) / len(stats.mean), 2)
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    """RGB as a viewer sees it: transparent pixels' hidden colours must not count."""
+    if "A" not in im.getbands() and im.mode != "P":
+        return im.convert("RGB")
+    rgba = im.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+
+
+def summarize(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per source->output format: geometric-mean ratios and how often edgekit was faster."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for case in cases:
+        groups.setdefault((case["source_format"], case["output_format"]), []).append(case)
+    summary = []
+    for (source, output), members in sorted(groups.items()):
+        row: dict[str, Any] = {"source_format": source, "output_format": output,
+                               "cases": len(members)}
+        for other in (VIPS, VIPS_THREADS, NAIVE):
+            time_ratios = [c["ratios"].get(f"time_{EDGEKIT}/{other}") for c in members]
+            time_ratios = [r for r in time_ratios if r is not None]
+            if not time_ratios:
+                continue
+            row[f"time_{EDGEKIT}/{other}_geomean"] = timing.geometric_mean(time_ratios)
+            row[f"time_{EDGEKIT}/{other}_worst"] = max(time_ratios)
+            row[f"faster_than_{other}"] = sum(r <= 1.0 for r in time_ratios)
+            row[f"bytes_{EDGEKIT}/{other}_geomean"] = timing.geometric_mean(
+                c["ratios"][f"bytes_{EDGEKIT}/{other}"] for c in members
+                if f"bytes_{EDGEKIT}/{other}" in c["ratios"])
+        differences = [c["results"][EDGEKIT].get("mean_abs_diff_vs_libvips") for c in members]
+        differences = [d for d in differences if d is not None]
+        if differences:
+            row["mean_abs_diff_vs_libvips_max"] = max(differences)
+        summary.append(row)
+    return summary
