@@ -1,0 +1,68 @@
+"""Run in a fresh interpreter by ``cold_start``: import the unpacked handler, serve one event.
+
+Usage: ``python -B -I cold_start_child.py BUNDLE_DIR EVENT_JSON WARM_URI``. Prints one JSON
+line. After the first request it serves a second one for another size (``WARM_URI``), so
+the report can tell the cold-start overhead from the work any request does.
+
+Peak memory is the process's VmHWM (/proc/self/status), not ``ru_maxrss``: Linux carries
+``ru_maxrss`` over fork and exec, so a child of a large parent would report the parent's
+peak.
+Only the standard library's json, resource, sys and time are loaded before the clock
+starts (the Lambda runtime has those loaded too); the bundle directory goes first on
+sys.path, as /var/task does on Lambda, so Pillow comes from the bundle, and botocore from
+the interpreter's site-packages, as Lambda's runtime provides it.
+"""
+
+import json
+import resource
+import sys
+import time
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set (VmHWM), in KiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best available
+
+
+def main() -> None:
+    bundle_dir, event_path, warm_uri = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(event_path, encoding="utf-8") as handle:
+        event = json.load(handle)
+    preloaded = sorted(name for name in ("botocore", "PIL", "boto3") if name in sys.modules)
+    rss_before = peak_rss_kib()
+    sys.path.insert(0, bundle_dir)
+
+    started = time.perf_counter()
+    import handler  # the import is what is measured
+
+    imported = time.perf_counter()
+    response = handler.handler(event, None)
+    served = time.perf_counter()
+    event["Records"][0]["cf"]["request"]["uri"] = warm_uri
+    warm_response = handler.handler(event, None)
+    warm_served = time.perf_counter()
+
+    pil = sys.modules.get("PIL")
+    print(json.dumps({
+        "import_ms": (imported - started) * 1000,
+        "first_request_ms": (served - imported) * 1000,
+        "total_ms": (served - started) * 1000,
+        "warm_request_ms": (warm_served - served) * 1000,
+        "status": response.get("status"),
+        "warm_status": warm_response.get("status"),
+        "peak_rss_before_kib": rss_before,
+        "peak_rss_kib": peak_rss_kib(),
+        "pil_from_bundle": bool(pil and str(getattr(pil, "__file__", "")).startswith(bundle_dir)),
+        "preloaded": preloaded,
+    }))
+
+
+if __name__ == "__main__":
+    main()
