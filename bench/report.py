@@ -279,7 +279,9 @@ def twin_section(item: dict[str, Any]) -> str:
             for i, r in enumerate(item["runs"])]
     return "\n".join([
         f"{item['url']} with {item['tool']}; bounds: {item['bounds']}. Twin start: "
-        f"{item['twin_start_s']} s. Hits per second {spread(item['hits_per_s'], 0)}; "
+        f"{item['twin_start_s']} s (until endpoints.json was written). A request after the "
+        f"load: {item['after_load']['status']} {item['after_load']['x_edge_cache']}. "
+        f"Hits per second {spread(item['hits_per_s'], 0)}; "
         f"p50 {spread(item['p50_ms'], 2)}; p99 {spread(item['p99_ms'], 2)}.",
         "",
         table(["run", "requests", "non-2xx", "s", "hits/s", "p50 ms", "p99 ms"], rows),

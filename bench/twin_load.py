@@ -1,7 +1,8 @@
 """Item 3b: the local twin's cache-hit throughput on loopback, under a load tool.
 
-Starts ``python -m edgekit up --stack local`` (this checkout's twin), waits for
-``.edgekit/local/endpoints.json``, finds the cache wrapper Worker's listener and a path
+Starts ``python -m edgekit up --stack local --port-base 0`` (this checkout's twin, free
+ports, its state in a temporary folder so a twin already running here is not disturbed),
+waits for its ``endpoints.json``, finds the cache wrapper Worker's listener and a path
 its demo origin lets it cache, warms that entry, then loads it with ``wrk`` when it is on
 PATH (else a bounded loop of Python threads on keep-alive connections, and says so). Each
 run is bounded in time and in count; all traffic goes to 127.0.0.1. The twin is stopped
@@ -43,7 +44,8 @@ RUN_SECONDS = 5
 RUN_REQUESTS = 20_000
 RUNS = 3
 CONNECTIONS = 8
-CANDIDATE_PATHS = ("/weather?city=Oslo", "/v1/weather?city=Oslo", "/api/weather?city=Oslo", "/")
+# The demo origin's cacheable endpoint first (public, max-age=60), then guesses.
+CANDIDATE_PATHS = ("/api/weather?city=Oslo", "/weather?city=Oslo", "/")
 CLIENT_IP_HEADER = "X-Edgekit-Client-Ip"
 
 WRK_SCRIPT = """
@@ -52,7 +54,7 @@ local limit = tonumber(os.getenv("BENCH_LIMIT_PER_THREAD"))
 local responses = 0
 request = function()
   counter = counter + 1
-  local ip = string.format("198.18.%d.%d", math.floor(counter / 200) %% 250, counter %% 200 + 1)
+  local ip = string.format("198.18.%%d.%%d", math.floor(counter / 200) %% 250, counter %% 200 + 1)
   return wrk.format("GET", "%(path)s", {["%(header)s"] = ip})
 end
 response = function(status, headers, body)
@@ -82,16 +84,22 @@ def run(quick: bool) -> dict[str, Any]:
             importlib.util.find_spec("edgekit.twin.cli_up") is None:
         return _skipped("twin not available (edgekit/twin/cli_up.py, `edgekit up`, "
                         "is not in this checkout)")
-    from edgekit.paths import project_root, state_dir
+    from edgekit.paths import project_root
 
-    endpoints_file = state_dir(STACK) / "endpoints.json"
-    log = tempfile.NamedTemporaryFile(prefix="edgekit-twin-", suffix=".log", delete=False)  # noqa: SIM115
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-twin-") as state:
+        return _measure(Path(state), project_root())
+
+
+def _measure(state: Path, root: Path) -> dict[str, Any]:
+    log_path = state / "twin.log"
     started = time.time()
-    twin = subprocess.Popen([sys.executable, "-m", "edgekit", "up", "--stack", STACK],
-                            cwd=project_root(), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with log_path.open("w") as log:
+        twin = subprocess.Popen([sys.executable, "-m", "edgekit", "up", "--stack", STACK,
+                                 "--port-base", "0", "--state-dir", str(state)],
+                                cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        endpoints = _wait_for_endpoints(twin, endpoints_file, started, Path(log.name))
+        endpoints = _wait_for_endpoints(twin, state / "endpoints.json", started, log_path)
         if isinstance(endpoints, str):
             return _skipped(f"twin not available: {endpoints}")
         start_seconds = time.time() - started
@@ -105,6 +113,7 @@ def run(quick: bool) -> dict[str, Any]:
                             f"{', '.join(CANDIDATE_PATHS)})")
         tool = "wrk" if shutil.which("wrk") else "python-threads"
         runs = [(_wrk if tool == "wrk" else _python_load)(base, path) for _ in range(RUNS)]
+        after = _get(base, path, "198.19.2.1")  # still served from the cache after the load?
         return {
             "status": "ok",
             "title": "Twin cache-hit throughput",
@@ -112,6 +121,7 @@ def run(quick: bool) -> dict[str, Any]:
             f"python threads ({CONNECTIONS} keep-alive connections; wrk not on PATH)",
             "url": base + path,
             "twin_start_s": round(start_seconds, 2),
+            "after_load": {"status": after[0], "x_edge_cache": after[1]},
             "bounds": f"{RUN_SECONDS} s or {RUN_REQUESTS} requests per run, {RUNS} runs, "
                       f"{CONNECTIONS} connections, 127.0.0.1 only",
             "hits_per_s": timing.spread([r["hits_per_s"] for r in runs], "req/s", digits=0),
@@ -120,9 +130,7 @@ def run(quick: bool) -> dict[str, Any]:
             "runs": runs,
         }
     finally:
-        _stop(twin)
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
+        _stop(twin, state, root)
 
 
 def _wait_for_endpoints(twin: subprocess.Popen, endpoints_file: Path, started: float,
@@ -245,13 +253,12 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
 
 
-def _stop(twin: subprocess.Popen) -> None:
+def _stop(twin: subprocess.Popen, state: Path, root: Path) -> None:
     """Stop the twin this module started: `edgekit down`, then SIGINT, then SIGKILL."""
     if twin.poll() is None and importlib.util.find_spec("edgekit.twin.cli_down"):
-        from edgekit.paths import project_root
-
-        subprocess.run([sys.executable, "-m", "edgekit", "down", "--stack", STACK],
-                       cwd=project_root(), capture_output=True, timeout=60, check=False)
+        subprocess.run([sys.executable, "-m", "edgekit", "down", "--stack", STACK,
+                        "--state-dir", str(state)],
+                       cwd=root, capture_output=True, timeout=60, check=False)
     for stop_signal, wait in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):
         if twin.poll() is not None:
             return
