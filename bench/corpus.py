@@ -130,7 +130,8 @@ def real_photos() -> tuple[list[Original], str]:
         if convert_to:
             source += f" re-encoded as {convert_to} quality 85"
         found.append(Original(name, data, stored_as.lower(), size, source))
-    return found, f"real photographs shipped in the scikit-image {version} wheel"
+    return found, ("generated images, and real photographs shipped in the scikit-image "
+                   f"{version} wheel")
 
 
 def corpus(quick: bool) -> tuple[list[Original], str]:
