@@ -13,12 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m edgekit preview --stack $(STACK)
+	$(PY) -m edgekit up --stack $(STACK)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
 test: lint
+	./scripts/ensure-chromium
 	$(PY) -m pytest
 
 clean:

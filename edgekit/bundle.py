@@ -350,7 +350,7 @@ def _write_zip_atomically(
                 " (drop unused modules, or prune vendored packages with [bundle] exclude"
                 f" in {display_path(manifest.folder / MANIFEST_FILE)})"
             )
-        sha256 = _file_sha256(temp_path)
+        sha256 = file_sha256(temp_path)
         os.chmod(temp_path, FILE_MODE)
         os.replace(temp_path, zip_path)
     except BaseException:
@@ -359,7 +359,8 @@ def _write_zip_atomically(
     return size, sha256
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks (zips can be tens of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -405,7 +406,7 @@ def _reuse(zip_path: Path, digest: str, manifest: FunctionManifest) -> Artifact 
         record.get("input_hash") != digest
         or record.get("bundler_version") != BUNDLER_VERSION
         or record.get("size") != size
-        or record.get("sha256") != _file_sha256(zip_path)
+        or record.get("sha256") != file_sha256(zip_path)
     ):
         return None
     return Artifact(

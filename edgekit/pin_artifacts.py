@@ -7,24 +7,16 @@ staging job to the prod job (`--artifacts DIR`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from edgekit.bundle import file_sha256
 from edgekit.errors import UserError
 from edgekit.pins import Pin
 
 
 class ArtifactMismatchError(UserError):
     """A pinned artifact is missing, or no zip has the pinned hash."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def candidates(name: str, store: Path) -> list[Path]:
