@@ -17,7 +17,9 @@ import yaml
 from edgekit.errors import UserError
 from edgekit.paths import project_root
 
-OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
+# Shaped as an https URL on a reserved TLD so that components validating a secret URL (the
+# incident endpoint) accept it offline; it can never reach anything.
+OFFLINE_SECRET_PLACEHOLDER = "https://offline-placeholder.invalid/secret"
 
 
 def stack_file(stack: str) -> Path:

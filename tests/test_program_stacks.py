@@ -1,0 +1,139 @@
+"""The real `__main__.py` under the mock runtime, once per stack file: what each environment
+declares, how the components are wired to each other, and how bad config is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgekit import stack_files
+from edgekit.artifacts import PinMismatchError
+from edgekit.config import ConfigError
+from edgekit.program import ProgramGraph, run_program
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+FUNCTION = "aws:lambda/function:Function"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+REALTIME_LOGS = "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+RULESET = "cloudflare:index/ruleset:Ruleset"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+ALARM_ENDPOINT = "https://events.incidents.example/hooks/do-not-print-me"
+
+
+def _run(stack: str, **overrides) -> ProgramGraph:
+    return run_program(stack, config_overrides=overrides or None)
+
+
+@pytest.fixture(scope="module")
+def graphs() -> dict[str, ProgramGraph]:
+    return {
+        "local": _run("local"),
+        "staging": _run("staging"),
+        "prod": _run("prod", **{"edgekit:alarmEndpoint": {"secure": "v1:encrypted"}}),
+    }
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_resizer_is_associated_by_its_published_version(graphs, stack):
+    graph = graphs[stack]
+    function = graph.one(FUNCTION)
+    behaviour = graph.one(DISTRIBUTION).inputs["defaultCacheBehavior"]
+    associations = behaviour["lambdaFunctionAssociations"]
+    assert [a["eventType"] for a in associations] == ["origin-request"]
+    assert associations[0]["lambdaArn"] == function.outputs["qualifiedArn"]
+    assert function.outputs["qualifiedArn"].endswith(":1")
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_waf_and_realtime_logs_are_attached_to_the_distribution(graphs, stack):
+    graph = graphs[stack]
+    distribution = graph.one(DISTRIBUTION).inputs
+    assert distribution["webAclId"] == graph.one(WEB_ACL).outputs["arn"]
+    realtime = graph.one(REALTIME_LOGS).outputs["arn"]
+    assert distribution["defaultCacheBehavior"]["realtimeLogConfigArn"] == realtime
+
+
+def test_environments_differ_where_teams_make_them_differ(graphs):
+    staging, prod = graphs["staging"], graphs["prod"]
+    assert staging.one(DISTRIBUTION).inputs["priceClass"] == "PriceClass_100"
+    assert prod.one(DISTRIBUTION).inputs["priceClass"] == "PriceClass_All"
+    assert prod.one(DISTRIBUTION).inputs["aliases"] == ["img.example.com"]
+    certificate = prod.one(DISTRIBUTION).inputs["viewerCertificate"]
+    assert certificate["minimumProtocolVersion"] == "TLSv1.2_2021"
+
+    def log_retention(graph: ProgramGraph) -> int:
+        lifecycle = graph.named("edge-logs-bucket-lifecycle").inputs
+        return lifecycle["rules"][0]["expiration"]["days"]
+
+    assert (log_retention(staging), log_retention(prod)) == (7, 90)
+    assert _rate_rule_limit(staging) == 500
+    assert _rate_rule_limit(prod) == 2000
+    assert graph_sampling(staging) == 100 and graph_sampling(prod) == 10
+
+
+def _rate_rule_limit(graph: ProgramGraph) -> int:
+    rules = graph.one(WEB_ACL).inputs["rules"]
+    rate = [r for r in rules if "rateBasedStatement" in r["statement"]]
+    return rate[0]["statement"]["rateBasedStatement"]["limit"]
+
+
+def graph_sampling(graph: ProgramGraph) -> int:
+    return graph.one(REALTIME_LOGS).inputs["samplingRate"]
+
+
+def test_local_limits_are_low_enough_to_see_by_hand(graphs):
+    assert _rate_rule_limit(graphs["local"]) == 100
+    assert not graphs["local"].of_type(ALARM)
+
+
+def test_alarms_page_only_in_prod_and_the_endpoint_stays_secret(graphs):
+    assert graphs["staging"].of_type(ALARM)
+    assert not graphs["staging"].of_type(SUBSCRIPTION)
+    subscription = graphs["prod"].one(SUBSCRIPTION)
+    assert subscription.inputs["protocol"] == "https"
+    assert subscription.inputs["endpoint"] == {"secret": True}
+    assert stack_files.OFFLINE_SECRET_PLACEHOLDER not in json.dumps(graphs["prod"].to_json())
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_workers_and_the_api_rate_limit_are_declared(graphs, stack):
+    graph = graphs[stack]
+    scripts = {s.inputs["mainModule"] for s in graph.of_type(SCRIPT)}
+    assert scripts == {"cache_worker.py", "geo_worker.py"}
+    ruleset = graph.one(RULESET).inputs
+    assert ruleset["phase"] == "http_ratelimit"
+    assert "cf.colo.id" in ruleset["rules"][0]["ratelimit"]["characteristics"]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_artifacts_output_names_what_was_deployed(graphs, stack):
+    graph = graphs[stack]
+    artifacts = graph.exports["artifacts"]
+    assert set(artifacts) == {"image_resizer", "cache_wrapper", "hello_geo"}
+    function = graph.one(FUNCTION)
+    assert artifacts["image_resizer"]["sha256"][:12] in function.inputs["description"]
+
+
+def test_an_unknown_key_names_the_stack_file_and_the_accepted_keys():
+    with pytest.raises(ConfigError) as error:
+        _run("staging", **{"edgekit:imagez": {"quality": 80}})
+    message = str(error.value)
+    assert "stacks/Pulumi.staging.yaml" in message
+    assert "edgekit:imagez" in message and "did you mean edgekit:images" in message
+
+
+def test_a_malformed_value_names_the_key_and_what_is_accepted():
+    with pytest.raises(ConfigError) as error:
+        _run("prod", **{"edgekit:images": {"priceClass": "PriceClass_50"}})
+    message = str(error.value)
+    assert "edgekit:images.priceClass" in message and "PriceClass_All" in message
+
+
+def test_a_pin_no_artifact_matches_stops_the_program_before_any_resource(tmp_path):
+    wrong = {"version": "9.9.9", "sha256": "0" * 64}
+    with pytest.raises(PinMismatchError, match="image_resizer is pinned to 9.9.9"):
+        _run("prod", **{"edgekit:artifacts": {"image_resizer": wrong}})
