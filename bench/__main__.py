@@ -1,9 +1,11 @@
 """``python -m bench [--quick] [--out DIR] [--only ITEM ...]``: run the benchmarks, write results.
 
 Full mode writes ``bench/RESULTS.md`` and ``bench/results.json``; ``--quick`` (for CI)
-shrinks every item to seconds. An item that cannot run here (the twin not in this
-checkout) is reported as skipped; an item that breaks is reported as failed, the other
-items still run, the files are still written, and the exit status is 1.
+shrinks every item to seconds and writes to ``build/bench-quick/`` unless ``--out`` says
+otherwise, so a quick run never replaces the committed full-run table. An item that
+cannot run here (the twin not in this checkout) is reported as skipped; an item that
+breaks is reported as failed, the other items still run, the files are still written,
+and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny corpus, few repetitions, heavy items shrunk (seconds)")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR,
-                        help="folder for RESULTS.md and results.json (default: bench/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for RESULTS.md and results.json (default: bench/, or "
+                             "build/bench-quick/ with --quick)")
     parser.add_argument("--only", nargs="+", choices=sorted(ITEMS), metavar="ITEM",
                         help=f"run only these items: {', '.join(ITEMS)}")
     return parser.parse_args(argv)
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine.describe(REPO_ROOT),
         "items": items,
     }
-    json_path, markdown_path = report.write(results, args.out)
+    out = args.out or (REPO_ROOT / "build" / "bench-quick" if args.quick else BENCH_DIR)
+    json_path, markdown_path = report.write(results, out)
     print(f"wrote {markdown_path} and {json_path}", file=sys.stderr)
     return 1 if any(item["status"] == "failed" for item in items.values()) else 0
 
