@@ -22,5 +22,15 @@ test: lint
 	./scripts/ensure-chromium
 	$(PY) -m pytest
 
+$(VENV)/.bench-stamp: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	touch $@
+
+bench: $(VENV)/.bench-stamp
+	$(PY) -m bench
+
+bench-quick: $(VENV)/.bench-stamp
+	$(PY) -m bench --quick
+
 clean:
 	rm -rf build .edgekit
