@@ -94,6 +94,7 @@ def deploy_images(settings: StackSettings, built: dict) -> EdgeImageResizer:
             ),
         )
     pulumi.export("imagesDomain", resizer.domain_name)
+    pulumi.export("imagesAllowedSizes", list(images.allowed_sizes))
     pulumi.export("imagesDistributionId", resizer.distribution_id)
     pulumi.export("originalsBucket", resizer.bucket_name)
     pulumi.export("imageResizerArn", resizer.function_qualified_arn)
@@ -171,7 +172,11 @@ def deploy_workers(settings: StackSettings, built: dict, logs) -> None:
             ),
         )
     pulumi.export("cacheWorker", cached.script_name)
+    pulumi.export("cacheWorkerHostnames", cached.hostnames)
+    pulumi.export("cacheWorkerRoutes", cached.routes)
     pulumi.export("geoWorker", hello.script_name)
+    pulumi.export("geoWorkerHostnames", hello.hostnames)
+    pulumi.export("geoWorkerRoutes", hello.routes)
 
 
 settings = load_settings()
