@@ -276,10 +276,12 @@ def _accepted_keys(location: tuple[Any, ...]) -> list[str]:
     """The camelCase keys the section at `location` accepts."""
     model: Any = StackSettings
     for part in location:
-        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
-            model = _section_type(model.model_fields[part].annotation)
-        elif isinstance(part, str) and model is dict:
-            continue
+        # Locations name fields by their camelCase alias; a dict key (an artifact's name)
+        # matches no field and keeps the section its values are.
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            by_alias = {field.alias or name: field for name, field in model.model_fields.items()}
+            if part in by_alias:
+                model = _section_type(by_alias[part].annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return sorted(field.alias or name for name, field in model.model_fields.items())
     return []

@@ -9,7 +9,7 @@ import pytest
 
 from edgekit import stack_files
 from edgekit.artifacts import PinMismatchError
-from edgekit.config import ConfigError
+from edgekit.config import ConfigError, parse_settings
 from edgekit.program import ProgramGraph, run_program
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -124,6 +124,16 @@ def test_an_unknown_key_names_the_stack_file_and_the_accepted_keys():
     message = str(error.value)
     assert "stacks/Pulumi.staging.yaml" in message
     assert "edgekit:imagez" in message and "did you mean edgekit:images" in message
+
+
+def test_an_unknown_nested_key_lists_the_keys_of_its_own_section():
+    # Sections are found by their camelCase name, as the stack file spells them.
+    settings = {"environment": "prod", "rateLimits": {"waf": {"limt": 100}}}
+    with pytest.raises(ConfigError) as error:
+        parse_settings(settings, "stacks/Pulumi.prod.yaml")
+    message = str(error.value)
+    assert "edgekit:rateLimits.waf.limt: unknown key (did you mean limit?)" in message
+    assert "accepted here: enabled, limit, managedRules, pathPrefix, windowSeconds" in message
 
 
 def test_a_malformed_value_names_the_key_and_what_is_accepted():
