@@ -36,7 +36,10 @@ def _given(**values):
     return {key: value for key, value in values.items() if value is not None}
 
 
-def deploy_images(settings: StackSettings, built: dict) -> EdgeImageResizer:
+def deploy_images(
+    settings: StackSettings, built: dict
+) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
+    """The resizer with what protects and watches it; the log pipeline, if any, for Logpush."""
     images = settings.images
     waf = settings.rate_limits.waf
     web_acl = None
@@ -103,7 +106,7 @@ def deploy_images(settings: StackSettings, built: dict) -> EdgeImageResizer:
     return resizer, logs
 
 
-def deploy_workers(settings: StackSettings, built: dict, logs) -> None:
+def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
