@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -88,6 +89,20 @@ def text_response(status: int, text: str, content_type: str = "text/plain; chars
     return EdgeResponse(status, [("Content-Type", content_type), *headers], text.encode())
 
 
+def _body_refusal(content_length: str | None, transfer_encoding: str | None
+                  ) -> tuple[int, bytes] | None:
+    """Why a request body cannot be read (status, message), or None when it can."""
+    if transfer_encoding:
+        return 411, b"chunked request bodies are not supported; send a Content-Length"
+    if content_length is None:
+        return None
+    if not re.fullmatch(r"\s*[0-9]+\s*", content_length):
+        return 400, b"Content-Length must be a non-negative integer"
+    if int(content_length) > MAX_REQUEST_BODY:
+        return 413, b"body too large"
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle's algorithm the body would
@@ -98,10 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
     app: App  # set per listener by Listener
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BODY:
-            self._write(EdgeResponse(413, [("Content-Type", "text/plain")], b"body too large"))
+        refusal = _body_refusal(self.headers.get("Content-Length"),
+                                self.headers.get("Transfer-Encoding"))
+        if refusal is not None:
+            # The body stays unread, so the connection cannot carry another request.
+            self.close_connection = True
+            self._write(EdgeResponse(refusal[0], [("Content-Type", "text/plain")], refusal[1]))
             return
+        length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = EdgeRequest(
             method=self.command,
@@ -124,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and response.body:
             self.wfile.write(response.body)
