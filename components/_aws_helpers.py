@@ -153,12 +153,14 @@ def private_bucket(
     name: str,
     *,
     parent: pulumi.Resource,
-    region: str,
+    region: str | None,
     expiry: Sequence[ExpiryRule],
     force_destroy: bool = False,
     tags: Mapping[str, str] | None = None,
 ) -> PrivateBucket:
     """A private, encrypted bucket named `name` (auto-named physically), children of `parent`.
+
+    `region` None leaves the bucket, and every guard, in the provider's region (`aws:region`).
 
     SSE-S3 (AES256) rather than a KMS key on purpose: cross-account writers such as
     Cloudflare Logpush cannot use the account's AWS managed `aws/s3` key, and SSE-S3 needs
