@@ -242,6 +242,10 @@ class EdgeFunction:
                 raise LambdaExecutionError(
                     f"{self.label}: timed out after {self.timeout:g} s"
                 ) from None
+            except (OSError, ValueError) as exc:  # died between calls, or garbled the reply
+                self._discard(environment)
+                raise LambdaExecutionError(f"{self.label}: the execution environment "
+                                           f"failed ({exc!r})") from exc
             except LambdaExecutionError:
                 if environment.process.poll() is not None:
                     self._discard(environment)
