@@ -36,6 +36,20 @@ def _given(**values):
     return {key: value for key, value in values.items() if value is not None}
 
 
+def _paging_endpoint(settings: StackSettings):
+    """The incident endpoint alarms page, or None; paging without one is said, not hidden."""
+    if not settings.alarms.paging:
+        return None
+    endpoint = alarm_endpoint()
+    if endpoint is None:
+        pulumi.log.warn(
+            "edgekit:alarms.paging is true but the secret edgekit:alarmEndpoint is not set: "
+            "the alarms notify their SNS topics and page nobody. Set it with "
+            "`pulumi config set --secret edgekit:alarmEndpoint https://...`."
+        )
+    return endpoint
+
+
 def deploy_images(
     settings: StackSettings, built: dict
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
@@ -93,7 +107,7 @@ def deploy_images(
                 function_name=resizer.function_name,
                 origin_latency_p95_ms=settings.alarms.origin_latency_p95_ms,
                 error_rate_percent=settings.alarms.error_rate_percent,
-                alarm_endpoint=alarm_endpoint() if settings.alarms.paging else None,
+                alarm_endpoint=_paging_endpoint(settings),
             ),
         )
     pulumi.export("imagesDomain", resizer.domain_name)

@@ -99,6 +99,13 @@ def test_alarms_page_only_in_prod_and_the_endpoint_stays_secret(graphs):
     assert stack_files.OFFLINE_SECRET_PLACEHOLDER not in json.dumps(graphs["prod"].to_json())
 
 
+def test_paging_without_an_endpoint_is_said_not_silently_dropped(caplog):
+    graph = _run("prod")
+    assert not graph.of_type(SUBSCRIPTION)
+    assert "edgekit:alarmEndpoint is not set" in caplog.text
+    assert "page nobody" in caplog.text
+
+
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])
 def test_workers_and_the_api_rate_limit_are_declared(graphs, stack):
     graph = graphs[stack]
