@@ -140,7 +140,12 @@ class WorkersHost:
                          ZoneRateLimits(rulesets, self.clock), self)
 
     def run(self, coroutine, timeout: float = DISPATCH_TIMEOUT):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # else the abandoned Worker call runs on in the loop forever
+            raise
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
