@@ -9,6 +9,7 @@ is declared, so prod never runs code that did not run in staging.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +45,7 @@ def resolve(
                 "Promote from staging (`edgekit promote --from staging --to <stack>`) or put the "
                 "promoted zip in the artifact store."
             )
+        _check_entry_point(name, stored, built.manifest)
         resolved[name] = replace(
             built, path=stored, size=stored.stat().st_size, sha256=pin.sha256, version=pin.version
         )
@@ -54,6 +56,20 @@ def resolve(
             f"(it deploys {', '.join(sorted(resolved))})"
         )
     return resolved
+
+
+def _check_entry_point(name: str, stored: Path, manifest: Mapping[str, object]) -> None:
+    """A promoted zip is described by this checkout's function.toml (the zip carries none):
+    refuse when the entry point it names is not in the zip, rather than deploy a handler
+    name the code does not have."""
+    handler = manifest.get("handler")
+    entry = f"{str(handler).rpartition('.')[0]}.py" if handler else str(manifest["main_module"])
+    with zipfile.ZipFile(stored) as archive:
+        if entry not in archive.namelist():
+            raise PinMismatchError(
+                f"{name}: the pinned zip {stored.name} has no {entry}, which this checkout's "
+                "function.toml names as its entry point; promote again from staging"
+            )
 
 
 def as_pins(artifacts: Mapping[str, bundle.Artifact]) -> dict[str, dict[str, object]]:

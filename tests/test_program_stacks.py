@@ -154,3 +154,30 @@ def test_a_pin_no_artifact_matches_stops_the_program_before_any_resource(tmp_pat
     wrong = {"version": "9.9.9", "sha256": "0" * 64}
     with pytest.raises(PinMismatchError, match="image_resizer is pinned to 9.9.9"):
         _run("prod", **{"edgekit:artifacts": {"image_resizer": wrong}})
+
+
+def test_a_promoted_zip_from_the_store_is_deployed_when_the_checkout_differs(tmp_path):
+    import shutil
+    import zipfile
+
+    from edgekit import artifacts, bundle
+    from edgekit.config import ArtifactPin
+
+    built = bundle.build_function("hello_geo")
+    promoted = tmp_path / "hello_geo-promoted.zip"
+    with zipfile.ZipFile(promoted, "w") as archive:
+        archive.writestr("geo_worker.py", "# the release staging ran\n")
+        archive.writestr("geo_reply.py", "")
+    pin = ArtifactPin(version="0.9.0", sha256=bundle.file_sha256(promoted))
+    resolved = artifacts.resolve(["hello_geo"], {"hello_geo": pin}, store=tmp_path)
+    assert resolved["hello_geo"].path == promoted
+    assert (resolved["hello_geo"].sha256, resolved["hello_geo"].version) == (pin.sha256, "0.9.0")
+    assert built.sha256 != pin.sha256
+
+    renamed = tmp_path / "hello_geo-renamed.zip"
+    shutil.copy(promoted, renamed)
+    with zipfile.ZipFile(renamed, "w") as archive:
+        archive.writestr("old_entry.py", "")
+    pin = ArtifactPin(version="0.8.0", sha256=bundle.file_sha256(renamed))
+    with pytest.raises(PinMismatchError, match="has no geo_worker.py"):
+        artifacts.resolve(["hello_geo"], {"hello_geo": pin}, store=tmp_path)
