@@ -226,7 +226,7 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
                 response = connection.getresponse()
                 response.read()
                 status = response.status
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 status = 0
                 connection.close()
                 connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -249,8 +249,8 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
             "non_2xx": sum(statuses.values()) - hits,
             "statuses": {str(k): v for k, v in sorted(statuses.items())},
             "seconds": round(seconds, 2), "hits_per_s": hits / seconds,
-            "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+            "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else None,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None}
 
 
 def _stop(twin: subprocess.Popen, state: Path, root: Path) -> None:
