@@ -120,6 +120,19 @@ def deploy_images(
     return resizer, logs
 
 
+def _worker_deployment(cloudflare, worker, artifact) -> dict:
+    """Where and how a Worker is deployed: the arguments every Worker component shares."""
+    return {
+        "account_id": cloudflare.account_id,
+        "zone_id": cloudflare.zone_id,
+        "script_name": worker.script_name,
+        "artifact": artifact,
+        "compatibility_date": cloudflare.compatibility_date,
+        "route_pattern": worker.route.pattern,
+        "custom_domain": worker.route.custom_domain,
+    }
+
+
 def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
@@ -128,14 +141,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     cached = CachedWorker(
         "api-cache",
         CachedWorkerArgs(
-            account_id=cloudflare.account_id,
-            zone_id=cloudflare.zone_id,
-            script_name=wrapper.script_name,
-            artifact=built["cache_wrapper"],
-            compatibility_date=cloudflare.compatibility_date,
+            **_worker_deployment(cloudflare, wrapper, built["cache_wrapper"]),
             origin_url=wrapper.origin_url,
-            route_pattern=wrapper.route.pattern,
-            custom_domain=wrapper.route.custom_domain,
             default_ttl=wrapper.default_ttl,
             max_ttl=wrapper.max_ttl,
             stale_if_error=wrapper.stale_if_error,
@@ -155,14 +162,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     hello = EdgeWorker(
         "hello-geo",
         EdgeWorkerArgs(
-            account_id=cloudflare.account_id,
-            zone_id=cloudflare.zone_id,
-            script_name=geo.script_name,
-            artifact=built["hello_geo"],
-            compatibility_date=cloudflare.compatibility_date,
+            **_worker_deployment(cloudflare, geo, built["hello_geo"]),
             plain_text_bindings={"MESSAGE": geo.message},
-            route_pattern=geo.route.pattern,
-            custom_domain=geo.route.custom_domain,
         ),
     )
     limits = settings.rate_limits.cloudflare
