@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from edgekit_iac.errors import UserError
@@ -22,7 +23,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "policy-pack-path": (
+        "edgekit_iac.policy_pack",
+        "print the installed policy pack's folder, for pulumi preview --policy-pack",
+    ),
 }
+
+# Commands that need an extra's dependencies: {command: (module that must be importable, extra)}.
+NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin")}
+
+
+def missing_extra(command: str) -> str | None:
+    """The install line that fixes `command` when its extra is not installed, else None."""
+    need = NEEDS_EXTRA.get(command)
+    if need is None or importlib.util.find_spec(need[0]) is not None:
+        return None
+    return f"pip install 'edgekit-iac[{need[1]}]'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         command_parser.set_defaults(_module=module_name)
+        fix = missing_extra(name) if argv[:1] == [name] else None
+        if fix:
+            print(
+                f"edgekit {name}: needs the [{NEEDS_EXTRA[name][1]}] extra, which is not"
+                f" installed; install it with: {fix}",
+                file=sys.stderr,
+            )
+            return 2
         if argv[:1] == [name]:
             importlib.import_module(module_name).add_arguments(command_parser)
     args = parser.parse_args(argv)

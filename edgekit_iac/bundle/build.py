@@ -1,12 +1,12 @@
-"""Build each function folder into a reproducible, content-addressed zip under build/.
+"""Build each function folder into a reproducible, content-addressed zip in .edgekit/bundles/.
 
 The artifact's name carries a hash of everything that decides its bytes: the
 function's source files (sorted relative paths and contents, requirements.txt
 and function.toml included), the wheel target (Python version, platform tags)
-and BUNDLER_VERSION. If `build/<name>-<hash12>.zip` and its metadata sidecar
+and BUNDLER_VERSION. If `.edgekit/bundles/<name>-<hash12>.zip` and its metadata sidecar
 already agree with that hash, the zip is reused untouched; otherwise it is
 built in a temporary file and moved into place only when it is complete and
-within the size limit, so build/ never holds a half-written or oversized zip.
+within the size limit, so the folder never holds a half-written or oversized zip.
 
 The zip itself is byte-for-byte reproducible: entries sorted, timestamps fixed
 at 1980-01-01, mode 0644, DEFLATE at a fixed level (6), no extra fields, so two
@@ -78,7 +78,7 @@ class Artifact:
     name: str  # function folder name
     kind: str  # "lambda-edge" | "python-worker"
     version: str  # from function.toml
-    path: Path  # build/<name>-<hash12>.zip
+    path: Path  # .edgekit/bundles/<name>-<hash12>.zip
     size: int  # zip bytes
     sha256: str  # hex sha256 of the zip bytes
     manifest: dict[str, Any] = field(hash=False)  # parsed function.toml
@@ -89,9 +89,10 @@ class Artifact:
 
 
 def wheel_cache_dir() -> Path:
-    """Downloaded wheels, kept between builds: EDGEKIT_WHEEL_CACHE, else build/.wheel-cache."""
+    """Downloaded wheels, kept between builds and projects: EDGEKIT_WHEEL_CACHE, else
+    `wheels/` in edgekit's per-user cache folder (never the directory `pulumi up` runs in)."""
     override = os.environ.get("EDGEKIT_WHEEL_CACHE")
-    return Path(override).resolve() if override else paths.build_dir() / ".wheel-cache"
+    return Path(override).resolve() if override else paths.user_cache_dir() / "wheels"
 
 
 def build_all(

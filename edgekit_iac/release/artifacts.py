@@ -2,7 +2,7 @@
 
 Staging builds from the checkout. Prod pins (`edgekit:artifacts` in its stack file, written
 by `edgekit promote`): a pinned function deploys only a zip whose sha256 equals its pin,
-taken from the artifact store (build/, where CI unpacks the artifacts staging ran) or
+taken from the artifact store (.edgekit/bundles/, where CI unpacks the artifacts staging ran) or
 rebuilt from this commit and verified. A mismatch stops the program before any resource
 is declared, so prod never runs code that did not run in staging.
 """
