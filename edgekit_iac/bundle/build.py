@@ -57,6 +57,7 @@ __all__ = [
     "build_all",
     "build_function",
     "input_hash",
+    "prebuilt_artifact",
     "source_files",
     "wheel_cache_dir",
     "worker_modules",
@@ -164,6 +165,30 @@ def build_function(
     )
     _write_sidecar(artifact, target)
     return artifact
+
+
+def prebuilt_artifact(
+    name: str,
+    path: Path,
+    *,
+    version: str,
+    sha256: str,
+    functions_root: Path | None = None,
+) -> Artifact:
+    """An Artifact for a zip built elsewhere (a promoted or pinned one), described by this
+    checkout's function.toml: deploying it needs no build, so neither pip nor uv."""
+    folder = _function_folder(functions_root or paths.functions_root(), name)
+    manifest = load_manifest(folder)
+    return Artifact(
+        name=name,
+        kind=manifest.kind,
+        version=version,
+        path=path,
+        size=path.stat().st_size,
+        sha256=sha256,
+        manifest=manifest.raw,
+        size_limit=manifest.size_limit,
+    )
 
 
 def worker_modules(artifact: Artifact) -> dict[str, str]:

@@ -218,3 +218,27 @@ def test_pip_reports_one_line_per_wheel_it_downloads(tmp_path, monkeypatch):
         server.shutdown()
     assert lines[0].startswith(f"edgekit bundle: downloading {PURE_MODULE}-1.0.0-py3-none-any.whl")
     assert lines[0].endswith("(pip)")
+
+
+def test_a_pinned_zip_in_the_store_deploys_without_building(tmp_path, monkeypatch):
+    """Prefer the prebuilt artifact: with the pinned zip at hand, no build runs, so an
+    environment with neither pip nor uv still deploys a function that has requirements."""
+    from edgekit_iac.bundle import build as bundle
+    from edgekit_iac.config import ArtifactPin
+    from edgekit_iac.release import artifacts
+
+    built = bundle.build_function("image_resizer")
+    stored = tmp_path / built.path.name
+    shutil.copy(built.path, stored)
+    pin = ArtifactPin(version=built.version, sha256=built.sha256)
+
+    def no_build(name, **kwargs):
+        raise BundleError(f"{name}: vendoring its wheels needs pip or uv, and neither is available")
+
+    monkeypatch.setattr(bundle, "build_function", no_build)
+    resolved = artifacts.resolve(["image_resizer"], {"image_resizer": pin}, store=tmp_path)
+    assert resolved["image_resizer"].path == stored
+    assert resolved["image_resizer"].manifest["handler"] == "handler.handler"
+    # Without the pin, it must build, and says why it cannot.
+    with pytest.raises(BundleError, match="needs pip or uv"):
+        artifacts.resolve(["image_resizer"], {}, store=tmp_path)
