@@ -120,9 +120,10 @@ def deploy_images(
     return resizer, logs
 
 
-def _worker_deployment(cloudflare, worker, artifact) -> dict:
+def _worker_deployment(cloudflare, worker, artifact, logpush: bool) -> dict:
     """Where and how a Worker is deployed: the arguments every Worker component shares."""
     return {
+        "logpush": logpush,
         "account_id": cloudflare.account_id,
         "zone_id": cloudflare.zone_id,
         "script_name": worker.script_name,
@@ -137,11 +138,15 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
+    # A Worker's trace events reach Logpush only with its own logpush flag on, and only
+    # where this stack runs a job for them.
+    logpush = settings.logging.logpush
+    pushed = logpush.enabled and logs is not None
     wrapper = cloudflare.cache_wrapper
     cached = CachedWorker(
         "api-cache",
         CachedWorkerArgs(
-            **_worker_deployment(cloudflare, wrapper, built["cache_wrapper"]),
+            **_worker_deployment(cloudflare, wrapper, built["cache_wrapper"], pushed),
             origin_url=wrapper.origin_url,
             default_ttl=wrapper.default_ttl,
             max_ttl=wrapper.max_ttl,
@@ -162,7 +167,7 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     hello = EdgeWorker(
         "hello-geo",
         EdgeWorkerArgs(
-            **_worker_deployment(cloudflare, geo, built["hello_geo"]),
+            **_worker_deployment(cloudflare, geo, built["hello_geo"], pushed),
             plain_text_bindings={"MESSAGE": geo.message},
         ),
     )
@@ -178,13 +183,14 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
                 mitigation_timeout_seconds=limits.mitigation_timeout_seconds,
             ),
         )
-    logpush = settings.logging.logpush
-    if logpush.enabled and logs is not None:
+    if pushed:
         CloudflareLogpush(
             "workers-logpush",
             CloudflareLogpushArgs(
                 account_id=cloudflare.account_id,
                 bucket_name=logs.log_bucket_name,
+                # The dataset is account-wide: only this stack's scripts go to its bucket.
+                script_names=[wrapper.script_name, geo.script_name],
                 bucket_region=logs.log_bucket_region,
                 prefix=logpush.prefix,
             ),

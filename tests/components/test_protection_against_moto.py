@@ -340,6 +340,7 @@ def protected() -> ProgramGraph:
                 account_id=ACCOUNT,
                 bucket_name=logs.log_bucket_name,
                 bucket_region=logs.log_bucket_region,
+                script_names=["edge-cache"],
                 prefix="cloudflare/prod",
             ),
         )
