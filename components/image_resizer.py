@@ -665,9 +665,13 @@ class EdgeImageResizer(pulumi.ComponentResource):
                 {
                     "origin_id": ORIGIN_ID,
                     "domain_name": self.bucket.bucket_regional_domain_name,
+                    # OAC signs every request. No s3_origin_config: the provider sends an
+                    # empty one itself when neither origin config is given, and never
+                    # writes an empty identity back to state, so declaring it made every
+                    # preview show an origin change (terraform-provider-aws
+                    # cloudfront/distribution_configuration_structure.go, ExpandOrigin /
+                    # FlattenOrigin).
                     "origin_access_control_id": origin_access.id,
-                    # OAC takes over from the legacy identity, which must stay empty.
-                    "s3_origin_config": {"origin_access_identity": ""},
                     "custom_headers": settings_headers(settings),
                 }
             ],
