@@ -26,7 +26,7 @@ from components import (
     OriginDnsRecord,
 )
 from edgekit import artifacts
-from edgekit.config import StackSettings, alarm_endpoint, load_settings
+from edgekit.config import StackSettings, load_settings, paging_endpoint
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
@@ -36,22 +36,8 @@ def _given(**values):
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _paging_endpoint(settings: StackSettings):
-    """The incident endpoint alarms page, or None; paging without one is said, not hidden."""
-    if not settings.alarms.paging:
-        return None
-    endpoint = alarm_endpoint()
-    if endpoint is None:
-        pulumi.log.warn(
-            "edgekit:alarms.paging is true but the secret edgekit:alarmEndpoint is not set: "
-            "the alarms notify their SNS topics and page nobody. Set it with "
-            "`pulumi config set --secret edgekit:alarmEndpoint https://...`."
-        )
-    return endpoint
-
-
 def deploy_images(
-    settings: StackSettings, built: dict
+    settings: StackSettings, built: dict, alarm_endpoint=None
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
     """The resizer with what protects and watches it; the log pipeline, if any, for Logpush."""
     images = settings.images
@@ -107,7 +93,7 @@ def deploy_images(
                 function_name=resizer.function_name,
                 origin_latency_p95_ms=settings.alarms.origin_latency_p95_ms,
                 error_rate_percent=settings.alarms.error_rate_percent,
-                alarm_endpoint=_paging_endpoint(settings),
+                alarm_endpoint=alarm_endpoint,
             ),
         )
     pulumi.export("imagesDomain", resizer.domain_name)
@@ -204,9 +190,11 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
 
 
 settings = load_settings()
+# Refused here, before any resource: paging on without the secret endpoint.
+endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 built = artifacts.resolve(names, settings.artifacts)
-_, log_pipeline = deploy_images(settings, built)
+_, log_pipeline = deploy_images(settings, built, endpoint)
 deploy_workers(settings, built, log_pipeline)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

@@ -302,3 +302,25 @@ def load_settings() -> StackSettings:
 def alarm_endpoint() -> pulumi.Output[str] | None:
     """The incident tool's HTTPS endpoint, kept a secret, or None when not configured."""
     return pulumi.Config(NAMESPACE).get_secret("alarmEndpoint")
+
+
+def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:
+    """The endpoint alarms page when `alarms.paging` is on, else None.
+
+    Paging on without the secret is refused here, before the program declares anything:
+    alarms that notify only their SNS topics would page nobody, and a warning is lost in a
+    deploy log.
+    """
+    if not (settings.alarms.enabled and settings.alarms.paging):
+        return None
+    endpoint = alarm_endpoint()
+    if endpoint is None:
+        stack = pulumi.get_stack()
+        raise ConfigError(
+            f"{_stack_file()}: {NAMESPACE}:alarms.paging is true but the secret "
+            f"{NAMESPACE}:alarmEndpoint is not set, so the alarms would page nobody. Set it "
+            f"with `pulumi config set --secret {NAMESPACE}:alarmEndpoint "
+            f"https://<incident tool's SNS endpoint> --stack {stack}`, or set "
+            f"{NAMESPACE}:alarms.paging to false until you have one."
+        )
+    return endpoint

@@ -50,3 +50,66 @@ def test_each_stacks_job_is_filtered_to_exactly_its_own_scripts(graphs):
         assert _pushed_scripts(graphs[stack]) == own
     # Same account, different scripts: staging's logs never land in prod's bucket.
     assert not set(_pushed_scripts(graphs["staging"])) & set(_pushed_scripts(graphs["prod"]))
+
+
+# --- Paging: on without its secret endpoint is refused before anything is declared ------
+
+
+def _prod_paging_without_secret(monkeypatch) -> None:
+    from edgekit import stack_files
+
+    real = stack_files.read_config
+
+    def read_config(stack: str) -> dict:
+        config = dict(real(stack))
+        config["edgekit:alarms"] = {**config["edgekit:alarms"], "paging": True}
+        config.pop("edgekit:alarmEndpoint", None)
+        return config
+
+    monkeypatch.setattr(stack_files, "read_config", read_config)
+
+
+def test_preview_of_prod_paging_without_the_endpoint_exits_non_zero_naming_the_fix(
+    monkeypatch, capsys
+):
+    from edgekit.cli import main
+
+    _prod_paging_without_secret(monkeypatch)
+    assert main(["preview", "--stack", "prod"]) != 0
+    error = capsys.readouterr().err
+    assert "edgekit:alarms.paging is true" in error
+    assert "pulumi config set --secret edgekit:alarmEndpoint https://" in error
+    assert "--stack prod" in error
+
+
+def test_the_refusal_comes_before_the_first_resource(monkeypatch):
+    import runpy
+
+    from edgekit.config import ConfigError
+    from edgekit.program import default_program_path
+
+    _prod_paging_without_secret(monkeypatch)
+    declared: list[str] = []
+
+    def program() -> None:
+        import pulumi
+
+        original = pulumi.CustomResource.__init__
+
+        def record(self, t, name, *args, **kwargs):
+            declared.append(name)
+            original(self, t, name, *args, **kwargs)
+
+        monkeypatch.setattr(pulumi.CustomResource, "__init__", record)
+        runpy.run_path(str(default_program_path()), run_name="__main__")
+
+    with pytest.raises(ConfigError):
+        run_program("prod", program=program)
+    assert declared == []
+
+
+def test_the_committed_prod_stack_previews_green(capsys):
+    from edgekit.cli import main
+
+    assert main(["preview", "--stack", "prod"]) == 0
+    assert "Policy pack: no violations." in capsys.readouterr().out
