@@ -63,6 +63,7 @@ def deploy_images(
                 shard_count=realtime.shard_count,
                 retention_days=settings.logging.retention_days,
                 force_destroy=images.force_destroy_bucket,
+                protect_data=settings.protects_data,
             ),
         )
     resizer = EdgeImageResizer(
@@ -81,6 +82,7 @@ def deploy_images(
             default_ttl=images.cache_ttl.default,
             max_ttl=images.cache_ttl.max,
             force_destroy_bucket=images.force_destroy_bucket,
+            protect_data=settings.protects_data,
             web_acl_arn=web_acl.web_acl_arn if web_acl else None,
             realtime_log_config_arn=logs.realtime_log_config_arn if logs else None,
         ),
@@ -94,6 +96,7 @@ def deploy_images(
                 origin_latency_p95_ms=settings.alarms.origin_latency_p95_ms,
                 error_rate_percent=settings.alarms.error_rate_percent,
                 alarm_endpoint=alarm_endpoint,
+                protect_data=settings.protects_data,
             ),
         )
     pulumi.export("imagesDomain", resizer.domain_name)

@@ -33,7 +33,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._aws_helpers import is_tag_mapping, policy_document, policy_json, statement
+from components._aws_helpers import (
+    data_options,
+    is_tag_mapping,
+    policy_document,
+    policy_json,
+    statement,
+)
 from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
@@ -126,6 +132,10 @@ class EdgeAlarmsArgs:
     secret (e.g. `pulumi.Config("edgekit").require_secret("alarmEndpoint")`); plain strings
     are refused. The endpoint confirms the subscription itself. Default: None."""
 
+    protect_data: bool = False
+    """Protect the topics' KMS keys (Pulumi `protect` and `retain_on_delete`), as prod's
+    policy requires of every key. Default: False."""
+
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the topics, keys and alarms. Default: none."""
 
@@ -145,6 +155,7 @@ class AlarmSettings:
     evaluation_periods: int
     datapoints_to_alarm: int
     alarm_endpoint: pulumi.Output[str] | None
+    protect_data: bool
     tags: dict[str, str]
 
     @property
@@ -228,6 +239,8 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
     evaluation_periods = _int_in("evaluation_periods", args.evaluation_periods, 1, 60)
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
+    if not isinstance(args.protect_data, bool):
+        raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     return AlarmSettings(
         distribution_id=args.distribution_id,
         function_name=args.function_name,
@@ -246,6 +259,7 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
             "datapoints_to_alarm", args.datapoints_to_alarm, 1, evaluation_periods
         ),
         alarm_endpoint=_endpoint(args.alarm_endpoint),
+        protect_data=args.protect_data,
         tags=dict(args.tags),
     )
 
@@ -419,7 +433,7 @@ class EdgeAlarms(pulumi.ComponentResource):
                 deletion_window_in_days=7,
                 policy=policy_json(topic_key_policy, account_id),
                 tags=settings.tags or None,
-                opts=self._child,
+                opts=data_options(self, settings.protect_data),
             )
             topic = aws.sns.Topic(
                 f"{self._name}-topic-{region}",

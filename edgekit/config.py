@@ -206,6 +206,15 @@ class StackSettings(_Section):
     logging: LoggingSettings = LoggingSettings()
     alarms: AlarmSettings = AlarmSettings(enabled=False)
     artifacts: dict[str, ArtifactPin] = {}
+    # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
+    # None means "in prod only"; prod's policy pack refuses it off.
+    protect_data: bool | None = None
+
+    @property
+    def protects_data(self) -> bool:
+        if self.protect_data is None:
+            return self.environment == "prod"
+        return self.protect_data
 
 
 SECRET_KEYS = {"alarmEndpoint"}
