@@ -26,9 +26,19 @@ from components import (
     OriginDnsRecord,
 )
 from edgekit import artifacts
-from edgekit.config import StackSettings, load_settings, paging_endpoint
+from edgekit.config import StackSettings, load_settings, paging_endpoint, refuse
+from edgekit.errors import UserError
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
+# Where each CloudflareRateLimitArgs field comes from in the stack file.
+RATE_LIMIT_KEYS = {
+    "period_seconds": "rateLimits.cloudflare.periodSeconds",
+    "mitigation_timeout_seconds": "rateLimits.cloudflare.mitigationTimeoutSeconds",
+    "requests_per_period": "rateLimits.cloudflare.requestsPerPeriod",
+    "expression": "rateLimits.cloudflare.expression",
+    "existing_ruleset_id": "rateLimits.cloudflare.importRulesetId",
+    "zone_plan": "cloudflare.zonePlan",
+}
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
 
 
@@ -123,7 +133,45 @@ def _worker_deployment(cloudflare, worker, artifact, logpush: bool) -> dict:
     }
 
 
-def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
+def cloudflare_rate_limit(settings: StackSettings) -> CloudflareRateLimitArgs | None:
+    """The zone's rate limit, checked against the zone's plan before anything is declared."""
+    from components.cloudflare_rate_limit import validate_args
+
+    limits = settings.rate_limits.cloudflare
+    if settings.cloudflare is None or not limits.enabled:
+        return None
+    plan = settings.cloudflare.zone_plan
+    if plan is None:
+        raise refuse(
+            "cloudflare.zonePlan",
+            "required with edgekit:rateLimits.cloudflare enabled (the plan bounds periods "
+            "and timeouts); accepted: free, pro, business, enterprise",
+        )
+    args = CloudflareRateLimitArgs(
+        zone_id=settings.cloudflare.zone_id,
+        zone_plan=plan,
+        expression=limits.expression,
+        requests_per_period=limits.requests_per_period,
+        period_seconds=limits.period_seconds,
+        mitigation_timeout_seconds=limits.mitigation_timeout_seconds,
+        existing_ruleset_id=limits.import_ruleset_id,
+    )
+    try:
+        validate_args(args)
+    except UserError as error:
+        field = str(error).split(":", 1)[0].rsplit(".", 1)[-1]
+        key = RATE_LIMIT_KEYS.get(field, "rateLimits.cloudflare")
+        problem = str(error).split(":", 1)[1].strip()
+        raise refuse(key, f"{problem} (edgekit:cloudflare.zonePlan is {plan!r})") from None
+    return args
+
+
+def deploy_workers(
+    settings: StackSettings,
+    built: dict,
+    logs: EdgeLogPipeline | None,
+    rate_limit: CloudflareRateLimitArgs | None = None,
+) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
@@ -160,18 +208,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
             plain_text_bindings={"MESSAGE": geo.message},
         ),
     )
-    limits = settings.rate_limits.cloudflare
-    if limits.enabled:
-        CloudflareRateLimit(
-            "api-rate-limit",
-            CloudflareRateLimitArgs(
-                zone_id=cloudflare.zone_id,
-                expression=limits.expression,
-                requests_per_period=limits.requests_per_period,
-                period_seconds=limits.period_seconds,
-                mitigation_timeout_seconds=limits.mitigation_timeout_seconds,
-            ),
-        )
+    if rate_limit is not None:
+        CloudflareRateLimit("api-rate-limit", rate_limit)
     if pushed:
         CloudflareLogpush(
             "workers-logpush",
@@ -195,9 +233,10 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
 settings = load_settings()
 # Refused here, before any resource: paging on without the secret endpoint.
 endpoint = paging_endpoint(settings)
+rate_limit = cloudflare_rate_limit(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 built = artifacts.resolve(names, settings.artifacts)
 _, log_pipeline = deploy_images(settings, built, endpoint)
-deploy_workers(settings, built, log_pipeline)
+deploy_workers(settings, built, log_pipeline, rate_limit)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

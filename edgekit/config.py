@@ -142,6 +142,9 @@ class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     compatibility_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2026-11-01"
+    # The zone's Cloudflare plan: it bounds rate-limit periods and timeouts. Required
+    # with rateLimits.cloudflare enabled (checked against the plan before declaring).
+    zone_plan: Literal["free", "pro", "business", "enterprise"] | None = None
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
 
@@ -160,6 +163,8 @@ class CloudflareRateSettings(_Section):
     period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
     mitigation_timeout_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
     expression: str = '(starts_with(http.request.uri.path, "/api/"))'
+    # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import).
+    import_ruleset_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
 
 
 class RateLimitSettings(_Section):
@@ -311,6 +316,11 @@ def load_settings() -> StackSettings:
 def alarm_endpoint() -> pulumi.Output[str] | None:
     """The incident tool's HTTPS endpoint, kept a secret, or None when not configured."""
     return pulumi.Config(NAMESPACE).get_secret("alarmEndpoint")
+
+
+def refuse(key: str, problem: str) -> ConfigError:
+    """The error for a stack key the program cannot use: the stack file, the key, why."""
+    return ConfigError(f"{_stack_file()}: {NAMESPACE}:{key}: {problem}")
 
 
 def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:

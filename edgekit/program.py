@@ -189,6 +189,8 @@ def _options(request: Any) -> dict[str, Any]:
         options["retainOnDelete"] = True
     if request.importId:
         options["importId"] = request.importId
+    if request.hooks.on_error:
+        options["onErrorHooks"] = list(request.hooks.on_error)
     return options
 
 

@@ -113,3 +113,96 @@ def test_the_committed_prod_stack_previews_green(capsys):
 
     assert main(["preview", "--stack", "prod"]) == 0
     assert "Policy pack: no violations." in capsys.readouterr().out
+
+
+# --- Cloudflare rate limits: the zone's plan, and adopting an existing entry point --------
+
+RULESET = "cloudflare:index/ruleset:Ruleset"
+ZONE = "0123456789abcdef0123456789abcd00"
+
+
+def _cloudflare(plan: str | None) -> dict:
+    from edgekit import stack_files
+
+    section = dict(stack_files.read_config("prod")["edgekit:cloudflare"])
+    section.pop("zonePlan", None)
+    if plan is not None:
+        section["zonePlan"] = plan
+    return section
+
+
+def _limits(**changes) -> dict:
+    from edgekit import stack_files
+
+    return {**stack_files.read_config("prod")["edgekit:rateLimits"]["cloudflare"], **changes}
+
+
+def _run_limits(plan: str | None, **changes) -> ProgramGraph:
+    return _run(
+        "prod",
+        **{
+            "edgekit:cloudflare": _cloudflare(plan),
+            "edgekit:rateLimits": {"cloudflare": _limits(**changes)},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("plan", "changes", "key", "accepted"),
+    [
+        ("free", {}, "rateLimits.cloudflare.periodSeconds", "accepted: 10"),
+        ("pro", {"periodSeconds": 120}, "rateLimits.cloudflare.periodSeconds", "10, 60"),
+        (
+            "pro",
+            {"mitigationTimeoutSeconds": 86400},
+            "rateLimits.cloudflare.mitigationTimeoutSeconds",
+            "3600",
+        ),
+        ("business", {"periodSeconds": 3600}, "rateLimits.cloudflare.periodSeconds", "600"),
+        (
+            "business",
+            {"mitigationTimeoutSeconds": 0},
+            "rateLimits.cloudflare.mitigationTimeoutSeconds",
+            "86400",
+        ),
+    ],
+)
+def test_a_period_or_timeout_the_zones_plan_refuses_names_the_keys(plan, changes, key, accepted):
+    from edgekit.config import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        _run_limits(plan, **changes)
+    message = str(raised.value)
+    assert f"edgekit:{key}" in message
+    assert f"edgekit:cloudflare.zonePlan is {plan!r}" in message
+    assert accepted in message
+
+
+@pytest.mark.parametrize(
+    ("plan", "period", "timeout"),
+    [("free", 10, 10), ("pro", 60, 3600), ("business", 600, 86400), ("enterprise", 3600, 0)],
+)
+def test_each_plan_accepts_its_own_limits(plan, period, timeout):
+    graph = _run_limits(plan, periodSeconds=period, mitigationTimeoutSeconds=timeout)
+    ratelimit = graph.one(RULESET).inputs["rules"][0]["ratelimit"]
+    assert (ratelimit["period"], ratelimit["mitigationTimeout"]) == (period, timeout)
+
+
+def test_the_zone_plan_is_required_once_cloudflare_rate_limits_are_on():
+    from edgekit.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"edgekit:cloudflare.zonePlan: required"):
+        _run_limits(None)
+
+
+def test_an_existing_entry_point_is_adopted_by_import_from_config():
+    existing = "a" * 32
+    graph = _run_limits("pro", importRulesetId=existing)
+    ruleset = graph.one(RULESET)
+    assert ruleset.options["importId"] == f"zones/{ZONE}/{existing}"
+
+
+def test_without_an_import_id_the_ruleset_is_created_with_its_error_hook(graphs):
+    ruleset = graphs["prod"].one(RULESET)
+    assert "importId" not in ruleset.options
+    assert ruleset.options["onErrorHooks"] == ["api-rate-limit-entrypoint-exists"]
