@@ -206,3 +206,30 @@ def test_without_an_import_id_the_ruleset_is_created_with_its_error_hook(graphs)
     ruleset = graphs["prod"].one(RULESET)
     assert "importId" not in ruleset.options
     assert ruleset.options["onErrorHooks"] == ["api-rate-limit-entrypoint-exists"]
+
+
+# --- Alarms: resizer failures anywhere in the world; latency from what a miss costs -------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_resizer_failures_in_any_region_alarm_from_cloudfronts_global_metrics(graphs, stack):
+    graph = graphs[stack]
+    alarms = {a.name: a.inputs for a in graph.of_type(ALARM)}
+    distribution_id = graph.one("aws:cloudfront/distribution:Distribution").id
+    errors = alarms["edge-alarms-edge-function-errors"]
+    metrics = [q["metric"] for q in errors["metricQueries"] if "metric" in q]
+    assert {m["metricName"] for m in metrics} >= {"LambdaExecutionError", "LambdaValidationError"}
+    assert all(m["dimensions"]["DistributionId"] == distribution_id for m in metrics)
+    # The handler's own 500s: what every viewer got, whichever region served it.
+    assert alarms["edge-alarms-5xx-error-rate"]["metricName"] == "5xxErrorRate"
+    # No alarm watches one region's AWS/Lambda metrics as if they were the whole world.
+    assert not [a for a in alarms.values() if a.get("namespace") == "AWS/Lambda"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_origin_latency_alarm_is_set_above_what_a_healthy_miss_costs(graphs, stack):
+    latency = graphs[stack].named("edge-alarms-origin-latency-p95").inputs
+    assert latency["extendedStatistic"] == "p95"
+    assert latency["threshold"] == 1500
