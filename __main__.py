@@ -13,8 +13,13 @@ from components import (
     CloudflareLogpushArgs,
     CloudflareRateLimit,
     CloudflareRateLimitArgs,
+    DnsTarget,
     EdgeAlarms,
     EdgeAlarmsArgs,
+    EdgeCertificate,
+    EdgeCertificateArgs,
+    EdgeDnsRecords,
+    EdgeDnsRecordsArgs,
     EdgeImageResizer,
     EdgeImageResizerArgs,
     EdgeLogPipeline,
@@ -76,6 +81,15 @@ def deploy_images(
                 protect_data=settings.protects_data,
             ),
         )
+    certificate_arn = images.certificate_arn
+    target = dns_target(settings)
+    if images.aliases and certificate_arn is None and target is not None:
+        certificate = EdgeCertificate(
+            "images-certificate",
+            EdgeCertificateArgs(domain_names=list(images.aliases), dns=target),
+        )
+        certificate_arn = certificate.certificate_arn
+        pulumi.export("certificateValidationRecords", certificate.validation_records)
     resizer = EdgeImageResizer(
         "images",
         EdgeImageResizerArgs(
@@ -87,7 +101,7 @@ def deploy_images(
             timeout_seconds=images.timeout_seconds,
             price_class=images.price_class,
             aliases=list(images.aliases),
-            certificate_arn=images.certificate_arn,
+            certificate_arn=certificate_arn,
             min_ttl=images.cache_ttl.min,
             default_ttl=images.cache_ttl.default,
             max_ttl=images.cache_ttl.max,
@@ -117,6 +131,49 @@ def deploy_images(
     if logs:
         pulumi.export("logBucket", logs.log_bucket_name)
     return resizer, logs
+
+
+def dns_target(settings: StackSettings) -> DnsTarget | None:
+    """Where this stack's records go, or None when it manages no DNS."""
+    provider = settings.dns_provider
+    if provider is None:
+        return None
+    dns = settings.dns if not isinstance(settings.dns, str) else None
+    return DnsTarget(
+        provider=provider,
+        route53_zone_id=dns.route53_zone_id if dns else None,
+        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
+    )
+
+
+def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
+    """Records for the image aliases and Worker routes; "external" only lists them."""
+    target = dns_target(settings)
+    if target is None:
+        return
+    cloudflare = settings.cloudflare
+    routes = (
+        [
+            w.route.pattern
+            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo)
+            if w.route.pattern
+        ]
+        if cloudflare
+        else []
+    )
+    records = EdgeDnsRecords(
+        "dns",
+        EdgeDnsRecordsArgs(
+            dns=target,
+            cloudfront_aliases=list(settings.images.aliases),
+            distribution_domain_name=resizer.domain_name,
+            distribution_hosted_zone_id=resizer.hosted_zone_id,
+            worker_route_patterns=routes,
+        ),
+    )
+    if target.provider == "external":
+        # The preview prints these under Outputs: the records the team must create.
+        pulumi.export("dnsRecordsToCreate", records.records)
 
 
 def _worker_deployment(cloudflare, worker, artifact, logpush: bool) -> dict:
@@ -236,7 +293,8 @@ endpoint = paging_endpoint(settings)
 rate_limit = cloudflare_rate_limit(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 built = artifacts.resolve(names, settings.artifacts)
-_, log_pipeline = deploy_images(settings, built, endpoint)
+resizer, log_pipeline = deploy_images(settings, built, endpoint)
 deploy_workers(settings, built, log_pipeline, rate_limit)
+deploy_dns(settings, resizer)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

@@ -28,6 +28,11 @@ _EXPORTS: dict[str, str] = {
     "CloudflareLogpushArgs": "components.logpush",
     "EdgeAlarms": "components.alarms",
     "EdgeAlarmsArgs": "components.alarms",
+    "DnsTarget": "components.domains",
+    "EdgeCertificate": "components.domains",
+    "EdgeCertificateArgs": "components.domains",
+    "EdgeDnsRecords": "components.domains",
+    "EdgeDnsRecordsArgs": "components.domains",
 }
 
 __all__ = sorted(_EXPORTS)

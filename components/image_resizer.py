@@ -496,6 +496,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
     domain_name: pulumi.Output[str]
+    hosted_zone_id: pulumi.Output[str]
     bucket_name: pulumi.Output[str]
     function_name: pulumi.Output[str]
     function_qualified_arn: pulumi.Output[str]
@@ -531,6 +532,8 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self.distribution_id = self.distribution.id
         self.distribution_arn = self.distribution.arn
         self.domain_name = self.distribution.domain_name
+        # Route 53 alias records to the distribution point at this zone.
+        self.hosted_zone_id = self.distribution.hosted_zone_id
         # Resolves once the bucket is private, so uploads by this name never race the guards.
         self.bucket_name = self.originals.ready_name
         self.function_name = self.function.name
@@ -543,6 +546,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
                 "distribution_id": self.distribution_id,
                 "distribution_arn": self.distribution_arn,
                 "domain_name": self.domain_name,
+                "hosted_zone_id": self.hosted_zone_id,
                 "bucket_name": self.bucket_name,
                 "function_name": self.function_name,
                 "function_qualified_arn": self.function_qualified_arn,

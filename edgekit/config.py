@@ -89,11 +89,6 @@ class ImagesSettings(_Section):
             )
         return sizes
 
-    @model_validator(mode="after")
-    def _certificate_with_aliases(self) -> ImagesSettings:
-        if self.aliases and not self.certificate_arn:
-            raise ValueError("aliases need certificateArn (an ACM certificate in us-east-1)")
-        return self
 
 
 class WorkerRoute(_Section):
@@ -203,6 +198,20 @@ class ArtifactPin(_Section):
     sha256: Annotated[str, Field(pattern=SHA256_PATTERN)]
 
 
+class DnsSettings(_Section):
+    """Where the records for the served names go (see components/domains.py)."""
+
+    provider: Literal["route53", "cloudflare", "external"]
+    # The Route 53 hosted zone of the image aliases (provider route53).
+    route53_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
+
+    @model_validator(mode="after")
+    def _zone_for_route53(self) -> DnsSettings:
+        if self.provider == "route53" and self.route53_zone_id is None:
+            raise ValueError("provider route53 needs route53ZoneId (the hosted zone's id)")
+        return self
+
+
 class StackSettings(_Section):
     """Everything under the `edgekit:` namespace of one stack file."""
 
@@ -213,9 +222,25 @@ class StackSettings(_Section):
     logging: LoggingSettings = LoggingSettings()
     alarms: AlarmSettings = AlarmSettings(enabled=False)
     artifacts: dict[str, ArtifactPin] = {}
+    # Optional DNS management: "external" (print the records), or where to create them.
+    # Without it, no records and no certificate are managed.
+    dns: Literal["external"] | DnsSettings | None = None
     # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
     # None means "in prod only"; prod's policy pack refuses it off.
     protect_data: bool | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_aliases(self) -> StackSettings:
+        if self.images.aliases and not self.images.certificate_arn and self.dns is None:
+            raise ValueError(
+                "images.aliases need images.certificateArn (an ACM certificate in us-east-1), "
+                "or edgekit:dns so that edgekit requests and validates one"
+            )
+        return self
+
+    @property
+    def dns_provider(self) -> str | None:
+        return self.dns if isinstance(self.dns, str) else (self.dns.provider if self.dns else None)
 
     @property
     def protects_data(self) -> bool:
@@ -271,7 +296,8 @@ def parse_settings(values: dict[str, Any], stack_file: str) -> StackSettings:
 def _describe(error: ValidationError, stack_file: str) -> str:
     lines = [f"{stack_file}: {error.error_count()} config problem(s):"]
     for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
+        # A rule across sections (a stack-level validator) has no location of its own.
+        location = [str(part) for part in problem["loc"]] or ["*"]
         key = f"{NAMESPACE}:{location[0]}" + "".join(
             f"[{part}]" if part.isdigit() else f".{part}" for part in location[1:]
         )

@@ -175,6 +175,7 @@ def test_outputs_name_the_deployed_pieces(graph: ProgramGraph, artifact: Artifac
         "distribution_id": distribution.id,
         "distribution_arn": distribution.outputs["arn"],
         "domain_name": distribution.outputs["domainName"],
+        "hosted_zone_id": distribution.outputs["hostedZoneId"],
         "bucket_name": graph.one(BUCKET).outputs["bucket"],
         "function_name": function.outputs["name"],
         "function_qualified_arn": function.outputs["qualifiedArn"],
