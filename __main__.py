@@ -5,8 +5,7 @@ run the same file under Pulumi's mock runtime.
 """
 
 import pulumi
-
-from components import (
+from edgekit_iac.components import (
     CachedWorker,
     CachedWorkerArgs,
     CloudflareLogpush,
@@ -30,9 +29,10 @@ from components import (
     EdgeWorkerArgs,
     OriginDnsRecord,
 )
-from edgekit import artifacts
-from edgekit.config import StackSettings, load_settings, paging_endpoint, refuse
-from edgekit.errors import UserError
+
+from edgekit_iac.config import StackSettings, load_settings, paging_endpoint, refuse
+from edgekit_iac.errors import UserError
+from edgekit_iac.release import artifacts
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 # Where each CloudflareRateLimitArgs field comes from in the stack file.
@@ -192,7 +192,7 @@ def _worker_deployment(cloudflare, worker, artifact, logpush: bool) -> dict:
 
 def cloudflare_rate_limit(settings: StackSettings) -> CloudflareRateLimitArgs | None:
     """The zone's rate limit, checked against the zone's plan before anything is declared."""
-    from components.cloudflare_rate_limit import validate_args
+    from edgekit_iac.components.cloudflare_rate_limit import validate_args
 
     limits = settings.rate_limits.cloudflare
     if settings.cloudflare is None or not limits.enabled:

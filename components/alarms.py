@@ -43,15 +43,15 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-from components._aws_helpers import (
+from edgekit_iac.components._aws_helpers import (
     data_options,
     is_tag_mapping,
     policy_document,
     policy_json,
     statement,
 )
-from edgekit.errors import UserError
+
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 

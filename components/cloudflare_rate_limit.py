@@ -32,7 +32,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"

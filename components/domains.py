@@ -34,7 +34,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 CERTIFICATE_TYPE = "edgekit:aws:EdgeCertificate"
 RECORDS_TYPE = "edgekit:dns:EdgeDnsRecords"

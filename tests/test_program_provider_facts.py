@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edgekit.program import ProgramGraph, run_program
+from edgekit_iac.program import ProgramGraph, run_program
 
 SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 JOB = "cloudflare:index/logpushJob:LogpushJob"
@@ -56,7 +56,7 @@ def test_each_stacks_job_is_filtered_to_exactly_its_own_scripts(graphs):
 
 
 def _prod_paging_without_secret(monkeypatch) -> None:
-    from edgekit import stack_files
+    from edgekit_iac.release import stack_files
 
     real = stack_files.read_config
 
@@ -72,7 +72,7 @@ def _prod_paging_without_secret(monkeypatch) -> None:
 def test_preview_of_prod_paging_without_the_endpoint_exits_non_zero_naming_the_fix(
     monkeypatch, capsys
 ):
-    from edgekit.cli import main
+    from edgekit_iac.cli import main
 
     _prod_paging_without_secret(monkeypatch)
     assert main(["preview", "--stack", "prod"]) != 0
@@ -85,8 +85,8 @@ def test_preview_of_prod_paging_without_the_endpoint_exits_non_zero_naming_the_f
 def test_the_refusal_comes_before_the_first_resource(monkeypatch):
     import runpy
 
-    from edgekit.config import ConfigError
-    from edgekit.program import default_program_path
+    from edgekit_iac.config import ConfigError
+    from edgekit_iac.program import default_program_path
 
     _prod_paging_without_secret(monkeypatch)
     declared: list[str] = []
@@ -109,7 +109,7 @@ def test_the_refusal_comes_before_the_first_resource(monkeypatch):
 
 
 def test_the_committed_prod_stack_previews_green(capsys):
-    from edgekit.cli import main
+    from edgekit_iac.cli import main
 
     assert main(["preview", "--stack", "prod"]) == 0
     assert "Policy pack: no violations." in capsys.readouterr().out
@@ -122,7 +122,7 @@ ZONE = "0123456789abcdef0123456789abcd00"
 
 
 def _cloudflare(plan: str | None) -> dict:
-    from edgekit import stack_files
+    from edgekit_iac.release import stack_files
 
     section = dict(stack_files.read_config("prod")["edgekit:cloudflare"])
     section.pop("zonePlan", None)
@@ -132,7 +132,7 @@ def _cloudflare(plan: str | None) -> dict:
 
 
 def _limits(**changes) -> dict:
-    from edgekit import stack_files
+    from edgekit_iac.release import stack_files
 
     return {**stack_files.read_config("prod")["edgekit:rateLimits"]["cloudflare"], **changes}
 
@@ -168,7 +168,7 @@ def _run_limits(plan: str | None, **changes) -> ProgramGraph:
     ],
 )
 def test_a_period_or_timeout_the_zones_plan_refuses_names_the_keys(plan, changes, key, accepted):
-    from edgekit.config import ConfigError
+    from edgekit_iac.config import ConfigError
 
     with pytest.raises(ConfigError) as raised:
         _run_limits(plan, **changes)
@@ -189,7 +189,7 @@ def test_each_plan_accepts_its_own_limits(plan, period, timeout):
 
 
 def test_the_zone_plan_is_required_once_cloudflare_rate_limits_are_on():
-    from edgekit.config import ConfigError
+    from edgekit_iac.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"edgekit:cloudflare.zonePlan: required"):
         _run_limits(None)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from edgekit.program import ProgramGraph, RecordedResource
+from edgekit_iac.program import ProgramGraph, RecordedResource
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"

@@ -5,8 +5,7 @@ validated through DNS, and `dns: external` listing what the team must create."""
 from __future__ import annotations
 
 import pytest
-
-from components.domains import (
+from edgekit_iac.components.domains import (
     DnsTarget,
     DomainsArgsError,
     EdgeCertificate,
@@ -15,8 +14,9 @@ from components.domains import (
     EdgeDnsRecordsArgs,
     validation_names,
 )
-from edgekit.config import ConfigError
-from edgekit.program import ProgramGraph, run_program
+
+from edgekit_iac.config import ConfigError
+from edgekit_iac.program import ProgramGraph, run_program
 from tests.components.provider_normalisation import findings
 
 ZONE = "fedcba9876543210fedcba9876543210"
@@ -154,7 +154,7 @@ def test_validation_names_drop_a_wildcard_covered_by_its_base():
 
 
 def _prod_images_without_certificate() -> dict:
-    from edgekit import stack_files
+    from edgekit_iac.release import stack_files
 
     images = dict(stack_files.read_config("prod")["edgekit:images"])
     images.pop("certificateArn")

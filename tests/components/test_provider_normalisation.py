@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
 
-from components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
-from edgekit.program import RecordedResource, run_program
+from edgekit_iac.program import RecordedResource, run_program
 from tests.components.provider_normalisation import (
     DISTRIBUTION,
     DROPPED,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from edgekit_iac.policies import rules
+from edgekit_iac.policies.evaluate import evaluate
 from pulumi.runtime.proto import analyzer_pb2
 
-from edgekit.program import ProgramGraph, run_program
-from policies import rules
-from policies.evaluate import evaluate
+from edgekit_iac.program import ProgramGraph, run_program
 from tests.policies.test_pack import MANDATORY, Analyzer, start_pack, struct, urn
 
 BUCKET = "aws:s3/bucket:Bucket"
