@@ -347,9 +347,8 @@ def test_each_plan_may_use_its_documented_maximum(plan, period, timeout):
 
 
 def test_cloudflares_refusal_of_a_second_entry_point_prints_the_adoption_steps(monkeypatch):
+    from edgekit_iac.components import cloudflare_rate_limit as module
     from pulumi.resource_hooks import ErrorHookArgs
-
-    from components import cloudflare_rate_limit as module
 
     logged: list[str] = []
     monkeypatch.setattr(module.pulumi.log, "error", lambda message, *a, **k: logged.append(message))
