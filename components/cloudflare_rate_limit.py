@@ -31,6 +31,8 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
 
 from edgekit_iac.errors import UserError
 
@@ -398,12 +400,17 @@ class CloudflareRateLimit(pulumi.ComponentResource):
                     if settings.existing_ruleset_id
                     else None
                 ),
-                hooks=ResourceHookBinding(on_error=[self._entrypoint_hook()]),
+                hooks=self._entrypoint_hook(),
             ),
         )
 
-    def _entrypoint_hook(self) -> ErrorHook:
+    def _entrypoint_hook(self) -> ResourceHookBinding | None:
+        # A Pulumi CLI without error hooks would refuse the whole program for one: there,
+        # the README's troubleshooting entry is all the user gets.
+        if not monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS):
+            return None
         zone_id = self._settings.zone_id
-        return ErrorHook(
+        hook = ErrorHook(
             f"{self._name}-entrypoint-exists", lambda args: explain_failure(args, zone_id)
         )
+        return ResourceHookBinding(on_error=[hook])

@@ -386,3 +386,11 @@ def test_an_existing_entry_point_is_imported_by_its_zone_qualified_id():
     ruleset = graph.one("cloudflare:index/ruleset:Ruleset")
     assert ruleset.options["importId"] == f"zones/{ZONE}/{existing}"
     assert ruleset.options["onErrorHooks"] == ["api-rl-entrypoint-exists"]
+
+
+def test_a_pulumi_cli_without_error_hooks_still_gets_the_ruleset(monkeypatch):
+    from edgekit_iac.components import cloudflare_rate_limit as module
+
+    monkeypatch.setattr(module, "monitor_supports_feature", lambda feature: False)
+    graph = record_cloudflare(CloudflareRateLimitArgs(zone_id=ZONE))
+    assert "onErrorHooks" not in graph.one("cloudflare:index/ruleset:Ruleset").options
