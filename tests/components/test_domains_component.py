@@ -218,3 +218,24 @@ def test_without_dns_config_nothing_changes_and_aliases_still_need_a_certificate
 def test_route53_without_its_zone_is_refused_by_config():
     with pytest.raises(ConfigError, match="route53ZoneId"):
         run_program("prod", config_overrides={"edgekit:dns": {"provider": "route53"}})
+
+
+def test_edgekit_preview_prints_the_records_an_external_dns_team_must_create(
+    monkeypatch, capsys
+):
+    from edgekit_iac.cli import main
+    from edgekit_iac.release import stack_files
+
+    real = stack_files.read_config
+    images = _prod_images_without_certificate()
+
+    def read_config(stack: str) -> dict:
+        return {**real(stack), "edgekit:images": images, "edgekit:dns": "external"}
+
+    monkeypatch.setattr(stack_files, "read_config", read_config)
+    assert main(["preview", "--stack", "prod"]) == 0
+    printed = capsys.readouterr().out
+    (line,) = [line for line in printed.splitlines() if "dnsRecordsToCreate" in line]
+    assert '"name": "img.example.com"' in line and '"type": "CNAME"' in line
+    assert '"name": "api.example.com"' in line and '"content": "100::"' in line
+    assert "certificateValidationRecords" in printed
