@@ -527,28 +527,22 @@ class EdgeAlarms(pulumi.ComponentResource):
                 )
             self.topics[region] = topic
 
-    def _create_alarm(
+    def _declare_alarm(
         self,
-        spec: AlarmSpec,
+        suffix: str,
         region: str,
-        dimensions: Mapping[str, pulumi.Input[str]],
+        description: str,
         opts: pulumi.ResourceOptions,
+        **watch: Any,
     ) -> None:
+        """One alarm: what it watches (`watch`), plus what every edgekit alarm shares."""
         settings = self._settings
         actions = [self.topics[region].arn]
         self.alarms.append(
             aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.suffix}",
+                f"{self._name}-{suffix}",
                 region=region,
-                alarm_description=f"{self._name}: {spec.description}",
-                namespace=spec.namespace,
-                metric_name=spec.metric_name,
-                dimensions=dict(dimensions),
-                statistic=spec.statistic,
-                extended_statistic=spec.extended_statistic,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                period=settings.period_seconds,
+                alarm_description=f"{self._name}: {description}",
                 evaluation_periods=settings.evaluation_periods,
                 datapoints_to_alarm=settings.datapoints_to_alarm,
                 treat_missing_data=TREAT_MISSING_DATA,
@@ -556,7 +550,30 @@ class EdgeAlarms(pulumi.ComponentResource):
                 ok_actions=actions,
                 tags=settings.tags or None,
                 opts=opts,
+                **watch,
             )
+        )
+
+    def _create_alarm(
+        self,
+        spec: AlarmSpec,
+        region: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        self._declare_alarm(
+            spec.suffix,
+            region,
+            spec.description,
+            opts,
+            namespace=spec.namespace,
+            metric_name=spec.metric_name,
+            dimensions=dict(dimensions),
+            statistic=spec.statistic,
+            extended_statistic=spec.extended_statistic,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            period=self._settings.period_seconds,
         )
 
     def _create_cloudfront_alarms(self) -> None:
@@ -571,28 +588,17 @@ class EdgeAlarms(pulumi.ComponentResource):
         settings = self._settings
         if settings.function_name is None:
             return
-        actions = [self.topics[CLOUDFRONT_METRICS_REGION].arn]
-        self.alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{self._name}-edge-function-errors",
-                region=CLOUDFRONT_METRICS_REGION,
-                alarm_description=(
-                    f"{self._name}: at least {settings.lambda_errors_per_period} Lambda@Edge "
-                    "errors (execution, validation, throttling) per period, any region"
-                ),
-                metric_queries=edge_function_error_queries(
-                    settings.distribution_id, settings.period_seconds
-                ),
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=settings.lambda_errors_per_period,
-                evaluation_periods=settings.evaluation_periods,
-                datapoints_to_alarm=settings.datapoints_to_alarm,
-                treat_missing_data=TREAT_MISSING_DATA,
-                alarm_actions=actions,
-                ok_actions=actions,
-                tags=settings.tags or None,
-                opts=self._child,
-            )
+        self._declare_alarm(
+            "edge-function-errors",
+            CLOUDFRONT_METRICS_REGION,
+            f"at least {settings.lambda_errors_per_period} Lambda@Edge errors (execution, "
+            "validation, throttling) per period, any region",
+            self._child,
+            metric_queries=edge_function_error_queries(
+                settings.distribution_id, settings.period_seconds
+            ),
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=settings.lambda_errors_per_period,
         )
 
     def _create_lambda_alarms(self) -> None:

@@ -354,35 +354,34 @@ class EdgeDnsRecords(pulumi.ComponentResource):
                 for t in ("A", "AAAA")
             ]
         if target.provider == "cloudflare":
-            cloudflare.DnsRecord(
-                f"{self._name}-{logical(alias)}",
-                zone_id=target.cloudflare_zone_id,
-                name=alias,
-                type="CNAME",
-                content=domain,
-                # DNS only: CloudFront terminates TLS for the alias with its ACM certificate.
-                proxied=False,
-                ttl=AUTOMATIC_TTL,
-                comment="edgekit: CloudFront alias",
-                opts=child,
+            # DNS only: CloudFront terminates TLS for the alias with its ACM certificate.
+            self._cloudflare_record(
+                alias, "CNAME", domain, proxied=False, purpose="CloudFront alias"
             )
         return [
             domain.apply(lambda d: {"name": alias, "type": "CNAME", "content": d, "proxied": False})
         ]
 
+    def _cloudflare_record(
+        self, name: str, type_: str, content: pulumi.Input[str], *, proxied: bool, purpose: str
+    ) -> cloudflare.DnsRecord:
+        return cloudflare.DnsRecord(
+            f"{self._name}-{logical(name)}",
+            zone_id=self._target.cloudflare_zone_id,
+            name=name,
+            type=type_,
+            content=content,
+            proxied=proxied,
+            ttl=AUTOMATIC_TTL,
+            comment=f"edgekit: {purpose}",
+            opts=self._child,
+        )
+
     def _worker_host(self, host: str) -> dict[str, Any]:
         target = self._target
         if target.provider != "external":
-            cloudflare.DnsRecord(
-                f"{self._name}-{logical(host)}",
-                zone_id=target.cloudflare_zone_id,
-                name=host,
-                type="AAAA",
-                content=WORKER_ONLY_ADDRESS,
-                # Workers routes run only on proxied hostnames.
-                proxied=True,
-                ttl=AUTOMATIC_TTL,
-                comment="edgekit: Workers route",
-                opts=self._child,
+            # Workers routes run only on proxied hostnames.
+            self._cloudflare_record(
+                host, "AAAA", WORKER_ONLY_ADDRESS, proxied=True, purpose="Workers route"
             )
         return {"name": host, "type": "AAAA", "content": WORKER_ONLY_ADDRESS, "proxied": True}
