@@ -20,6 +20,8 @@ from edgekit_iac.program import ProgramGraph, run_program
 from tests.components.provider_normalisation import findings
 
 ZONE = "fedcba9876543210fedcba9876543210"
+# What a Workers route host needs: a proxied name (the Worker reaches its origin by URL).
+ROUTE_HOST_RECORD = {"name": "api.example.com", "type": "AAAA", "content": "100::", "proxied": True}
 HOSTED_ZONE = "Z0123456789ABCDEFGHIJ"
 CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 R53_RECORD = "aws:route53/record:Record"
@@ -85,12 +87,7 @@ def test_external_creates_nothing_and_lists_every_record():
         "content": "d111111abcdef8.cloudfront.net",
         "proxied": False,
     } in listed
-    assert {
-        "name": "api.example.com",
-        "type": "AAAA",
-        "content": "100::",
-        "proxied": True,
-    } in listed
+    assert ROUTE_HOST_RECORD in listed
 
 
 @pytest.mark.parametrize(
@@ -177,12 +174,7 @@ def test_external_dns_prints_the_records_and_issues_the_certificate():
         "content": distribution.outputs["domainName"],
         "proxied": False,
     } in listed
-    assert {
-        "name": "api.example.com",
-        "type": "AAAA",
-        "content": "100::",
-        "proxied": True,
-    } in listed
+    assert ROUTE_HOST_RECORD in listed
     # geo.example.com is a Workers custom domain: Cloudflare makes its record itself.
     assert not [r for r in listed if r["name"] == "geo.example.com"]
     # The distribution uses the certificate edgekit requested, once validated.
@@ -220,9 +212,7 @@ def test_route53_without_its_zone_is_refused_by_config():
         run_program("prod", config_overrides={"edgekit:dns": {"provider": "route53"}})
 
 
-def test_edgekit_preview_prints_the_records_an_external_dns_team_must_create(
-    monkeypatch, capsys
-):
+def test_edgekit_preview_prints_the_records_an_external_dns_team_must_create(monkeypatch, capsys):
     from edgekit_iac.cli import main
     from edgekit_iac.release import stack_files
 

@@ -101,10 +101,7 @@ def test_the_old_origin_with_an_empty_identity_is_caught():
     ],
 )
 def test_each_dropped_or_unvouched_value_is_a_finding(type_token, inputs):
-    resource = RecordedResource(
-        urn="urn:x", type=type_token, name="r", parent=None, custom=True, inputs=inputs
-    )
-    assert resource_findings(resource)
+    assert resource_findings(declared(type_token, inputs))
 
 
 def test_every_entry_of_the_list_carries_its_evidence():
@@ -113,21 +110,17 @@ def test_every_entry_of_the_list_carries_its_evidence():
 
 
 def test_a_kept_value_is_not_a_finding_but_the_same_path_with_another_type_is():
-    kept = RecordedResource(
-        urn="urn:x",
-        type=LIFECYCLE,
+    inputs = {"rules": [{"filter": {"prefix": ""}}]}
+    assert not resource_findings(declared(LIFECYCLE, inputs))
+    assert resource_findings(declared(DISTRIBUTION, inputs))
+
+
+def declared(type_token: str, inputs: dict) -> RecordedResource:
+    return RecordedResource(
+        urn=f"urn:pulumi:test::edgekit::{type_token}::r",
+        type=type_token,
         name="r",
         parent=None,
         custom=True,
-        inputs={"rules": [{"filter": {"prefix": ""}}]},
+        inputs=inputs,
     )
-    assert not resource_findings(kept)
-    other = RecordedResource(
-        urn="urn:y",
-        type=DISTRIBUTION,
-        name="r",
-        parent=None,
-        custom=True,
-        inputs={"rules": [{"filter": {"prefix": ""}}]},
-    )
-    assert resource_findings(other)
