@@ -25,6 +25,13 @@ from edgekit_iac.components.cloudflare_rate_limit import (
     CloudflareRateLimit,
     CloudflareRateLimitArgs,
 )
+from edgekit_iac.components.domains import (
+    DnsTarget,
+    EdgeCertificate,
+    EdgeCertificateArgs,
+    EdgeDnsRecords,
+    EdgeDnsRecordsArgs,
+)
 from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
@@ -38,8 +45,13 @@ __all__ = [
     "CloudflareLogpushArgs",
     "CloudflareRateLimit",
     "CloudflareRateLimitArgs",
+    "DnsTarget",
     "EdgeAlarms",
     "EdgeAlarmsArgs",
+    "EdgeCertificate",
+    "EdgeCertificateArgs",
+    "EdgeDnsRecords",
+    "EdgeDnsRecordsArgs",
     "EdgeImageResizer",
     "EdgeImageResizerArgs",
     "EdgeLogPipeline",
