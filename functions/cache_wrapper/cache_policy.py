@@ -66,8 +66,10 @@ Decisions worth knowing:
   ``no-cache``, ``Pragma: no-cache`` (with no Cache-Control), ``Vary`` other than
   ``Accept-Encoding``, an unparseable ``Age``, or ``must-understand`` on a status outside
   CACHEABLE_STATUSES, and with a positive freshness lifetime: ``s-maxage``, else
-  ``max-age``, else ``Expires`` minus ``Date``, each minus the answer's age (RFC 9111
-  4.2.3), capped by MAX_TTL. An invalid ``max-age``/``s-maxage`` (``-1``, ``abc``,
+  ``max-age``, else ``Expires`` minus ``Date``, each minus the answer's ``Age``, capped by
+  MAX_TTL. (``Date`` is not used to age an answer, RFC 9111 4.2.3's apparent age: the
+  origin's clock and the edge's disagree, and a slow origin clock would make every answer
+  stale on arrival.) An invalid ``max-age``/``s-maxage`` (``-1``, ``abc``,
   ``'60'``) or ``Expires`` (``0``, a past date) counts as already stale: not stored.
   **A response without explicit freshness is not stored** unless DEFAULT_TTL is set, and
   then only with a status RFC 9110 15.1 calls heuristically cacheable (200, 203, 204,
@@ -573,9 +575,7 @@ def store_decision(status: int, headers: Iterable[tuple[str, str]], settings: Se
         if settings.default_ttl <= 0 or not heuristic:
             return Decision(False, "no-freshness")
         lifetime = float(settings.default_ttl)
-    date = _http_date(fields.get("date"))
-    apparent_age = max(0.0, now - date) if date is not None else 0.0
-    ttl = math.floor(min(lifetime - max(apparent_age, age), settings.max_ttl))
+    ttl = math.floor(min(lifetime - age, settings.max_ttl))
     if ttl <= 0:
         return Decision(False, "stale")
     return Decision(True, ttl=ttl)
@@ -599,9 +599,7 @@ def storage_headers(origin_headers: Iterable[tuple[str, str]], *, ttl: int, stal
         and not name.lower().startswith(_INTERNAL_PREFIX)
     ]
     origin_cc = fields.get("cache-control")
-    age = _age(fields) or 0
-    date = _http_date(fields.get("date"))
-    initial_age = max(age, max(0.0, now - date) if date is not None else 0.0)
+    initial_age = _age(fields) or 0
     stale_ok = stale_allowed(parse_cache_control(origin_cc))
     stamp = [
         ("cache-control", f"public, max-age={ttl + stale_if_error}"),

@@ -317,9 +317,9 @@ PAST = "Tue, 14 Nov 2023 21:13:20 GMT"  # NOW - 3600
         (200, [("Expires", DATE_NOW)], False, "stale", 0),
         (200, [("Expires", "0")], False, "stale", 0),
         (200, [("Expires", EXPIRES_1H), ("Cache-Control", "max-age=0")], False, "stale", 0),
-        (200, [("Expires", EXPIRES_1H), ("Date", PAST)], True, "", 3600),
+        (200, [("Expires", EXPIRES_1H), ("Date", PAST)], True, "", 7200),
         (200, [("Expires", EXPIRES_1H), ("Age", "3600")], False, "stale", 0),
-        (200, [("Cache-Control", "max-age=60"), ("Date", PAST)], False, "stale", 0),
+        (200, [("Cache-Control", "max-age=60"), ("Date", PAST)], True, "", 60),  # clocks differ
         (200, [("Pragma", "no-cache"), ("Expires", EXPIRES_1H)], False, "pragma-no-cache", 0),
         (200, [("Pragma", "no-cache"), ("Cache-Control", "max-age=60")], True, "", 60),
         (200, [("Cache-Control", "max-age=60"), ("Age", "abc")], False, "age-invalid", 0),
