@@ -133,7 +133,8 @@ def run_suite(test_id: str, forward_headers: tuple[str, ...]) -> str:
 
 def summarize(results_file: Path, listing: bool = False) -> tuple[dict[str, int], list[str]]:
     """Required-test counts (pass, fail, setup, dependency, ...) and the non-passing rows."""
-    command = ["node", "summary.mjs", str(results_file)] + (["--list"] if listing else [])
+    command = ["node", "summary.mjs", str(results_file.resolve())] + (["--list"] if listing
+                                                                       else [])
     output = subprocess.run(command, cwd=SUITE_HOME, capture_output=True, text=True,
                             check=True).stdout.splitlines()
     return json.loads(output[0]), output[1:]
@@ -209,14 +210,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="a results.json of an earlier run to show as its own row")
     parser.add_argument("--no-forward-headers", action="store_true",
                         help="do not set FORWARD_HEADERS (for wrappers older than it)")
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="count the last run's results.json again, run nothing")
     args = parser.parse_args(argv)
-    forward = () if args.no_forward_headers else SUITE_HEADERS
-    output = run_suite(args.id, forward)
-    if args.id:
-        print(output)
-        return 0
-    results = json.loads(output)
-    RESULTS_FILE.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    if not args.summarize_only:
+        forward = () if args.no_forward_headers else SUITE_HEADERS
+        output = run_suite(args.id, forward)
+        if args.id:
+            print(output)
+            return 0
+        results = json.loads(output)
+        RESULTS_FILE.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     counts, rows = summarize(RESULTS_FILE, listing=True)
     runs = []
     if args.before is not None:

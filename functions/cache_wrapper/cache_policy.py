@@ -46,7 +46,8 @@ Decisions worth knowing:
   end-to-end header the client sent, and their answers are never stored.
 * **What the origin sees on a cacheable request.** Only what the key covers or what cannot
   change the response: the path and query as the client sent them, ``X-Forwarded-Host``
-  and ``X-Forwarded-Proto`` (the URL's host and scheme, both in the key), ``traceparent``
+  and ``X-Forwarded-Proto`` (the URL's host and scheme, both in the key),
+  ``Surrogate-Capability: edgekit="Surrogate/1.0"`` (the same for everyone), ``traceparent``
   and ``tracestate`` (W3C trace context), the FORWARD_HEADERS a stack declares
   response-neutral, and the wrapper's own validators (``If-None-Match`` /
   ``If-Modified-Since`` from the stored copy). Nothing else: no cookies, no
@@ -77,6 +78,10 @@ Decisions worth knowing:
   serves one client's momentary answer to everyone, so the origin has to say so.
   ``Vary: Accept-Encoding`` neither splits the key nor prevents caching: Workers negotiate
   compression on each hop, so the stored body does not depend on the client's encoding.
+* **Targeted fields.** ``Cloudflare-CDN-Cache-Control`` or ``CDN-Cache-Control`` (RFC 9213),
+  else ``Surrogate-Control`` directives without a target or targeted ``;edgekit``, replace
+  ``Cache-Control`` (and ``Expires``) for what this cache stores and for how long, when
+  present with a directive it understands; clients still get every field as sent.
 * **Stale copies.** The Cache API's ``put`` honours ``Cache-Control`` and drops an entry
   when it expires, so the stored copy gets ``Cache-Control: public, max-age=<ttl + window>``
   (window: STALE_IF_ERROR) and carries its own clock: ``X-Edgekit-Born-At`` (epoch seconds
@@ -94,7 +99,8 @@ Decisions worth knowing:
   (workerd builds the Response without the constructor's 200-599 check, and relays a
   1xx the HTTP client read as final), but a Worker can only answer 200-599. An origin
   status outside 200-599, a 5xx, a timeout or a connection error is a failure: the
-  stored copy when allowed (STALE), else a short JSON 502 (504 for a timeout).
+  stored copy when allowed (STALE); else the origin's own 5xx as it sent it (BYPASS,
+  reason ``origin-error``), or a short JSON 502 (504 for a timeout) when there is none.
 * **X-Edge-Cache.** HIT, MISS (fetched; stored when allowed), REVALIDATED, STALE, BYPASS
   (the request may not use the cache, or the answer may not be stored;
   ``X-Edge-Cache-Reason`` says which). A successful unsafe request (POST, PUT, ...)
@@ -114,7 +120,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote_plus, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit
 
 HeaderPairs = list[tuple[str, str]]
 
@@ -147,6 +153,13 @@ DEFAULT_API_KEY_HEADERS = ("x-api-key", "api-key", "x-auth-token", "x-access-tok
 DEFAULT_TRACKING_PARAMS = ("utm_*", "gclid", "fbclid")
 # Forwarded on every cacheable request: trace context cannot change a response.
 NEUTRAL_HEADERS = ("traceparent", "tracestate")
+# Targeted cache-control fields, first found wins (RFC 9213; W3C Edge Architecture).
+TARGETED_FIELDS = ("cloudflare-cdn-cache-control", "cdn-cache-control", "surrogate-control")
+_TARGETED_UNDERSTOOD = frozenset({"max-age", "s-maxage", "no-store", "no-cache", "private",
+                                  "must-revalidate", "proxy-revalidate"})
+# This cache's name in Surrogate-Capability / targeted Surrogate-Control directives.
+SURROGATE_TARGET = "edgekit"
+SURROGATE_CAPABILITY = ("surrogate-capability", 'edgekit="Surrogate/1.0"')
 
 # X-Edge-Cache values.
 HIT, MISS, STALE, BYPASS, REVALIDATED = "HIT", "MISS", "STALE", "BYPASS", "REVALIDATED"
@@ -174,6 +187,7 @@ _NEVER_FORWARDED_ON_CACHEABLE = frozenset({
     "authorization", "cookie", "range", "if-range", "if-match", "if-none-match",
     "if-modified-since", "if-unmodified-since", "x-forwarded-host", "x-forwarded-proto",
     "forwarded", "x-forwarded-for", "cf-connecting-ip", "x-real-ip", "true-client-ip",
+    "surrogate-capability",
 }) | HOP_BY_HOP | _RUNTIME_MANAGED
 # RFC 9111 3.2 / 4.3.4: a 304 does not replace what describes the stored content itself.
 _KEPT_ON_304 = frozenset({
@@ -454,13 +468,7 @@ def cache_key_url(url: str, tracking_params: tuple[str, ...] = DEFAULT_TRACKING_
     Pairs are ordered by name; pairs of one name keep the order they were sent in.
     """
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.netloc.lower()
-    if ":" in host or "@" in host:  # port, userinfo or IPv6: let urlsplit take it apart
-        host = parts.hostname or ""
-        host = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
-        if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme):
-            host = f"{host}:{parts.port}"
+    scheme, host = parts.scheme.lower(), key_host(parts)
     is_tracking = _name_matcher(tracking_params)
     # Most queries are already canonical text (unreserved characters only): skip decoding.
     plain = _PLAIN_QUERY(parts.query) is not None
@@ -476,6 +484,17 @@ def cache_key_url(url: str, tracking_params: tuple[str, ...] = DEFAULT_TRACKING_
     pairs.sort(key=lambda pair: pair[0])  # stable: repeated names keep their order
     query = "&".join([f"{name}={value}" for name, value in pairs])
     return f"{scheme}://{host}{parts.path or '/'}" + (f"?{query}" if query else "")
+
+
+def key_host(parts: SplitResult) -> str:
+    """The URL's host as the key has it: lower case, no userinfo, no default port."""
+    host = parts.netloc.lower()
+    if ":" in host or "@" in host:  # port, userinfo or IPv6: let urlsplit take it apart
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
+        if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(parts.scheme.lower()):
+            host = f"{host}:{parts.port}"
+    return host
 
 
 def origin_url_for(request_url: str, origin_url: str) -> str:
@@ -500,12 +519,12 @@ def origin_request_headers(pairs: Iterable[tuple[str, str]], *, cacheable: bool,
                 if name.lower() in allowed and name.lower() != "traceparent"
                 and not (replaced and name.lower() == "tracestate")]
     else:
-        drop = {"traceparent", "x-forwarded-host", "x-forwarded-proto"}
+        drop = {"traceparent", "x-forwarded-host", "x-forwarded-proto", "surrogate-capability"}
         if replaced:
             drop.add("tracestate")  # W3C: vendor state belongs to the trace that was dropped
         kept = forwardable(pairs, drop=drop)
-    added = [("traceparent", traceparent), ("x-forwarded-host", url.netloc),
-             ("x-forwarded-proto", url.scheme)]
+    added = [("traceparent", traceparent), ("x-forwarded-host", key_host(url)),
+             ("x-forwarded-proto", url.scheme.lower()), SURROGATE_CAPABILITY]
     return kept + added
 
 
@@ -531,13 +550,16 @@ def _age(fields: Mapping[str, str]) -> int | None:
 
 
 def _explicit_lifetime(directives: Mapping[str, str | None], fields: Mapping[str, str],
-                       now: float) -> float | None:
-    """RFC 9111 4.2.1: s-maxage, max-age, Expires - Date; None without any; <= 0 if invalid."""
+                       now: float, targeted: bool = False) -> float | None:
+    """RFC 9111 4.2.1: s-maxage, max-age, Expires - Date; None without any; <= 0 if invalid.
+
+    Under a targeted field (RFC 9213) only its own max-age counts, not Expires.
+    """
     for name in ("s-maxage", "max-age"):
         if name in directives:
             value = (directives[name] or "").strip()
             return float(int(value)) if _DIGITS.fullmatch(value) else 0.0
-    if "expires" in fields:
+    if "expires" in fields and not targeted:
         expires = _http_date(fields["expires"])
         if expires is None:
             return 0.0  # RFC 9111 5.3: an invalid Expires means "already expired"
@@ -546,12 +568,42 @@ def _explicit_lifetime(directives: Mapping[str, str | None], fields: Mapping[str
     return None
 
 
+def targeted_directives(fields: Mapping[str, str]) -> dict[str, str | None] | None:
+    """The directives of the first targeted cache-control field meant for this cache, or None.
+
+    RFC 9213: ``Cloudflare-CDN-Cache-Control``, then ``CDN-Cache-Control``; then the older
+    ``Surrogate-Control`` (W3C Edge Architecture), whose directives may name a target after
+    ``;`` (``max-age=60;edgekit``): those without a target or targeted at ``edgekit`` count.
+    A field with no directive this cache understands is ignored (RFC 9213 2.1).
+    """
+    for name in TARGETED_FIELDS:
+        if name not in fields:
+            continue
+        directives = {}
+        for directive, argument in parse_cache_control(fields[name]).items():
+            if name == "surrogate-control":
+                argument, _, target = (argument or "").partition(";")
+                if target and target.strip().lower() != SURROGATE_TARGET:
+                    continue
+                argument = argument or None
+            directives[directive] = argument
+        if set(directives) & _TARGETED_UNDERSTOOD:
+            return directives
+    return None
+
+
+def cache_directives(fields: Mapping[str, str]) -> dict[str, str | None]:
+    """What governs storing: a targeted field for this cache when present, else Cache-Control."""
+    targeted = targeted_directives(fields)
+    return targeted if targeted is not None else parse_cache_control(fields.get("cache-control"))
+
+
 def store_decision(status: int, headers: Iterable[tuple[str, str]], settings: Settings,
                    now: float = 0.0) -> Decision:
     """May this origin response to a GET be stored, and for how many seconds fresh?"""
     pairs = list(headers)
     fields = header_map(pairs)
-    directives = parse_cache_control(fields.get("cache-control"))
+    directives = cache_directives(fields)
     if "must-understand" in directives and status not in settings.cacheable_statuses:
         return Decision(False, "must-understand")
     if status not in settings.cacheable_statuses:
@@ -561,7 +613,8 @@ def store_decision(status: int, headers: Iterable[tuple[str, str]], settings: Se
     for directive in ("no-store", "private", "no-cache"):
         if directive in directives:
             return Decision(False, directive)
-    if "cache-control" not in fields and "no-cache" in parse_cache_control(fields.get("pragma")):
+    if "cache-control" not in fields and targeted_directives(fields) is None \
+            and "no-cache" in parse_cache_control(fields.get("pragma")):
         return Decision(False, "pragma-no-cache")
     vary = _vary_reason(fields)
     if vary:
@@ -569,7 +622,8 @@ def store_decision(status: int, headers: Iterable[tuple[str, str]], settings: Se
     age = _age(fields)
     if age is None:
         return Decision(False, "age-invalid")
-    lifetime = _explicit_lifetime(directives, fields, now)
+    lifetime = _explicit_lifetime(directives, fields, now,
+                                  targeted=targeted_directives(fields) is not None)
     if lifetime is None:
         heuristic = status in HEURISTIC_STATUSES or "public" in directives
         if settings.default_ttl <= 0 or not heuristic:
@@ -600,7 +654,7 @@ def storage_headers(origin_headers: Iterable[tuple[str, str]], *, ttl: int, stal
     ]
     origin_cc = fields.get("cache-control")
     initial_age = _age(fields) or 0
-    stale_ok = stale_allowed(parse_cache_control(origin_cc))
+    stale_ok = stale_allowed(cache_directives(fields))
     stamp = [
         ("cache-control", f"public, max-age={ttl + stale_if_error}"),
         (BORN_AT_HEADER, f"{now - initial_age:.3f}"),
@@ -858,6 +912,9 @@ def after_origin(plan: Plan, entry: Entry | None, status: int,
     if failure is None and status == 304:
         failure = Failure(502, "bad_gateway", "origin answered 304 to an unconditional request")
     if failure is not None:
+        if 500 <= status <= 599 and state != STALE_USABLE:
+            # Nothing stale to serve: the origin's own error (its body, its Retry-After).
+            return _relay(plan, status, headers, BYPASS, "origin-error")
         return after_failure(plan, entry, failure, now, settings)
     store = store_decision(status, headers, settings, now)
     if store.cache:

@@ -158,14 +158,14 @@ def test_origin_down_with_nothing_stale_gives_502_json(cache_worker, origin):
     assert result.json()["error"] == "bad_gateway"
 
 
-def test_origin_500_with_nothing_stale_gives_502_json(cache_worker, origin):
-    origin.route("/weather", status=500, body=b"boom")
+def test_origin_500_with_nothing_stale_is_relayed_as_the_origin_sent_it(cache_worker, origin):
+    origin.route("/weather", status=503, headers=[("retry-after", "30")], body=b"boom")
 
     result = cache_worker().dispatch_sync("GET", f"{API}/weather")
 
-    assert result.status == 502
-    assert result.json() == {"error": "bad_gateway", "status": 502,
-                             "detail": "origin answered 500"}
+    assert (result.status, result.body, result.header("retry-after")) == (503, b"boom", "30")
+    assert (result.header("x-edge-cache"), result.header("x-edge-cache-reason")) == (
+        "BYPASS", "origin-error")
 
 
 def test_timeout_with_nothing_stale_gives_504_json(cache_worker, origin):
@@ -186,7 +186,7 @@ def test_copy_past_the_stale_window_is_not_served(cache_worker, origin, clock):
     clock.advance(41)
     origin.route("/weather", status=503)
 
-    assert worker.dispatch_sync("GET", f"{API}/weather").status == 502
+    assert worker.dispatch_sync("GET", f"{API}/weather").status == 503
 
 
 def test_traceparent_is_forwarded_to_the_origin_and_back(cache_worker, origin):
@@ -491,9 +491,10 @@ def test_must_revalidate_copies_are_never_served_stale(cache_worker, origin, clo
     worker.dispatch_sync("GET", f"{API}/weather")
 
     clock.advance(20)
-    origin.route("/weather", status=503)
+    origin.route("/weather", status=503, body=b"down")
 
-    assert worker.dispatch_sync("GET", f"{API}/weather").status == 502
+    late = worker.dispatch_sync("GET", f"{API}/weather")
+    assert (late.status, late.body, late.header("x-edge-cache")) == (503, b"down", "BYPASS")
 
 
 def test_a_stale_copy_is_revalidated_with_its_etag(cache_worker, origin, clock):
