@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     counts, rows = summarize(RESULTS_FILE, listing=True)
     runs = []
     if args.before is not None:
-        runs.append(("edgekit before (main at the issue)", summarize(args.before)[0]))
+        runs.append(("edgekit before (b02d09d, this runner, no forwardHeaders)",
+                     summarize(args.before)[0]))
     runs.append((args.label, counts))
     version = json.loads((SUITE_DIR / "package.json").read_text())["version"]
     reasons_file = SUITE_HOME / "reasons.json"
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "suite_version": version, "counts": counts, "runs": runs,
         "this_cut": this_cut_counts(), "not_passing": rows,
         "reasons": json.loads(reasons_file.read_text()) if reasons_file.exists() else {},
+        "runtime": "the twin (CPython Workers stand-in, its Cache API stand-in)",
     }
     SUMMARY_FILE.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     write_section(section(summary))

@@ -67,7 +67,9 @@ def with_demo_origin(config: Mapping[str, Any], demo_url: str) -> dict[str, Any]
 def with_origin_url(config: Mapping[str, Any], url: str) -> dict[str, Any]:
     """A copy of `config` whose cache wrapper calls `url` (whatever the stack says)."""
     updated = copy.deepcopy(dict(config))
-    node = updated.setdefault(CONFIG_KEY, {})
+    node = updated.get(CONFIG_KEY)
+    if not isinstance(node, dict):
+        return updated  # no Cloudflare section: no cache wrapper to point anywhere
     for part in ORIGIN_URL_PATH[:-1]:
         if not isinstance(node.get(part), dict):
             return updated  # no cache wrapper in this stack: nothing to point anywhere
