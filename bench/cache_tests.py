@@ -75,7 +75,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float
 
 
 def suite_config(forward_headers: tuple[str, ...]) -> dict[str, Any]:
-    from edgekit import stack_files
+    from edgekit_iac.release import stack_files
 
     config = stack_files.read_config("local")
     wrapper = config["edgekit:cloudflare"]["cacheWrapper"]
@@ -88,7 +88,7 @@ def suite_config(forward_headers: tuple[str, ...]) -> dict[str, Any]:
 
 def run_suite(test_id: str, forward_headers: tuple[str, ...]) -> str:
     """The suite client's stdout (JSON results, or one test's dump with ``test_id``)."""
-    from edgekit.twin.supervisor import TwinOptions, start_twin
+    from edgekit_iac.twin.supervisor import TwinOptions, start_twin
 
     node = shutil.which("node")
     if node is None or not SUITE_DIR.is_dir():
