@@ -222,5 +222,5 @@ class CacheExchanges(RuleBasedStateMachine):
 
 
 CacheExchanges.TestCase.settings = hypothesis_settings(
-    max_examples=60, stateful_step_count=40, deadline=None)
+    max_examples=40, stateful_step_count=40, deadline=None)
 test_no_client_is_served_another_clients_answer = CacheExchanges.TestCase
