@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
@@ -169,6 +170,7 @@ def _url(pairs):
     return "https://api.example/p?" + urlencode(pairs, quote_via=quote, safe="")
 
 
+@hypothesis_settings(deadline=None)  # speed is measured in bench/, not asserted here
 @given(pairs=query_pairs)
 def test_cache_key_is_idempotent(pairs):
     key = policy.cache_key_url(_url(pairs))
@@ -182,6 +184,7 @@ def _values_by_name(pairs):
     return grouped
 
 
+@hypothesis_settings(deadline=None)  # speed is measured in bench/, not asserted here
 @given(pairs=query_pairs, data=st.data())
 def test_cache_key_is_the_same_exactly_when_each_names_values_come_in_the_same_order(pairs,
                                                                                      data):
@@ -198,6 +201,7 @@ def test_duplicate_query_params_keep_their_order_in_the_key():
         paris_first + "&units=c"
 
 
+@hypothesis_settings(deadline=None)  # speed is measured in bench/, not asserted here
 @given(pairs=query_pairs, tracking=tracking_pairs, data=st.data())
 def test_cache_key_drops_tracking_params(pairs, tracking, data):
     pairs = [(k, v) for k, v in pairs if not k.lower().startswith(("utm_", "gclid", "fbclid"))]
@@ -214,6 +218,7 @@ raw_queries = st.text(alphabet=st.sampled_from("ab_Z9~-.&=+% /é?%2F%FFzutm_gcli
                       max_size=40)
 
 
+@hypothesis_settings(deadline=None)  # speed is measured in bench/, not asserted here
 @given(query=raw_queries)
 def test_cache_key_keeps_exactly_the_non_tracking_pairs_of_any_query(query):
     key = policy.cache_key_url(f"https://api.example/p?{query}")
