@@ -176,6 +176,28 @@ def test_png_alpha_survives_in_formats_that_have_it(handler, s3, output_format):
     assert im.convert("RGBA").getpixel((75, 75))[3] == 255
 
 
+def test_mpo_from_a_phone_is_served_as_jpeg(handler, s3):
+    """Issue 10: Pillow opens many phone photos as MPO, and the resizer answered 500."""
+    put(s3, "phone.jpg", images.mpo((640, 480)))
+
+    response = handler.handler(origin_request("/images/400x300/phone.jpg"), None)
+
+    im = served_image(response)
+    assert (im.format, im.size) == ("JPEG", (400, 300))
+    assert header(response, "Content-Type") == "image/jpeg"
+    assert im.getpixel((200, 150))[0] > 180  # the first (red) picture
+    obj, _ = stored(s3, "resized/400x300/original/phone.jpg")
+    assert obj["ContentType"] == "image/jpeg"
+
+
+@pytest.mark.parametrize("name", images.BROKEN_EXIF_SEEDS)
+def test_photo_with_broken_exif_is_served(handler, s3, name):
+    """Issue 10: truncated EXIF raised struct.error in Pillow's TIFF reader: a 500."""
+    put(s3, "broken-exif.jpg", images.seed(name))
+    response = handler.handler(origin_request("/images/150x150/broken-exif.jpg"), None)
+    assert served_image(response).size == (96, 64)
+
+
 def test_png_without_format_stays_png(handler, s3):
     put(s3, "logo.png", images.alpha_png((500, 500)))
     im = served_image(handler.handler(origin_request("/images/150x150/logo.png"), None))

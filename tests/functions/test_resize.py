@@ -115,6 +115,63 @@ def test_draft_decoding_looks_like_a_full_decode(resize):
     assert mean_difference(ours, reference) < 3.0  # out of 255
 
 
+# ---------------------------------------------------------------- photos from phones (MPO)
+
+
+@pytest.mark.parametrize("output_format", [None, "jpeg", "webp"])
+def test_mpo_resizes_like_a_jpeg_from_its_first_picture(resize, output_format):
+    data = images.mpo((640, 480), second=(160, 120))
+    assert Image.open(io.BytesIO(data)).format == "MPO"  # what phones' files open as
+
+    result = resize.resize(data, (400, 300), output_format)
+
+    out = images.decode(result.data)
+    expected = (output_format or "jpeg").upper()
+    assert (out.format, out.size) == (expected, (400, 300))
+    assert result.format == (output_format or "jpeg")
+    assert (result.source_format, result.source_width, result.source_height) == ("jpeg", 640, 480)
+    red, green, blue = out.convert("RGB").getpixel((200, 150))
+    assert red > 180 and blue < 60  # the red first picture, not the blue depth map
+    assert "mp" not in out.info and getattr(out, "n_frames", 1) == 1  # one picture only
+
+
+def test_mpo_seed_keeps_its_orientation(resize):
+    out = images.decode(resize.resize(images.seed("photo.mpo"), (400, 300)).data)
+    assert (out.format, out.size) == ("JPEG", (64, 96))  # 96x64 stored, EXIF orientation 6
+
+
+# ---------------------------------------------------------------- broken metadata
+
+
+@pytest.mark.parametrize("name", images.BROKEN_EXIF_SEEDS)
+def test_broken_exif_is_ignored_and_the_image_served(resize, name):
+    """Issue 10: truncated or corrupt EXIF answered 500 (struct.error in Pillow's TIFF
+    reader) or 422; the pixels are fine, so they are served."""
+    result = resize.resize(images.seed(name), (400, 300), "jpeg")
+    out = images.decode(result.data)
+    assert out.format == "JPEG"
+    # Served as stored: Pillow drops a whole IFD it cannot finish reading, orientation too.
+    assert out.size == (96, 64)
+    assert not out.getexif()
+
+
+@pytest.mark.parametrize("orientation", [0, 9, 65535])
+def test_out_of_range_orientation_is_taken_as_stored(resize, orientation):
+    data = images.oriented_jpeg((600, 400), orientation)
+    assert images.decode(resize.resize(data, (400, 300)).data).size == (400, 267)
+
+
+def test_our_own_bugs_are_not_disguised_as_corrupt_images(resize, monkeypatch):
+    """Only exceptions raised inside Pillow are the file's fault; ours stay loud (a 500)."""
+
+    def broken(*args):
+        raise KeyError("a bug in resize.py")
+
+    monkeypatch.setattr(resize, "_for_output", broken)
+    with pytest.raises(KeyError, match="a bug in resize.py"):
+        resize.resize(images.small_jpeg(), (150, 150))
+
+
 # ---------------------------------------------------------------- orientation, modes
 
 
