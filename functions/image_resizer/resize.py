@@ -3,7 +3,7 @@
 No I/O and no AWS here, so it can be tested and benchmarked on its own.
 
 Speed comes from decoding less, not from resizing faster:
-- JPEG originals are decoded at a reduced DCT scale (Pillow's ``draft``):
+- JPEG originals (MPO included) are decoded at a reduced DCT scale (Pillow's ``draft``):
   the largest of 1/2, 1/4, 1/8 that still leaves the image at least as large as the
   target, so a 12 MP photo fitted into 400x300 decodes only 1/64 of its pixels.
 - Other formats are decoded in full (Pillow offers no scaled decode for them); ``resize``
@@ -52,7 +52,7 @@ _INPUTS = ("JPEG", "PNG", "WEBP", "AVIF")
 # multi-picture index as MPO; it is a JPEG (its first picture is the photo).
 _SOURCES = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
 # Formats whose decoder can decode at a reduced scale (Pillow's `draft`).
-_DRAFTABLE = ("JPEG",)
+_DRAFTABLE = ("JPEG", "MPO")
 # EXIF orientation -> the transpose that shows the stored pixels upright (EXIF 2.32, 4.6.4;
 # the same table as Pillow's ImageOps.exif_transpose).
 _UPRIGHT = {
