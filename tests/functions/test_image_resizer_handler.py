@@ -347,6 +347,19 @@ def test_bad_requests_are_400_and_cached_briefly(handler, s3, uri, querystring, 
     assert reason in error_of(handler.handler(origin_request(uri, querystring), None), 400)
 
 
+def test_a_stored_variant_is_never_resized_again(handler, s3):
+    """Issue 11: each level of /resized/ nesting resized a variant and stored a new one."""
+    put(s3, "samples/landscape.jpg", images.small_jpeg())
+    served_image(handler.handler(origin_request("/images/400x300/samples/landscape.jpg"), None))
+
+    nested = "/images/400x300/resized/400x300/original/samples/landscape.jpg"
+    response = handler.handler(origin_request(nested), None)
+
+    assert "must not be under 'resized/'" in error_of(response, 400)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="resized/")["Contents"]
+    assert [item["Key"] for item in listed] == ["resized/400x300/original/samples/landscape.jpg"]
+
+
 def test_avif_request_without_an_encoder_says_what_is_accepted(handler, s3, modules, monkeypatch):
     monkeypatch.setattr(modules[1], "encodable_formats", lambda: frozenset({"jpeg", "png", "webp"}))
     response = handler.handler(origin_request("/images/400x300/cat.jpg", "format=avif"), None)
