@@ -179,6 +179,32 @@ def test_out_of_range_orientation_is_taken_as_stored(resize, orientation):
     assert images.decode(resize.resize(data, (400, 300)).data).size == (400, 267)
 
 
+def test_out_of_memory_inside_pillow_is_image_too_large(resize):
+    """A MemoryError from Pillow's decoder is the image's size, not a server error."""
+    script = (
+        "import io, resource, sys; sys.path.insert(0, sys.argv[1]); import resize\n"
+        "from PIL import Image\n"
+        "im = Image.linear_gradient('L').resize((4000, 3000)).convert('RGB')\n"
+        "out = io.BytesIO(); im.save(out, 'PNG', compress_level=1); del im\n"
+        "resize.encodable_formats()  # Pillow's plugins loaded before the limit\n"
+        "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l[:7] == 'VmSize:')\n"
+        "# 24 MiB more address space: far from the 48 MB the decoded 12 MP image needs.\n"
+        "resource.setrlimit(resource.RLIMIT_AS, ((vm + 24 * 1024) * 1024, -1))\n"
+        "try:\n"
+        "    resize.resize(out.getvalue(), (150, 150))\n"
+        "except resize.ImageTooLarge as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(images.RESIZER_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4000x3000 image needs more memory to decode than the resizer has" in done.stdout
+
+
 def test_our_own_bugs_are_not_disguised_as_corrupt_images(resize, monkeypatch):
     """Only exceptions raised inside Pillow are the file's fault; ours stay loud (a 500)."""
 
