@@ -34,8 +34,6 @@ a bug, and the handler answers it with a logged 500.
 from __future__ import annotations
 
 import io
-import os
-import traceback
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -230,22 +228,19 @@ def _open(image_module, data: bytes, max_pixels: int):
 def _raised_in_pillow(exc: BaseException) -> bool:
     """Whether `exc` came out of Pillow: a frame after this module's last one is Pillow's.
 
-    Pillow's C decoders and the stdlib C functions it calls (struct, zlib) add no frame of
-    their own, so their errors end in the Pillow function that called them.
+    Frames are told apart by their module's name, not their file, so this holds however
+    the bundle lays files out. Pillow's C decoders and the stdlib C functions it calls
+    (struct, zlib) add no frame of their own: their errors end in the Pillow function that
+    called them.
     """
-    frames = traceback.extract_tb(exc.__traceback__)
-    here = os.path.abspath(__file__)
-    ours = [i for i, frame in enumerate(frames) if os.path.abspath(frame.filename) == here]
-    after = frames[ours[-1] + 1 :] if ours else frames
-    pillow = _pillow_dir()
-    return any(os.path.abspath(frame.filename).startswith(pillow) for frame in after)
-
-
-@cache
-def _pillow_dir() -> str:
-    import PIL
-
-    return os.path.dirname(os.path.abspath(PIL.__file__)) + os.sep
+    modules = []
+    frame = exc.__traceback__
+    while frame is not None:
+        modules.append(frame.tb_frame.f_globals.get("__name__", ""))
+        frame = frame.tb_next
+    ours = [i for i, name in enumerate(modules) if name == __name__]
+    after = modules[ours[-1] + 1 :] if ours else modules
+    return any(name == "PIL" or name.startswith("PIL.") for name in after)
 
 
 def _said(exc: BaseException) -> str:
