@@ -391,6 +391,22 @@ def test_corrupt_image_is_422(handler, s3, make, expected):
 
 
 @pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # RuntimeError from Pillow's AVIF decoder: "Decoding of color planes failed".
+        ("avif-colour-planes-runtime-error.avif", "the AVIF image cannot be decoded"),
+        # struct.error from a cut BigTIFF header in an eXIf chunk, then broken pixel data.
+        ("png-exif-struct-error.png", "the PNG image cannot be decoded"),
+    ],
+)
+def test_files_the_fuzzer_found_answering_500_are_422(handler, s3, name, expected):
+    """Found by tests/functions/fuzz_resizer.py on the code before issue 10's fix."""
+    put(s3, "found", images.seed(f"found/{name}"))
+    response = handler.handler(origin_request("/images/400x300/found", "format=png"), None)
+    assert expected in error_of(response, 422)
+
+
+@pytest.mark.parametrize(
     ("size", "expected"),
     [
         ((100_000, 100_000), "too large to decode safely"),  # Pillow's own guard fires first
