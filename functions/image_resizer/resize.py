@@ -109,13 +109,12 @@ class ResizedImage:
 def _pillow():
     """Import Pillow with only the plugins we need registered (see module docstring)."""
     # Importing a plugin registers it; these are all we open or save. (The AVIF plugin
-    # registers a saver only when this Pillow build has libavif; JPEG opens MPO files through
-    # the MPO plugin, imported here so that the first phone photo does not pay for it.)
+    # registers a saver only when this Pillow build has libavif. The JPEG plugin imports
+    # the MPO plugin itself, and with it the TIFF reader, only when a file is an MPO.)
     from PIL import (  # noqa: F401
         AvifImagePlugin,
         Image,
         JpegImagePlugin,
-        MpoImagePlugin,
         PngImagePlugin,
         WebPImagePlugin,
     )
