@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgekit_iac.bundle.build import HOST, build_all
 from edgekit_iac.bundle.manifest import display_path
+from edgekit_iac.paths import writable_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out_dir is not None:
+        writable_dir(args.out_dir, "--out-dir")
     artifacts = build_all(
         args.names or None, python_version=args.python_version, out_dir=args.out_dir
     )

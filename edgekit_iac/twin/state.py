@@ -63,6 +63,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def pid_running(pid: int) -> bool:
+    """Alive and not a zombie: a twin that exited but was not reaped yet by its parent (a
+    shell, a test) has stopped, whatever `kill -0` says."""
+    if not pid_alive(pid):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill -0 is all there is
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
 def read_lock(files: StateFiles) -> dict[str, Any] | None:
     """The running twin's record, or None (no lock file, or an unreadable one)."""
     try:

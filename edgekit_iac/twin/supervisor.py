@@ -249,12 +249,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
 
     graph = starter.graph(config)
     view = GraphView(graph)
-    s3 = starter.s3(view)
-    services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
-                            starter.stats, starter.files.logs_dir, options.cf.country)
-    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
-    starter.stoppers.append(workers.close)
-
+    # The listener names come from the graph: check --port names against them before
+    # S3, the Lambda environments and the Workers start.
     listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
     graph_names = [resource.name for resource in listened]
     unknown = ports.unknown_overrides(overrides, [*graph_names, ports.STATUS, ports.S3,
@@ -263,6 +259,12 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
                         f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
                         "demo-origin")
+    s3 = starter.s3(view)
+    services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
+                            starter.stats, starter.files.logs_dir, options.cf.country)
+    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
+    starter.stoppers.append(workers.close)
+
     planned = ports.plan(graph_names, base, overrides)
     examples = []
     for resource in listened:
