@@ -24,6 +24,7 @@ from edgekit_iac import paths
 from edgekit_iac.bundle import build as bundle
 from edgekit_iac.errors import UserError
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
+from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
@@ -155,7 +156,9 @@ class _Starter:
     def graph(self, config: Mapping[str, Any]) -> ProgramGraph:
         opts = self.options
         if opts.bundle_first and opts.program is None:
-            for artifact in bundle.build_all():
+            with progress(self.say, "  bundling the functions"):
+                artifacts = bundle.build_all()
+            for artifact in artifacts:
                 self.say(f"  bundled {artifact.name} {artifact.version}: {artifact.size:,} "
                          f"bytes, sha256 {artifact.sha256[:12]}")
         graph = run_program(opts.stack, program=opts.program, config=config)
