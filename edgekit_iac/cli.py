@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("edgekit_iac.preview", "print the offline plan of a stack (mock runtime)"),
     "up": ("edgekit_iac.twin.cli_up", "serve a stack on this machine as the local twin"),
     "down": ("edgekit_iac.twin.cli_down", "stop a running local twin"),
+    "url": ("edgekit_iac.twin.cli_url", "print where a running twin listens (one URL or all)"),
     "promote": ("edgekit_iac.release.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit_iac.release.rollback", "write a stack's earlier artifact pins back"),
     "smoke": (
