@@ -54,6 +54,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # the `edgekit` command or `python -m edgekit_iac`
     argv = sys.argv[1:] if argv is None else argv
     parser, commands = _parser()
     if argv and argv[0] in commands:
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     finally:
-        # The providers' SDKs load tens of thousands of objects; the collector would walk
-        # them all again at exit (6 s measured), delaying the prompt and `edgekit down`.
-        gc.freeze()
+        if as_program:
+            # The providers' SDKs load tens of thousands of objects; the collector would
+            # walk them all again at exit (6 s measured), delaying the prompt and `down`.
+            gc.freeze()

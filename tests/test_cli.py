@@ -111,3 +111,15 @@ def test_progress_is_silent_for_quick_work_and_speaks_for_slow_work():
     assert len(lines) >= 3  # the first notice, at least one more, and the end
     assert lines[-1].startswith("bundling slow: done in ")
     assert not [t for t in threading.enumerate() if t.name.startswith("progress:")]
+
+
+def test_an_unknown_port_name_is_refused_before_anything_listens(tmp_path):
+    state_dir = tmp_path / "state"
+    result = edgekit("up", "--port-base", "0", "--port", "bogus=1234", "--state-dir",
+                     str(state_dir), timeout=600)
+    _one_line_error(result, "--port names ['bogus'] are no listener of stack 'local'",
+                    "its listeners: api-cache-worker-script, hello-geo-script, images-cdn")
+    # Checked once the graph is known, before S3, the Lambda environments or any listener.
+    assert "seeded s3://" not in result.stdout
+    assert not (state_dir / "lambda").exists()
+    assert not (state_dir / "twin.pid").exists() and not (state_dir / "endpoints.json").exists()
