@@ -81,15 +81,42 @@ def _resolve(annotation: Any, owner: Any) -> Any:
 
 
 def _hints(typ: Any) -> dict[str, Any]:
-    """The annotations of `typ` and its bases, resolved, minus the PYTHON_ONLY fields."""
+    """The annotations of `typ` and its bases, resolved, minus the PYTHON_ONLY fields, class
+    variables and `Annotated` wrappers (pydantic models and `Annotated[T, Doc(...)]` fields
+    read the same as dataclasses)."""
     resolved: dict[str, Any] = {}
     for cls in reversed(getattr(typ, "__mro__", (typ,))):
-        if cls is object or cls.__module__.startswith("pulumi"):
+        if cls is object or cls.__module__.split(".")[0] in ("pulumi", "pydantic"):
             continue
-        resolved.update({key: _resolve(value, cls)
-                         for key, value in inspect.get_annotations(cls).items()})
+        for key, value in inspect.get_annotations(cls).items():
+            value = _resolve(value, cls)
+            if typing.get_origin(value) is typing.ClassVar:
+                continue
+            resolved[key] = _strip_annotated(value)
     skipped = PYTHON_ONLY.get(getattr(typ, "__name__", ""), frozenset())
     return {key: value for key, value in resolved.items() if key not in skipped}
+
+
+def _strip_annotated(annotation: Any) -> Any:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _strip_annotated(typing.get_args(annotation)[0])
+    return annotation
+
+
+def field_doc(typ: type, name: str) -> str | None:
+    """A field's documentation where a typed model keeps it: pydantic's `description`, or a
+    `Doc` (typing_extensions) in `Annotated[...]`."""
+    info = (getattr(typ, "model_fields", None) or {}).get(name)
+    if info is not None and getattr(info, "description", None):
+        return info.description
+    for cls in getattr(typ, "__mro__", ()):
+        annotation = _resolve(inspect.get_annotations(cls).get(name), cls)
+        if typing.get_origin(annotation) is typing.Annotated:
+            for extra in typing.get_args(annotation)[1:]:
+                text = getattr(extra, "documentation", None)
+                if isinstance(text, str):
+                    return text
+    return None
 
 
 def args_type(component: type) -> type:
@@ -138,7 +165,7 @@ def _analyzer_class() -> type:
             return properties, {camel_case(key): key for key in hints}
 
         def get_docstring(self, typ: type, name: str) -> str | None:
-            text = super().get_docstring(typ, name)
+            text = super().get_docstring(typ, name) or field_doc(typ, name)
             return inspect.cleandoc(text) if text else text
 
     return _Analyzer
@@ -201,7 +228,8 @@ def _coerce(value: Any, annotation: Any) -> Any:
     members = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = members[0] if len(members) == 1 else annotation
-    if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+    is_model = dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_fields")
+    if is_model and isinstance(annotation, type) and isinstance(value, dict):
         return annotation(**_typed(value, annotation))
     if annotation is int and isinstance(value, float) and value.is_integer():
         return int(value)

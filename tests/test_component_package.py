@@ -11,18 +11,55 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, ClassVar, Optional
 
 import pulumi
 import pytest
 import yaml
 from pulumi.errors import InputPropertyError
 from pulumi.provider.server import ComponentInitError
+from pydantic import BaseModel, ConfigDict
+from typing_extensions import Doc
 
 from edgekit_iac import provider as package
 from edgekit_iac.program import run_program
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "provider" / "schema.json"
+
+
+# The shape the typed Args are moving to (frozen pydantic models, docs in Annotated): the
+# provider must infer and construct them as it does the dataclasses.
+class SampleSize(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    width: Annotated[int, Doc("Pixels wide, 1..4096. Required.")]
+
+
+class SampleArgs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    KIND: ClassVar[str] = "sample"
+
+    quality: Annotated[int, Doc("Encoder quality, 1..100. Default: 80.")] = 80
+    sizes: Annotated[list[SampleSize], Doc("Sizes served. Default: none.")] = []
+    label: Annotated[Optional[str], Doc("A label. Default: None.")] = None  # noqa: UP045
+
+
+RECEIVED: list[SampleArgs] = []
+
+
+class SampleComponent(pulumi.ComponentResource):
+    """A component with pydantic Args."""
+
+    quality: pulumi.Output[int]
+
+    def __init__(self, name: str, args: SampleArgs | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        args = args or SampleArgs()
+        super().__init__("edgekit:test:SampleComponent", name, None, opts)
+        RECEIVED.append(args)
+        self.quality = pulumi.Output.from_input(args.quality)
+        self.register_outputs({"quality": self.quality})
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +158,29 @@ def test_construct_names_a_missing_required_input():
 def test_construct_reports_the_components_own_validation():
     with pytest.raises(ComponentInitError, match="quality"):
         _construct("EdgeImageResizer", {"quality": 0.0})
+
+
+def test_pydantic_args_with_annotated_docs_are_inferred_and_constructed():
+    sample = package._provider_class()([SampleComponent], "edgekit", "edgekit", "0.0.0")
+    resource = sample.package_schema["resources"]["edgekit:index:SampleComponent"]
+    inputs = resource["inputProperties"]
+    assert set(inputs) == {"quality", "sizes", "label"}  # no ClassVar, no pydantic internals
+    assert inputs["quality"]["description"] == "Encoder quality, 1..100. Default: 80."
+    assert inputs["sizes"]["items"]["$ref"] == "#/types/edgekit:index:SampleSize"
+    assert "requiredInputs" not in resource or resource["requiredInputs"] == []
+    size = sample.package_schema["types"]["edgekit:index:SampleSize"]
+    assert size["required"] == ["width"]
+    assert size["properties"]["width"]["description"] == "Pixels wide, 1..4096. Required."
+
+    built = {}
+
+    def program() -> None:
+        result = sample.construct("s", "edgekit:index:SampleComponent",
+                                  {"quality": 70.0, "sizes": [{"width": 320.0}]}, None)
+        built["state"] = result.state
+
+    run_program("local", program=program, config={})
+    assert set(built["state"]) == {"quality"}
+    received = RECEIVED[-1]
+    assert isinstance(received, SampleArgs) and received.quality == 70
+    assert received.sizes == [SampleSize(width=320)] and type(received.sizes[0].width) is int
