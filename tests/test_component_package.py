@@ -184,3 +184,29 @@ def test_pydantic_args_with_annotated_docs_are_inferred_and_constructed():
     received = RECEIVED[-1]
     assert isinstance(received, SampleArgs) and received.quality == 70
     assert received.sizes == [SampleSize(width=320)] and type(received.sizes[0].width) is int
+
+
+def test_the_plugin_entry_point_serves_the_schema_over_grpc():
+    """What the Pulumi CLI does first with the plugin: start provider/__main__.py with the
+    engine's address, read its port from stdout, ask for the schema (no engine is needed
+    for that; the address given is a closed port)."""
+    import subprocess
+    import sys
+
+    import grpc
+    from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+    plugin = subprocess.Popen([sys.executable, "provider/__main__.py", "127.0.0.1:9"],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        port = int(plugin.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = provider_pb2_grpc.ResourceProviderStub(channel).GetSchema(
+                provider_pb2.GetSchemaRequest(version=0), timeout=120)
+    finally:
+        plugin.terminate()
+        plugin.wait(timeout=30)
+    served = json.loads(reply.schema)
+    assert served["version"] == package.version()
+    assert {**served, "version": "0.0.0"} == json.loads(SCHEMA.read_text())

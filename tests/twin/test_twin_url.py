@@ -33,10 +33,11 @@ def test_the_readme_requests_work_on_the_ports_the_twin_chose(twin: RunningTwin,
     (tmp_path / ".edgekit").mkdir()
     (tmp_path / ".edgekit" / "local").symlink_to(twin.state_dir)
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=REPO,
-                            capture_output=True, text=True, timeout=180,
+                            capture_output=True, timeout=180,
                             env={"PATH": "/usr/bin:/bin", "EDGEKIT_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    statuses = re.findall(r"^HTTP/1\.[01] (\d{3})", result.stdout, re.M)
-    assert statuses == ["200", "200", "200"], result.stdout[:2000]
-    assert "image/jpeg" in result.stdout or "image/webp" in result.stdout
-    assert '"city": "Oslo"' in result.stdout and '"country": "NO"' in result.stdout
+    out = result.stdout.decode("latin-1")  # an image is among the answers
+    statuses = re.findall(r"^HTTP/1\.[01] (\d{3})", out, re.M)
+    assert statuses == ["200", "200", "200"], out[:2000]
+    assert "image/jpeg" in out or "image/webp" in out
+    assert '"city": "Oslo"' in out and '"country": "NO"' in out
