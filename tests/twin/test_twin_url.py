@@ -37,7 +37,7 @@ def test_the_readme_requests_work_on_the_ports_the_twin_chose(twin: RunningTwin,
                             env={"PATH": "/usr/bin:/bin", "EDGEKIT_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode("latin-1")  # an image is among the answers
-    statuses = re.findall(r"^HTTP/1\.[01] (\d{3})", out, re.M)
+    statuses = re.findall(r"HTTP/1\.[01] (\d{3}) ", out)  # a body may end without a newline
     assert statuses == ["200", "200", "200"], out[:2000]
     assert "image/jpeg" in out or "image/webp" in out
     assert '"city": "Oslo"' in out and '"country": "NO"' in out
