@@ -7,19 +7,17 @@ session so that a SIGINT to its process group is what a terminal's Ctrl-C sends.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .client import request
-from .conftest import REPO, START_TIMEOUT, edgekit
+from .conftest import REPO, edgekit, wait_until_up
 
 
 @pytest.fixture
@@ -29,15 +27,9 @@ def own_twin(tmp_path) -> Iterator[tuple[subprocess.Popen, Path, dict]]:
         [sys.executable, "-m", "edgekit_iac", "up", "--port-base", "0", "--state-dir",
          str(state_dir)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
-    endpoints_file = state_dir / "endpoints.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not endpoints_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the twin did not come up: {process.communicate()}")
-        time.sleep(0.1)
+    endpoints = wait_until_up(process, state_dir, lambda: str(process.communicate()))
     try:
-        yield process, state_dir, json.loads(endpoints_file.read_text())
+        yield process, state_dir, endpoints
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
