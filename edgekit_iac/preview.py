@@ -7,9 +7,9 @@ Nothing is deployed: there is no engine and no cloud behind it, and the first li
 the program's warnings (`pulumi.log.warn`) come right after that line.
 
 The text is stable (siblings in name order, so two runs print the same bytes) and fits the
-terminal (`COLUMNS`, else the terminal's width): long values such as ARNs and lifecycle
-rules are elided with "…". `--show-inputs` prints every input in full, folded over lines;
-`--json` prints the whole plan for machines.
+terminal (`COLUMNS`, else the terminal's width): long inputs such as ARNs and lifecycle
+rules are elided with "…" (`--show-inputs` prints every input in full, folded over lines),
+outputs are folded, never cut; `--json` prints the whole plan for machines.
 """
 
 from __future__ import annotations
@@ -213,9 +213,10 @@ def render(graph: ProgramGraph, violations: list[Any], warnings: list[str] | Non
         lines += ["", "Outputs:"]
         key_width = max(len(name) for name in graph.exports)
         for name, value in sorted(graph.exports.items()):
+            # Outputs are the stack's interface (DNS records to create, ARNs to hand on):
+            # folded over lines, never elided, as `pulumi preview` shows them whole.
             text = f"    {name.ljust(key_width)}: {_compact(value)}"
-            lines.extend(_fold(text, width, indent=" " * (6 + key_width)) if show_inputs
-                         else [elide(text, width)])
+            lines.extend(_fold(text, width, indent=" " * (6 + key_width)))
     lines.append("")
     if violations:
         lines.append(f"Policy violations ({len(violations)}):")

@@ -49,6 +49,8 @@ COMPONENTS = (
     "CachedWorker",
     "CloudflareRateLimit",
     "CloudflareLogpush",
+    "EdgeCertificate",
+    "EdgeDnsRecords",
 )
 
 # Args fields that only a Python program can fill: live Python objects with no schema type.
