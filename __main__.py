@@ -253,6 +253,8 @@ def deploy_workers(
             **_given(
                 cacheable_statuses=wrapper.cacheable_statuses,
                 session_cookies=wrapper.session_cookies,
+                api_key_headers=wrapper.api_key_headers,
+                forward_headers=wrapper.forward_headers,
                 tracking_params=wrapper.tracking_params,
             ),
         ),

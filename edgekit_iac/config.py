@@ -116,13 +116,15 @@ class CacheWrapperSettings(_Section):
     script_name: str = "edge-cache"
     origin_url: str
     route: WorkerRoute
-    default_ttl: Annotated[int, Field(ge=0)] = 30
+    default_ttl: Annotated[int, Field(ge=0)] = 0
     max_ttl: Annotated[int, Field(ge=0)] = 86_400
     stale_if_error: Annotated[int, Field(ge=0)] = 300
     origin_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
     # None keeps the Worker's own defaults (cache_policy.py), so the two cannot drift apart.
     cacheable_statuses: list[Annotated[int, Field(ge=200, le=599)]] | None = None
     session_cookies: list[str] | None = None
+    api_key_headers: list[str] | None = None
+    forward_headers: list[str] | None = None
     tracking_params: list[str] | None = None
     origin_dns: OriginDns | None = None
 

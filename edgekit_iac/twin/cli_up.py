@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-environments", type=_environments, default=4, metavar="N",
                         help="concurrent execution environments per Lambda@Edge function, "
                              f"1..{MAX_ENVIRONMENTS} (default: 4)")
+    parser.add_argument("--origin-url", default=None, metavar="URL",
+                        help="the cache wrapper's origin instead of the demo origin, e.g. a "
+                             "test server on http://127.0.0.1:PORT (https, or http on "
+                             "loopback)")
     parser.add_argument("--verbose", action="store_true", help="log every twin event")
 
 
@@ -112,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                       city=args.cf_city),
         lambda_environments=args.lambda_environments,
         config=config,
+        origin_url=args.origin_url,
     )
     # Ctrl-C (SIGINT to the whole foreground group) or SIGTERM (`edgekit down`): while
     # starting, unwind what started; once up, leave the wait loop and stop in order. The
