@@ -188,7 +188,7 @@ def test_the_readme_block_runs_verbatim_in_a_foreign_project(foreign: Foreign):
         "aws:cloudfront/distribution:Distribution",
         "aws:s3/bucket:Bucket",
     } <= types
-    assert graph["exports"]["imagesDomain"].endswith(".cloudfront.net")
+    assert graph["outputs"]["imagesDomain"].endswith(".cloudfront.net")
     (function,) = [r for r in graph["resources"] if r["type"] == "aws:lambda/function:Function"]
     assert function["inputs"]["handler"] == "handler.handler"
     code = Path(function["inputs"]["code"]["path"])
