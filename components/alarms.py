@@ -33,8 +33,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._args import ArgsError, check_region, int_in
+from components._args import check_component_name as _check_name
 from components._aws_helpers import is_tag_mapping, policy_document, policy_json, statement
-from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 
@@ -71,14 +72,15 @@ KEY_ADMIN_ACTIONS = (
 )
 # What CloudWatch needs to publish to an encrypted topic.
 PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+# CloudWatch's OriginLatency cannot exceed CloudFront's longest origin response timeout
+# (60 s, 180 s with a quota increase): a higher p95 threshold would never alarm.
+ORIGIN_LATENCY_LIMIT_MS = 180_000
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-# The component name prefixes SNS topic and alarm names; topics allow only these.
-_COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
-
-class AlarmsArgsError(UserError, ValueError):
+class AlarmsArgsError(ArgsError):
     """A field of `EdgeAlarmsArgs` is wrong; the message names it and what is accepted."""
+
+    owner = "EdgeAlarmsArgs"
 
 
 @dataclass
@@ -95,7 +97,8 @@ class EdgeAlarmsArgs:
     Lambda@Edge alarms)."""
 
     origin_latency_p95_ms: float = 80
-    """Alarm when p95 OriginLatency exceeds this many milliseconds, > 0. Default: 80."""
+    """Alarm when p95 OriginLatency exceeds this many milliseconds, 0 < x <= 180000
+    (CloudFront's longest origin response timeout). Default: 80."""
 
     error_rate_percent: float = 5.0
     """Alarm when the average 5xx error rate exceeds this percentage, 0 < x <= 100.
@@ -159,14 +162,11 @@ class AlarmSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> AlarmsArgsError:
-    return AlarmsArgsError(f"EdgeAlarmsArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = AlarmsArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(AlarmsArgsError, arg, value, low, high)
 
 
 def _positive(arg: str, value: Any, high: float | None = None) -> float:
@@ -181,9 +181,8 @@ def _regions(value: Any) -> tuple[str, ...]:
     accepted = 'a non-empty list of AWS region names such as ["us-east-1", "eu-west-1"]'
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise _fail("lambda_metric_regions", f"got {value!r}", accepted)
-    bad = [region for region in value if not isinstance(region, str) or not _REGION.match(region)]
-    if bad:
-        raise _fail("lambda_metric_regions", f"bad regions {bad}", accepted)
+    for region in value:
+        check_region(AlarmsArgsError, "lambda_metric_regions", region)
     return tuple(dict.fromkeys(value))
 
 
@@ -203,20 +202,16 @@ def check_https_endpoint(url: str) -> str:
     """SNS HTTPS subscriptions need an https:// URL with a host."""
     if not isinstance(url, str) or not re.match(r"^https://[^/\s]+(/\S*)?$", url):
         raise AlarmsArgsError(
-            "EdgeAlarmsArgs.alarm_endpoint: the secret is not an https:// URL; "
-            "accepted: https://host/path of the incident tool's SNS integration"
+            "alarm_endpoint",
+            "the secret is not an https:// URL",
+            "https://host/path of the incident tool's SNS integration",
         )
     return url
 
 
 def check_component_name(name: str) -> str:
     """The name must make valid SNS topic names once suffixed with a region."""
-    if not _COMPONENT_NAME.match(name):
-        raise AlarmsArgsError(
-            f"EdgeAlarms name {name!r}: it prefixes SNS topic names; "
-            "accepted: 1-100 letters, digits, '-' or '_'"
-        )
-    return name
+    return _check_name(AlarmsArgsError, "EdgeAlarms", name, "SNS topic names")
 
 
 def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
@@ -231,7 +226,9 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
     return AlarmSettings(
         distribution_id=args.distribution_id,
         function_name=args.function_name,
-        origin_latency_p95_ms=_positive("origin_latency_p95_ms", args.origin_latency_p95_ms),
+        origin_latency_p95_ms=_positive(
+            "origin_latency_p95_ms", args.origin_latency_p95_ms, ORIGIN_LATENCY_LIMIT_MS
+        ),
         error_rate_percent=_positive("error_rate_percent", args.error_rate_percent, 100),
         lambda_errors_per_period=_int_in(
             "lambda_errors_per_period", args.lambda_errors_per_period, 1, 10**9
@@ -253,8 +250,16 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
 # --- pure decisions the resources are built from ------------------------------------------
 
 
-def topic_key_policy(account_id: str) -> dict[str, Any]:
-    """The account administers the key through IAM; CloudWatch may encrypt alarm messages."""
+def topic_key_policy(account_id: str, region: str) -> dict[str, Any]:
+    """The account administers the key through IAM; CloudWatch may encrypt alarm messages.
+
+    CloudWatch's grant holds only for alarms of this account in the key's region
+    (aws:SourceAccount and aws:SourceArn, as the SNS developer guide's "compatibility with
+    AWS services" key policy allows), so no other account's alarm can have CloudWatch use
+    this key (the confused deputy). The ARN pattern is the account's alarms in `region`,
+    not the alarm names themselves: those are auto-named, and a pattern that drifted from
+    them would drop every notification without an error.
+    """
     return policy_document(
         statement(
             "AccountAdministersKey",
@@ -267,6 +272,10 @@ def topic_key_policy(account_id: str) -> dict[str, Any]:
             PUBLISHER_KEY_ACTIONS,
             "*",
             principal={"Service": "cloudwatch.amazonaws.com"},
+            condition={
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
         ),
     )
 
@@ -417,7 +426,7 @@ class EdgeAlarms(pulumi.ComponentResource):
                 description=f"{self._name}: encrypts alarm notifications CloudWatch publishes",
                 enable_key_rotation=True,
                 deletion_window_in_days=7,
-                policy=policy_json(topic_key_policy, account_id),
+                policy=policy_json(topic_key_policy, account_id, region),
                 tags=settings.tags or None,
                 opts=self._child,
             )

@@ -26,9 +26,11 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components._args import int_in
 from components.worker import (
     EdgeWorker,
     EdgeWorkerArgs,
+    WorkerArgsError,
     WorkerDeploymentArgs,
     check_hostname,
     fail,
@@ -144,9 +146,7 @@ class CacheSettings:
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise fail(OWNER, arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(WorkerArgsError, arg, value, low, high, owner=OWNER)
 
 
 def is_loopback(host: str) -> bool:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from components._args import ArgsError, check_region, int_in
 from components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
@@ -38,7 +39,6 @@ from components._aws_helpers import (
     private_bucket,
     statement,
 )
-from edgekit.errors import UserError
 
 if TYPE_CHECKING:
     from edgekit.bundle import Artifact
@@ -57,8 +57,20 @@ MEMORY_RANGE_MB = (128, 10_240)
 DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
 SIDE_RANGE = (1, 4096)
 QUALITY_RANGE = (1, 100)
-# Below 1 MP ordinary photos are refused; above 200 MP one decode outgrows the function.
-MAX_PIXELS_RANGE = (1_000_000, 200_000_000)
+# Below 1 MP ordinary photos are refused. Above 178,956,970 pixels (2 x Image.MAX_IMAGE_PIXELS)
+# Pillow itself refuses to open an image (DecompressionBombError), so a higher limit could
+# never be reached.
+PILLOW_PIXEL_LIMIT = 178_956_970
+MAX_PIXELS_RANGE = (1_000_000, PILLOW_PIXEL_LIMIT)
+# Peak memory of one resize, per pixel of the original, in the worst case: an RGBA WebP is
+# decoded in full (no reduced-scale decode as for JPEG), copied into Pillow's image and
+# converted. Measured with Pillow 13.0.0 on 16 MP and 36 MP RGBA WebPs resized to
+# 1920x1080: 17.7 and 17.9 bytes per pixel (peak RSS); an RGBA PNG 9.4, a 16-bit PNG 10.0,
+# a JPEG 0.6 (draft). The issue's 178 MP WebP peaked at 2.8 GB, 15.7 bytes per pixel.
+BYTES_PER_PIXEL = 18
+# What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
+# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
+BASELINE_MEMORY_MB = 128
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
 MINIMUM_TLS = "TLSv1.2_2021"
@@ -74,15 +86,16 @@ HEADER_VALUE_LIMIT = 1783
 
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
 _REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
 
 
-class ImageResizerArgsError(UserError, ValueError):
+class ImageResizerArgsError(ArgsError):
     """A field of `EdgeImageResizerArgs` is wrong; the message names it and what is accepted."""
+
+    owner = "EdgeImageResizerArgs"
 
 
 @dataclass
@@ -98,10 +111,13 @@ class EdgeImageResizerArgs:
 
     max_pixels: int = 50_000_000
     """Originals with more pixels than this are refused before decoding (decompression
-    bombs), 1_000_000..200_000_000. Default: 50_000_000 (the resizer's own default)."""
+    bombs), 1_000_000..178_956_970 (Pillow refuses more), and small enough for `memory_mb`
+    to decode: 128 MB + 18 bytes per pixel must fit (see `required_memory_mb`).
+    Default: 50_000_000 (the resizer's own default; needs 987 MB)."""
 
     memory_mb: int = 1536
-    """Lambda memory (CPU scales with it), 128..10240 MB. Default: 1536."""
+    """Lambda memory (CPU scales with it), 128..10240 MB, at least
+    `required_memory_mb(max_pixels)`. Default: 1536."""
 
     timeout_seconds: int = 30
     """Lambda timeout, 1..30 s (the Lambda@Edge origin-trigger limit). Default: 30."""
@@ -187,14 +203,11 @@ class ResizerSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> ImageResizerArgsError:
-    return ImageResizerArgsError(f"EdgeImageResizerArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = ImageResizerArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(ImageResizerArgsError, arg, value, low, high)
 
 
 def _strings(arg: str, value: Any, accepted: str) -> list[str]:
@@ -282,6 +295,29 @@ def _normalize_geo(restriction_type: Any, locations: Any) -> tuple[str, tuple[st
     return restriction_type, tuple(sorted(set(codes)))
 
 
+def required_memory_mb(max_pixels: int) -> int:
+    """Function memory that decodes an original of `max_pixels` in the worst case."""
+    return BASELINE_MEMORY_MB + -(-max_pixels * BYTES_PER_PIXEL // 2**20)
+
+
+def max_pixels_for(memory_mb: int) -> int:
+    """The largest pixel budget `memory_mb` decodes in the worst case (0 if none)."""
+    return max(0, (memory_mb - BASELINE_MEMORY_MB) * 2**20 // BYTES_PER_PIXEL)
+
+
+def _check_pixel_budget(max_pixels: int, memory_mb: int) -> None:
+    needed = required_memory_mb(max_pixels)
+    if needed > memory_mb:
+        raise _fail(
+            "max_pixels",
+            f"{max_pixels} pixels need {needed} MB to decode in the worst case "
+            f"({BYTES_PER_PIXEL} bytes per pixel + {BASELINE_MEMORY_MB} MB), "
+            f"but memory_mb is {memory_mb}",
+            f"at most {max_pixels_for(memory_mb)} pixels with memory_mb {memory_mb}, "
+            f"or memory_mb of at least {needed}",
+        )
+
+
 def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     min_ttl = _int_in("min_ttl", args.min_ttl, 0, 2**31 - 1)
@@ -295,10 +331,8 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         )
     if args.price_class not in PRICE_CLASSES:
         raise _fail("price_class", f"got {args.price_class!r}", ", ".join(PRICE_CLASSES))
-    if args.bucket_region is not None and not (
-        isinstance(args.bucket_region, str) and _REGION.match(args.bucket_region)
-    ):
-        raise _fail("bucket_region", f"got {args.bucket_region!r}", 'a region such as "eu-west-1"')
+    if args.bucket_region is not None:
+        check_region(ImageResizerArgsError, "bucket_region", args.bucket_region)
     if not isinstance(args.force_destroy_bucket, bool):
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     expiration = args.resized_expiration_days
@@ -309,11 +343,14 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
     ):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     geo_type, geo_locations = _normalize_geo(args.geo_restriction_type, args.geo_locations)
+    max_pixels = _int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE)
+    memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
+    _check_pixel_budget(max_pixels, memory_mb)
     return ResizerSettings(
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
-        max_pixels=_int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE),
-        memory_mb=_int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB),
+        max_pixels=max_pixels,
+        memory_mb=memory_mb,
         timeout_seconds=_int_in(
             "timeout_seconds", args.timeout_seconds, 1, ORIGIN_TIMEOUT_LIMIT_SECONDS
         ),

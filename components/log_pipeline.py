@@ -28,6 +28,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._args import ArgsError, check_region, int_in
+from components._args import check_component_name as _check_name
 from components._aws_helpers import (
     ExpiryRule,
     account_of,
@@ -39,7 +41,6 @@ from components._aws_helpers import (
     service_trust_policy,
     statement,
 )
-from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeLogPipeline"
 
@@ -133,14 +134,15 @@ FIREHOSE_BUCKET_ACTIONS = (
 )
 FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # The component name prefixes physical names: the bucket's must be lower case, and the
 # longest auto-name (`<name>-cloudfront-role-<7 hex>`) must fit IAM's and Firehose's 64.
 _COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-class LogPipelineArgsError(UserError, ValueError):
+class LogPipelineArgsError(ArgsError):
     """A field of `EdgeLogPipelineArgs` is wrong; the message names it and what is accepted."""
+
+    owner = "EdgeLogPipelineArgs"
 
 
 @dataclass
@@ -202,14 +204,11 @@ class LogPipelineSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> LogPipelineArgsError:
-    return LogPipelineArgsError(f"EdgeLogPipelineArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = LogPipelineArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(LogPipelineArgsError, arg, value, low, high)
 
 
 def normalize_fields(fields: Any) -> tuple[str, ...]:
@@ -229,12 +228,14 @@ def normalize_fields(fields: Any) -> tuple[str, ...]:
 
 def check_component_name(name: str) -> str:
     """The name must make valid bucket, role and Firehose names once Pulumi suffixes it."""
-    if not _COMPONENT_NAME.match(name):
-        raise LogPipelineArgsError(
-            f"EdgeLogPipeline name {name!r}: it prefixes bucket, role and stream names; "
-            "accepted: 1-40 lower-case letters, digits or '-', starting with a letter or digit"
-        )
-    return name
+    return _check_name(
+        LogPipelineArgsError,
+        "EdgeLogPipeline",
+        name,
+        "bucket, role and stream names",
+        _COMPONENT_NAME,
+        "1-40 lower-case letters, digits or '-', starting with a letter or digit",
+    )
 
 
 def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
@@ -242,8 +243,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
     shard_count = args.shard_count
     if shard_count is not None:
         _int_in("shard_count", shard_count, 1, 500)
-    if not isinstance(args.region, str) or not _REGION.match(args.region):
-        raise _fail("region", f"got {args.region!r}", 'an AWS region name such as "us-east-1"')
+    check_region(LogPipelineArgsError, "region", args.region)
     if not isinstance(args.force_destroy, bool):
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
     if not is_tag_mapping(args.tags):

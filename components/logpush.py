@@ -34,9 +34,9 @@ import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
+from components._args import AWS_REGIONS, ArgsError
 from components._aws_helpers import bucket_arn, policy_document, policy_json, statement
 from components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
-from edgekit.errors import UserError
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
 
@@ -99,12 +99,12 @@ RESERVED_PREFIXES = (LOG_PREFIX, ERROR_PREFIX)
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _FIELD = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_UNSUPPORTED_REGIONS = ("cn-north-1", "cn-northwest-1")
 
 
-class LogpushArgsError(UserError, ValueError):
+class LogpushArgsError(ArgsError):
     """A field of `CloudflareLogpushArgs` is wrong; the message names it and what is accepted."""
+
+    owner = "CloudflareLogpushArgs"
 
 
 @dataclass
@@ -166,8 +166,7 @@ class LogpushSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> LogpushArgsError:
-    return LogpushArgsError(f"CloudflareLogpushArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = LogpushArgsError
 
 
 def _hex_id(arg: str, value: Any) -> str:
@@ -215,11 +214,14 @@ def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
     if args.bucket_name is None or (isinstance(args.bucket_name, str) and not args.bucket_name):
         raise _fail("bucket_name", f"got {args.bucket_name!r}", "the log bucket's name")
     region = args.bucket_region
-    if isinstance(region, str) and (not _REGION.match(region) or region in _UNSUPPORTED_REGIONS):
+    # An Output (the log pipeline's region) was checked where it was made. China regions
+    # are not in AWS_REGIONS; Logpush does not support them either.
+    if isinstance(region, str) and region not in AWS_REGIONS:
         raise _fail(
             "bucket_region",
             f"got {region!r}",
-            "an AWS region name such as us-east-1 (Logpush does not support China regions)",
+            "an AWS region of the aws partition such as us-east-1 (Logpush does not support "
+            "China regions)",
         )
     destinations = [
         LogpushDestination(

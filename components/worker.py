@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from edgekit.errors import UserError
+from components._args import ArgsError
 
 if TYPE_CHECKING:
     from edgekit.bundle import Artifact
@@ -56,6 +56,11 @@ TEXT_MODULE_CONTENT_TYPE = "text/plain"
 # Cloudflare's limits on a version's annotations.
 WORKERS_TAG_LIMIT = 100
 WORKERS_MESSAGE_LIMIT = 1000
+# Cloudflare's limits on environment variables (bindings of type plain_text/secret_text):
+# 5 KB each, 64 per Worker on Workers Free and 128 on Workers Paid
+# (developers.cloudflare.com/workers/platform/limits/#environment-variables).
+BINDING_VALUE_LIMIT = 5 * 1024
+BINDINGS_PER_WORKER = 64
 
 _ACCOUNT_OR_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
@@ -66,8 +71,10 @@ _FLAG = re.compile(r"^[a-z0-9_]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class WorkerArgsError(UserError, ValueError):
+class WorkerArgsError(ArgsError):
     """A Worker argument is wrong; the message names it and what is accepted."""
+
+    owner = "EdgeWorkerArgs"
 
 
 @dataclass(kw_only=True)
@@ -159,7 +166,7 @@ class ScriptParts:
 
 def fail(owner: str, arg: str, problem: str, accepted: str) -> WorkerArgsError:
     """The error for one field of an args class: what was wrong, where, what is accepted."""
-    return WorkerArgsError(f"{owner}.{arg}: {problem}; accepted: {accepted}")
+    return WorkerArgsError(arg, problem, accepted, owner=owner)
 
 
 def check_hostname(owner: str, arg: str, value: Any) -> str:
@@ -238,7 +245,15 @@ def _normalize_bindings(owner: str, arg: str, bindings: Any) -> tuple[tuple[str,
         if not isinstance(name, str) or not _BINDING_NAME.match(name):
             raise fail(owner, arg, f"bad binding name {name!r}", accepted)
         if value is None or not isinstance(value, str | pulumi.Output):
-            raise fail(owner, arg, f"{name} has value {value!r}", accepted)
+            # A value's type, never the value: secret bindings carry secrets.
+            raise fail(owner, arg, f"{name} has a {type(value).__name__} value", accepted)
+        if isinstance(value, str) and len(value.encode()) > BINDING_VALUE_LIMIT:
+            raise fail(
+                owner,
+                arg,
+                f"{name} is {len(value.encode())} bytes",
+                f"at most {BINDING_VALUE_LIMIT} bytes (5 KB, Cloudflare's limit per variable)",
+            )
     return tuple(sorted(bindings.items()))
 
 
@@ -285,6 +300,13 @@ def validate_args(
     plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
     secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
     both = sorted({name for name, _ in plain} & {name for name, _ in secret})
+    if len(plain) + len(secret) > BINDINGS_PER_WORKER:
+        raise fail(
+            owner,
+            "plain_text_bindings",
+            f"{len(plain) + len(secret)} bindings with secret_bindings",
+            f"at most {BINDINGS_PER_WORKER} (Workers Free; Paid allows 128)",
+        )
     if both:
         raise fail(owner, "secret_bindings", f"{both} are also plain-text", "each name once")
     rate = args.observability_sampling_rate

@@ -228,7 +228,7 @@ def test_alarms_watch_the_resizers_distribution_and_function_when_composed(tmp_p
         ({"error_rate_percent": True}, "error_rate_percent", "above 0"),
         ({"lambda_errors_per_period": 0}, "lambda_errors_per_period", "from 1"),
         ({"lambda_metric_regions": "us-east-1"}, "lambda_metric_regions", "list of AWS region"),
-        ({"lambda_metric_regions": ["Europe"]}, "lambda_metric_regions", "bad regions"),
+        ({"lambda_metric_regions": ["Europe"]}, "lambda_metric_regions", "an AWS region: af-south-1"),
         ({"period_seconds": 90}, "period_seconds", "steps of 60"),
         ({"evaluation_periods": 0}, "evaluation_periods", "from 1 to 60"),
         ({"datapoints_to_alarm": 6}, "datapoints_to_alarm", "from 1 to 5"),

@@ -1,0 +1,114 @@
+"""What every component's argument checks share: one error shape, one integer-range check,
+one component-name check, one list of AWS regions.
+
+A component's checks are pure and run before its first registration. They raise an
+`ArgsError` that carries the field it is about (`arg`), so the stack config, which builds
+the same arguments from `stacks/Pulumi.<stack>.yaml`, can report the config key instead of
+the Python field (`edgekit:cloudflare.cacheWrapper.originUrl`, not
+`CachedWorkerArgs.origin_url`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from edgekit.errors import UserError
+
+# The commercial `aws` partition's regions, as botocore's endpoint data lists them
+# (`botocore.loaders.create_loader().load_data("endpoints")`, partition "aws"; pinned
+# boto3 1.44.8). The components write `arn:aws:` ARNs and use CloudFront and Lambda@Edge,
+# which exist only in this partition; tests/components/test_args.py fails when botocore
+# knows a region this list does not.
+AWS_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
+
+
+class ArgsError(UserError, ValueError):
+    """A field of a component's Args is wrong: which field, what was wrong, what is accepted.
+
+    Subclasses set `owner` to their Args class name; `arg` is the field (dotted for a
+    nested one, e.g. "origin_dns.name"), or "name" for the component's own name.
+    """
+
+    owner = "Args"
+
+    def __init__(self, arg: str, problem: str, accepted: str, *, owner: str | None = None):
+        self.owner = owner or type(self).owner
+        self.arg = arg
+        self.problem = problem
+        self.accepted = accepted
+        super().__init__(f"{self.owner}.{arg}: {problem}; accepted: {accepted}")
+
+
+def int_in(
+    error: type[ArgsError], arg: str, value: Any, low: int, high: int, *, owner: str | None = None
+) -> int:
+    """`value` if it is a true integer (not a bool) within low..high, else `error`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise error(arg, f"got {value!r}", f"an integer from {low} to {high}", owner=owner)
+    return value
+
+
+def check_region(error: type[ArgsError], arg: str, value: Any) -> str:
+    """A region of the `aws` partition (see AWS_REGIONS)."""
+    if not isinstance(value, str) or value not in AWS_REGIONS:
+        raise error(arg, f"got {value!r}", f"an AWS region: {', '.join(sorted(AWS_REGIONS))}")
+    return value
+
+
+# Names that prefix AWS physical and metric names (SNS topics, WAF metrics).
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+NAME_ACCEPTED = "1-100 letters, digits, '-' or '_'"
+
+
+def check_component_name(
+    error: type[ArgsError],
+    component: str,
+    name: str,
+    prefixes: str,
+    pattern: re.Pattern[str] = NAME_PATTERN,
+    accepted: str = NAME_ACCEPTED,
+) -> str:
+    """The component's name prefixes `prefixes` (e.g. "SNS topic names"), so it must fit them."""
+    if not isinstance(name, str) or not pattern.match(name):
+        raise error(
+            "name", f"{component} name {name!r} prefixes {prefixes}", accepted, owner=component
+        )
+    return name
