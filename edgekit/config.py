@@ -42,8 +42,10 @@ class ConfigError(UserError):
 
 
 class _Section(BaseModel):
+    # Strict: `quality: true` or `limit: "100"` is an error, not 1 or 100. (A stack file's
+    # numbers arrive as JSON numbers, so strict costs nothing for well-formed values.)
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 
@@ -151,6 +153,8 @@ class WafSettings(_Section):
     limit: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
     window_seconds: Literal[60, 120, 300, 600] = 300
     path_prefix: str | None = "/images/"
+    # Unset keeps EdgeRateLimitArgs' default; null declares no rule over the other paths.
+    default_limit: int | None = None
     managed_rules: bool = True
 
 
@@ -160,6 +164,8 @@ class CloudflareRateSettings(_Section):
     period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
     mitigation_timeout_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
     expression: str = '(starts_with(http.request.uri.path, "/api/"))'
+    # Unset keeps CloudflareRateLimitArgs' default; null declares no rule over other paths.
+    default_requests_per_period: int | None = None
 
 
 class RateLimitSettings(_Section):
@@ -212,7 +218,7 @@ SECRET_KEYS = {"alarmEndpoint"}
 _KNOWN_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
 
-def _stack_file() -> str:
+def stack_file() -> str:
     return f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 
 
@@ -296,7 +302,7 @@ def _section_type(annotation: Any) -> Any:
 
 def load_settings() -> StackSettings:
     """The current stack's settings, from the config the Pulumi runtime was given."""
-    return parse_settings(_namespace_values(), _stack_file())
+    return parse_settings(_namespace_values(), stack_file())
 
 
 def alarm_endpoint() -> pulumi.Output[str] | None:

@@ -1,0 +1,81 @@
+"""The checks every component shares (components/_args.py), and the argument bounds that keep
+absurd values (a 178 MP budget in 128 MB, a 200 KB Worker setting) out of a deployment."""
+
+from __future__ import annotations
+
+import pytest
+
+from components._args import AWS_REGIONS, ArgsError, check_region, int_in
+from components.image_resizer import (
+    EdgeImageResizerArgs,
+    ImageResizerArgsError,
+    max_pixels_for,
+    required_memory_mb,
+    validate_args,
+)
+from components.rate_limit import EdgeRateLimitArgs, RateLimitArgsError
+from components.rate_limit import validate_args as validate_waf
+from components.worker import EdgeWorkerArgs, WorkerArgsError
+from components.worker import validate_args as validate_worker
+
+
+def test_the_region_list_is_botocores_aws_partition():
+    botocore_loaders = pytest.importorskip("botocore.loaders")
+    endpoints = botocore_loaders.create_loader().load_data("endpoints")
+    (aws,) = [p for p in endpoints["partitions"] if p["partition"] == "aws"]
+    assert set(aws["regions"]) == AWS_REGIONS
+
+
+def test_an_args_error_carries_its_field_for_the_config_to_name():
+    with pytest.raises(ArgsError) as raised:
+        check_region(ImageResizerArgsError, "bucket_region", "mars-1")
+    error = raised.value
+    assert (error.owner, error.arg, error.problem) == (
+        "EdgeImageResizerArgs",
+        "bucket_region",
+        "got 'mars-1'",
+    )
+    assert str(error).startswith("EdgeImageResizerArgs.bucket_region: got 'mars-1'; accepted:")
+    with pytest.raises(ImageResizerArgsError, match="an integer from 1 to 100"):
+        int_in(ImageResizerArgsError, "quality", True, 1, 100)
+
+
+def test_the_pixel_budget_must_fit_the_function_memory():
+    assert required_memory_mb(50_000_000) == 987  # the defaults fit 1536 MB
+    assert max_pixels_for(128) == 0
+    validate_args(EdgeImageResizerArgs())
+    with pytest.raises(ImageResizerArgsError) as raised:
+        validate_args(EdgeImageResizerArgs(max_pixels=178_000_000, memory_mb=128))
+    message = str(raised.value)
+    assert "EdgeImageResizerArgs.max_pixels: 178000000 pixels need 3184 MB" in message
+    assert "memory_mb of at least 3184" in message
+    validate_args(EdgeImageResizerArgs(max_pixels=178_000_000, memory_mb=3184))
+
+
+def test_pillows_own_limit_caps_the_pixel_budget():
+    with pytest.raises(ImageResizerArgsError, match="from 1000000 to 178956970"):
+        validate_args(EdgeImageResizerArgs(max_pixels=200_000_000, memory_mb=10_240))
+
+
+def _worker(**changes) -> EdgeWorkerArgs:
+    return EdgeWorkerArgs(account_id="0" * 32, script_name="geo", function="hello_geo", **changes)
+
+
+def test_a_worker_setting_over_cloudflares_5_kb_is_refused_without_echoing_it():
+    validate_worker(_worker(plain_text_bindings={"MESSAGE": "x" * 5120}))
+    with pytest.raises(WorkerArgsError) as raised:
+        validate_worker(_worker(plain_text_bindings={"MESSAGE": "x" * 200_000}))
+    message = str(raised.value)
+    assert "MESSAGE is 200000 bytes" in message and "at most 5120 bytes" in message
+    assert "xxxx" not in message
+    with pytest.raises(WorkerArgsError, match="at most 64"):
+        validate_worker(_worker(plain_text_bindings={f"V{n}": "v" for n in range(65)}))
+
+
+def test_the_waf_rule_over_every_path_is_looser_than_the_path_rule():
+    settings = validate_waf(EdgeRateLimitArgs(limit=100, path_prefix="/images/", default_limit=300))
+    assert settings.default_limit == 300
+    # Without a path prefix the one rule already counts every path.
+    assert validate_waf(EdgeRateLimitArgs(path_prefix=None)).default_limit is None
+    with pytest.raises(RateLimitArgsError, match="path rule stays the tighter one"):
+        validate_waf(EdgeRateLimitArgs(limit=100, path_prefix="/images/", default_limit=50))
