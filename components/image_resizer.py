@@ -429,7 +429,14 @@ def version_description(artifact: Artifact) -> str:
 
 
 def edge_trust_policy() -> dict[str, Any]:
-    """Lambda runs the function; Lambda@Edge replicates and runs it at the edge."""
+    """Lambda runs the function; Lambda@Edge replicates and runs it at the edge.
+
+    No aws:SourceAccount/SourceArn condition, on purpose: an execution role is attached to a
+    function only by a caller allowed iam:PassRole on it, which no other account can be,
+    and Lambda documents aws:SourceArn for policies whose resource is the function, not for
+    the execution role's trust; a condition the replicas' assume-role did not satisfy would
+    break the function in every edge region without an error at deploy time.
+    """
     return {
         "Version": POLICY_VERSION,
         "Statement": [

@@ -396,6 +396,9 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         )
 
     def _create_cloudfront_access(self) -> None:
+        # Trust without aws:SourceAccount: CloudFront's real-time log docs give no condition
+        # for this role, and only a principal of this account with iam:PassRole can name it
+        # in a real-time log config. (Firehose's trust has the sts:ExternalId its docs use.)
         self.cloudfront_role = aws.iam.Role(
             f"{self._name}-cloudfront-role",
             assume_role_policy=json.dumps(service_trust_policy("cloudfront.amazonaws.com")),
