@@ -5,8 +5,7 @@ run the same file under Pulumi's mock runtime.
 """
 
 import pulumi
-
-from components import (
+from edgekit_iac.components import (
     CachedWorker,
     CloudflareLogpush,
     CloudflareRateLimit,
@@ -16,8 +15,10 @@ from components import (
     EdgeRateLimit,
     EdgeWorker,
 )
-from edgekit import artifacts, stack_args
-from edgekit.config import StackSettings, alarm_endpoint
+
+from edgekit_iac import stack_args
+from edgekit_iac.config import StackSettings, alarm_endpoint
+from edgekit_iac.release import artifacts
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 # The commercial `aws` partition's regions, as botocore's endpoint data lists them
 # (`botocore.loaders.create_loader().load_data("endpoints")`, partition "aws"; pinned

@@ -32,10 +32,14 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-from components._args import ArgsError, check_region, int_in
-from components._args import check_component_name as _check_name
-from components._aws_helpers import is_tag_mapping, policy_document, policy_json, statement
+from edgekit_iac.components._args import ArgsError, check_region, int_in
+from edgekit_iac.components._args import check_component_name as _check_name
+from edgekit_iac.components._aws_helpers import (
+    is_tag_mapping,
+    policy_document,
+    policy_json,
+    statement,
+)
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 

@@ -25,9 +25,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-
-from components._args import int_in
-from components.worker import (
+from edgekit_iac.components._args import int_in
+from edgekit_iac.components.worker import (
     EdgeWorker,
     EdgeWorkerArgs,
     WorkerArgsError,

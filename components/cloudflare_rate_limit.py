@@ -25,8 +25,7 @@ from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-
-from components._args import ArgsError
+from edgekit_iac.components._args import ArgsError
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"

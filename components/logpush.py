@@ -33,10 +33,9 @@ import pulumi
 import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
-
-from components._args import AWS_REGIONS, ArgsError
-from components._aws_helpers import bucket_arn, policy_document, policy_json, statement
-from components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError
+from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
 

@@ -24,10 +24,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-from components._args import ArgsError
-from components._args import check_component_name as _check_name
-from components._aws_helpers import is_tag_mapping
+from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._args import check_component_name as _check_name
+from edgekit_iac.components._aws_helpers import is_tag_mapping
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
 

@@ -13,12 +13,13 @@ import copy
 
 import pytest
 
-from edgekit import program, stack_files
-from edgekit.config import ConfigError
-from edgekit.program import run_program
-from edgekit.twin.cf_expression import request_fields
-from edgekit.twin.cf_ratelimit import ZoneRateLimits
-from edgekit.twin.waf import WafRequest, WebAcl
+from edgekit_iac import program
+from edgekit_iac.config import ConfigError
+from edgekit_iac.program import run_program
+from edgekit_iac.release import stack_files
+from edgekit_iac.twin.aws.waf import WafRequest, WebAcl
+from edgekit_iac.twin.cloudflare.expression import request_fields
+from edgekit_iac.twin.cloudflare.rate_limits import ZoneRateLimits
 
 STAGING = stack_files.read_config("staging")
 SECRET = "https://hooks.incidents.example/do-not-print-this-token"

@@ -4,19 +4,18 @@ absurd values (a 178 MP budget in 128 MB, a 200 KB Worker setting) out of a depl
 from __future__ import annotations
 
 import pytest
-
-from components._args import AWS_REGIONS, ArgsError, check_region, int_in
-from components.image_resizer import (
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError, check_region, int_in
+from edgekit_iac.components.image_resizer import (
     EdgeImageResizerArgs,
     ImageResizerArgsError,
     max_pixels_for,
     required_memory_mb,
     validate_args,
 )
-from components.rate_limit import EdgeRateLimitArgs, RateLimitArgsError
-from components.rate_limit import validate_args as validate_waf
-from components.worker import EdgeWorkerArgs, WorkerArgsError
-from components.worker import validate_args as validate_worker
+from edgekit_iac.components.rate_limit import EdgeRateLimitArgs, RateLimitArgsError
+from edgekit_iac.components.rate_limit import validate_args as validate_waf
+from edgekit_iac.components.worker import EdgeWorkerArgs, WorkerArgsError
+from edgekit_iac.components.worker import validate_args as validate_worker
 
 
 def test_the_region_list_is_botocores_aws_partition():
