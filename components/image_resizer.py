@@ -38,6 +38,7 @@ from edgekit_iac.components._aws_helpers import (
     private_bucket,
     statement,
 )
+from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact
@@ -53,9 +54,10 @@ TRIGGER = "origin-request"
 ORIGIN_TIMEOUT_LIMIT_SECONDS = 30
 MEMORY_RANGE_MB = (128, 10_240)
 
-DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
-SIDE_RANGE = (1, 4096)
-QUALITY_RANGE = (1, 100)
+# What this component writes and the function reads: one pure module, bundled with it.
+DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
+SIDE_RANGE = (1, contract.MAX_SIDE)
+QUALITY_RANGE = contract.QUALITY_RANGE
 # Below 1 MP ordinary photos are refused. Above 178,956,970 pixels (2 x Image.MAX_IMAGE_PIXELS)
 # Pillow itself refuses to open an image (DecompressionBombError), so a higher limit could
 # never be reached.
@@ -74,16 +76,11 @@ PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
 MINIMUM_TLS = "TLSv1.2_2021"
 
-RESIZED_PREFIX = "resized/"
-FORMAT_QUERY_STRING = "format"
+RESIZED_PREFIX = contract.RESIZED_PREFIX
+FORMAT_QUERY_STRING = contract.FORMAT_QUERY_PARAMETER
 ORIGIN_ID = "originals"
-ALLOWED_SIZES_HEADER = "x-edgekit-allowed-sizes"
-QUALITY_HEADER = "x-edgekit-quality"
-MAX_PIXELS_HEADER = "x-edgekit-max-pixels"
-# CloudFront's limit on one origin custom header value.
-HEADER_VALUE_LIMIT = 1783
+HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
@@ -224,15 +221,14 @@ def normalize_sizes(sizes: Any) -> tuple[str, ...]:
     accepted = f'a non-empty list of "WIDTHxHEIGHT" with each side {low}..{high}, e.g. "400x300"'
     canonical: list[str] = []
     for text in _strings("allowed_sizes", sizes, accepted):
-        match = _SIZE.match(text.lower())
-        if not match or not all(low <= int(side) <= high for side in match.groups()):
+        size = contract.normalize_size(text)
+        if size is None:
             raise _fail("allowed_sizes", f"bad size {text!r}", accepted)
-        size = f"{int(match[1])}x{int(match[2])}"
         if size not in canonical:
             canonical.append(size)
     if not canonical:
         raise _fail("allowed_sizes", "the list is empty", accepted)
-    if len(",".join(canonical)) > HEADER_VALUE_LIMIT:
+    if len(contract.sizes_header(canonical)) > HEADER_VALUE_LIMIT:
         raise _fail(
             "allowed_sizes",
             f"{len(canonical)} sizes do not fit one CloudFront header",
@@ -509,9 +505,12 @@ def geo_restriction(restriction_type: str, locations: Sequence[str]) -> dict[str
 def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
     """How the per-distribution settings reach the function (it has no environment)."""
     return [
-        {"name": ALLOWED_SIZES_HEADER, "value": ",".join(settings.allowed_sizes)},
-        {"name": QUALITY_HEADER, "value": str(settings.quality)},
-        {"name": MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
+        {
+            "name": contract.ALLOWED_SIZES_HEADER,
+            "value": contract.sizes_header(settings.allowed_sizes),
+        },
+        {"name": contract.QUALITY_HEADER, "value": str(settings.quality)},
+        {"name": contract.MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
     ]
 
 

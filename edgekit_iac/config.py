@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -21,20 +20,18 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from edgekit_iac.errors import UserError
+from edgekit_iac.functions.image_resizer import contract
 
 NAMESPACE = "edgekit"
-SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})$")
-MAX_SIDE = 4096
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SEMVER_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 ACM_ARN_PATTERN = r"^arn:aws:acm:us-east-1:\d{12}:certificate/"
-DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
+DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
 
 
 class ConfigError(UserError):
@@ -61,11 +58,6 @@ class CacheTtls(_Section):
         return self
 
 
-def _valid_size(size: str) -> bool:
-    match = SIZE_PATTERN.match(size)
-    return bool(match) and all(int(side) <= MAX_SIDE for side in match.groups())
-
-
 class ImagesSettings(_Section):
     """The image resizer: CloudFront + Lambda@Edge over a private originals bucket."""
 
@@ -79,17 +71,6 @@ class ImagesSettings(_Section):
     timeout_seconds: Annotated[int, Field(ge=1, le=30)] = 30
     cache_ttl: CacheTtls = CacheTtls()
     force_destroy_bucket: bool = False
-
-    @field_validator("allowed_sizes")
-    @classmethod
-    def _sizes(cls, sizes: list[str]) -> list[str]:
-        bad = [s for s in sizes if not _valid_size(s)]
-        if bad or not sizes:
-            raise ValueError(
-                f"sizes are WIDTHxHEIGHT with 1..{MAX_SIDE} each, e.g. '400x300'; "
-                f"got {bad or sizes}"
-            )
-        return sizes
 
     @model_validator(mode="after")
     def _certificate_with_aliases(self) -> ImagesSettings:
