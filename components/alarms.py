@@ -40,6 +40,7 @@ from edgekit_iac.components._aws_helpers import (
     policy_json,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 
@@ -368,8 +369,10 @@ def lambda_alarms(settings: AlarmSettings, region: str) -> list[AlarmSpec]:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeAlarms(pulumi.ComponentResource):
+class EdgeAlarms(EdgeComponent):
     """Additional CloudFront metrics, alarms on latency/5xx/Lambda@Edge, SNS topics."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     topic_arn: pulumi.Output[str]
     topic_arns: pulumi.Output[dict[str, str]]
@@ -383,10 +386,9 @@ class EdgeAlarms(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args)
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_monitoring_subscription()
         self._create_topics()
@@ -394,22 +396,17 @@ class EdgeAlarms(pulumi.ComponentResource):
         self._create_cloudfront_alarms()
         self._create_lambda_alarms()
 
-        self.topic_arn = self.topics[CLOUDFRONT_METRICS_REGION].arn
-        self.topic_arns = pulumi.Output.all(
-            **{region: topic.arn for region, topic in self.topics.items()}
-        )
-        self.alarm_names = pulumi.Output.all(*[alarm.name for alarm in self.alarms])
-        self.register_outputs(
-            {
-                "topic_arn": self.topic_arn,
-                "topic_arns": self.topic_arns,
-                "alarm_names": self.alarm_names,
-            }
+        self.set_outputs(
+            topic_arn=self.topics[CLOUDFRONT_METRICS_REGION].arn,
+            topic_arns=pulumi.Output.all(
+                **{region: topic.arn for region, topic in self.topics.items()}
+            ),
+            alarm_names=pulumi.Output.all(*[alarm.name for alarm in self.alarms]),
         )
 
     def _create_monitoring_subscription(self) -> None:
         self.monitoring = aws.cloudfront.MonitoringSubscription(
-            f"{self._name}-additional-metrics",
+            self.child_name("additional-metrics"),
             distribution_id=self._settings.distribution_id,
             monitoring_subscription={
                 "realtime_metrics_subscription_config": {
@@ -425,7 +422,7 @@ class EdgeAlarms(pulumi.ComponentResource):
         self.topics: dict[str, aws.sns.Topic] = {}
         for region in settings.topic_regions:
             key = aws.kms.Key(
-                f"{self._name}-key-{region}",
+                self.child_name(f"key-{region}"),
                 region=region,
                 description=f"{self._name}: encrypts alarm notifications CloudWatch publishes",
                 enable_key_rotation=True,
@@ -435,7 +432,7 @@ class EdgeAlarms(pulumi.ComponentResource):
                 opts=self._child,
             )
             topic = aws.sns.Topic(
-                f"{self._name}-topic-{region}",
+                self.child_name(f"topic-{region}"),
                 region=region,
                 display_name=f"{self._name} alarms",
                 kms_master_key_id=key.arn,
@@ -444,7 +441,7 @@ class EdgeAlarms(pulumi.ComponentResource):
             )
             if settings.alarm_endpoint is not None:
                 aws.sns.TopicSubscription(
-                    f"{self._name}-paging-{region}",
+                    self.child_name(f"paging-{region}"),
                     region=region,
                     topic=topic.arn,
                     protocol="https",
@@ -465,7 +462,7 @@ class EdgeAlarms(pulumi.ComponentResource):
         actions = [self.topics[region].arn]
         self.alarms.append(
             aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.suffix}",
+                self.child_name(f"{spec.suffix}"),
                 region=region,
                 alarm_description=f"{self._name}: {spec.description}",
                 namespace=spec.namespace,

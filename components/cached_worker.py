@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_cloudflare as cloudflare
 from edgekit_iac.components._args import int_in
+from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.worker import (
     EdgeWorker,
     EdgeWorkerArgs,
@@ -335,8 +336,10 @@ def edge_worker_args(args: CachedWorkerArgs, settings: CacheSettings) -> EdgeWor
 # --- the component ---------------------------------------------------------------------------
 
 
-class CachedWorker(pulumi.ComponentResource):
+class CachedWorker(EdgeComponent):
     """The cache wrapper Worker, its route or custom domain, and optionally the origin's DNS."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     script_name: pulumi.Output[str]
     routes: pulumi.Output[list[str]]
@@ -356,30 +359,20 @@ class CachedWorker(pulumi.ComponentResource):
         settings = validate_args(args)
         worker_args = edge_worker_args(args, settings)
         prepared = prepare(worker_args, owner=OWNER)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_origin_dns(args.zone_id)
         self._create_worker(replace(worker_args, artifact=prepared.artifact))
 
-        self.script_name = self.worker.script_name
-        self.routes = self.worker.routes
-        self.hostnames = self.worker.hostnames
-        self.bundle_sha256 = self.worker.bundle_sha256
-        self.version = self.worker.version
-        self.version_tag = self.worker.version_tag
-        self.origin_url = pulumi.Output.from_input(settings.origin_url)
-        self.register_outputs(
-            {
-                "script_name": self.script_name,
-                "routes": self.routes,
-                "hostnames": self.hostnames,
-                "bundle_sha256": self.bundle_sha256,
-                "version": self.version,
-                "version_tag": self.version_tag,
-                "origin_url": self.origin_url,
-            }
+        self.set_outputs(
+            script_name=self.worker.script_name,
+            routes=self.worker.routes,
+            hostnames=self.worker.hostnames,
+            bundle_sha256=self.worker.bundle_sha256,
+            version=self.worker.version,
+            version_tag=self.worker.version_tag,
+            origin_url=pulumi.Output.from_input(settings.origin_url),
         )
 
     def _create_origin_dns(self, zone_id: pulumi.Input[str] | None) -> None:
@@ -388,7 +381,7 @@ class CachedWorker(pulumi.ComponentResource):
         if record is None:
             return
         self.origin_dns = cloudflare.DnsRecord(
-            f"{self._name}-origin-dns",
+            self.child_name("origin-dns"),
             zone_id=zone_id,
             name=record.name,
             type=record.type,
@@ -403,7 +396,7 @@ class CachedWorker(pulumi.ComponentResource):
         # Traffic reaches the Worker only once its origin's name resolves.
         depends_on = [self.origin_dns] if self.origin_dns is not None else []
         self.worker = EdgeWorker(
-            f"{self._name}-worker",
+            self.child_name("worker"),
             worker_args,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

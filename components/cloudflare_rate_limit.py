@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._component import EdgeComponent
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"
@@ -379,8 +380,10 @@ def ruleset_rules(settings: CloudflareRateSettings, name: str) -> list[dict[str,
 # --- the component ---------------------------------------------------------------------------
 
 
-class CloudflareRateLimit(pulumi.ComponentResource):
+class CloudflareRateLimit(EdgeComponent):
     """The zone's `http_ratelimit` entry-point ruleset with one per-client rule."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     ruleset_id: pulumi.Output[str]
 
@@ -391,14 +394,14 @@ class CloudflareRateLimit(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_ruleset()
 
-        self.ruleset_id = self.ruleset.id
-        self.register_outputs({"ruleset_id": self.ruleset_id})
+        self.set_outputs(
+            ruleset_id=self.ruleset.id,
+        )
 
     def _create_ruleset(self) -> None:
         name, settings = self._name, self._settings

@@ -38,6 +38,7 @@ from edgekit_iac.components._aws_helpers import (
     private_bucket,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:
@@ -523,8 +524,10 @@ def _default_artifact() -> Artifact:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeImageResizer(pulumi.ComponentResource):
+class EdgeImageResizer(EdgeComponent):
     """Private originals bucket + Lambda@Edge resizer + CloudFront distribution."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
@@ -547,11 +550,10 @@ class EdgeImageResizer(pulumi.ComponentResource):
         args = args or EdgeImageResizerArgs()
         settings = validate_args(args)
         artifact = check_artifact(args.artifact or _default_artifact())
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
         self._artifact = artifact
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_bucket()
         self._create_role()
@@ -561,28 +563,17 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self._create_distribution()
         self._grant_distribution_access()
 
-        self.distribution_id = self.distribution.id
-        self.distribution_arn = self.distribution.arn
-        self.domain_name = self.distribution.domain_name
-        # Resolves once the bucket is private, so uploads by this name never race the guards.
-        self.bucket_name = self.originals.ready_name
-        self.function_name = self.function.name
-        self.function_qualified_arn = self.function.qualified_arn
-        self.function_version = self.function.version
-        self.artifact_sha256 = pulumi.Output.from_input(artifact.sha256)
-        self.artifact_version = pulumi.Output.from_input(artifact.version)
-        self.register_outputs(
-            {
-                "distribution_id": self.distribution_id,
-                "distribution_arn": self.distribution_arn,
-                "domain_name": self.domain_name,
-                "bucket_name": self.bucket_name,
-                "function_name": self.function_name,
-                "function_qualified_arn": self.function_qualified_arn,
-                "function_version": self.function_version,
-                "artifact_sha256": self.artifact_sha256,
-                "artifact_version": self.artifact_version,
-            }
+        self.set_outputs(
+            distribution_id=self.distribution.id,
+            distribution_arn=self.distribution.arn,
+            domain_name=self.distribution.domain_name,
+            # Resolves once the bucket is private: uploads by this name never race the guards.
+            bucket_name=self.originals.ready_name,
+            function_name=self.function.name,
+            function_qualified_arn=self.function.qualified_arn,
+            function_version=self.function.version,
+            artifact_sha256=pulumi.Output.from_input(artifact.sha256),
+            artifact_version=pulumi.Output.from_input(artifact.version),
         )
 
     def _create_bucket(self) -> None:
@@ -593,7 +584,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
             else []
         )
         self.originals = private_bucket(
-            f"{self._name}-originals",
+            self.child_name("originals"),
             parent=self,
             region=settings.bucket_region,
             expiry=expiry,
@@ -604,7 +595,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
 
     def _create_role(self) -> None:
         self.role = aws.iam.Role(
-            f"{self._name}-edge-role",
+            self.child_name("edge-role"),
             assume_role_policy=json.dumps(edge_trust_policy()),
             description="Lambda@Edge image resizer: read originals, write resized/, write logs",
             tags=self._settings.tags or None,
@@ -614,7 +605,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
     def _create_function(self) -> None:
         artifact, settings = self._artifact, self._settings
         self.function = aws.lambda_.Function(
-            f"{self._name}-fn",
+            self.child_name("fn"),
             region=EDGE_REGION,
             publish=True,
             architectures=[ARCHITECTURE],
@@ -638,7 +629,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
         # The role's own account owns the log groups; reading it from the ARN needs no call.
         account_id = self.role.arn.apply(account_of)
         self.role_policy = aws.iam.RolePolicy(
-            f"{self._name}-edge-policy",
+            self.child_name("edge-policy"),
             role=self.role.id,
             policy=policy_json(execution_policy, self.bucket.arn, account_id, self.function.name),
             opts=self._child,
@@ -649,7 +640,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
         # negotiated from Accept, so one URL is one variant and nothing else splits the cache.
         settings = self._settings
         self.cache_policy = aws.cloudfront.CachePolicy(
-            f"{self._name}-cache",
+            self.child_name("cache"),
             comment="Image variants: keyed on the path (size, key) and ?format only",
             min_ttl=settings.min_ttl,
             default_ttl=settings.default_ttl,
@@ -726,7 +717,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
 
     def _grant_distribution_access(self) -> None:
         aws.s3.BucketPolicy(
-            f"{self._name}-originals-policy",
+            self.child_name("originals-policy"),
             # The name resolves once the bucket is private: the grant lands after the guards.
             bucket=self.originals.ready_name,
             region=self._settings.bucket_region,

@@ -40,6 +40,7 @@ from edgekit_iac.components._aws_helpers import (
     service_trust_policy,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
 
 TYPE_TOKEN = "edgekit:aws:EdgeLogPipeline"
 
@@ -316,8 +317,10 @@ def s3_destination(settings: LogPipelineSettings) -> dict[str, Any]:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeLogPipeline(pulumi.ComponentResource):
+class EdgeLogPipeline(EdgeComponent):
     """Real-time log config + Kinesis stream + Firehose + private, expiring log bucket."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     realtime_log_config_arn: pulumi.Output[str]
     stream_arn: pulumi.Output[str]
@@ -336,10 +339,9 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args or EdgeLogPipelineArgs())
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_bucket()
         self._create_stream()
@@ -348,31 +350,21 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         self._create_firehose_access()
         self._create_delivery_stream()
 
-        self.realtime_log_config_arn = self.realtime_log_config.arn
-        self.stream_arn = self.stream.arn
-        self.stream_name = self.stream.name
-        self.delivery_stream_arn = self.delivery_stream.arn
-        self.log_bucket_name = self.logs.ready_name
-        self.log_bucket_arn = self.logs.bucket.arn
-        self.log_bucket_region = pulumi.Output.from_input(settings.region)
-        self.fields = pulumi.Output.from_input(list(settings.fields))
-        self.register_outputs(
-            {
-                "realtime_log_config_arn": self.realtime_log_config_arn,
-                "stream_arn": self.stream_arn,
-                "stream_name": self.stream_name,
-                "delivery_stream_arn": self.delivery_stream_arn,
-                "log_bucket_name": self.log_bucket_name,
-                "log_bucket_arn": self.log_bucket_arn,
-                "log_bucket_region": self.log_bucket_region,
-                "fields": self.fields,
-            }
+        self.set_outputs(
+            realtime_log_config_arn=self.realtime_log_config.arn,
+            stream_arn=self.stream.arn,
+            stream_name=self.stream.name,
+            delivery_stream_arn=self.delivery_stream.arn,
+            log_bucket_name=self.logs.ready_name,
+            log_bucket_arn=self.logs.bucket.arn,
+            log_bucket_region=pulumi.Output.from_input(settings.region),
+            fields=pulumi.Output.from_input(list(settings.fields)),
         )
 
     def _create_bucket(self) -> None:
         settings = self._settings
         self.logs = private_bucket(
-            f"{self._name}-bucket",
+            self.child_name("bucket"),
             parent=self,
             region=settings.region,
             expiry=[ExpiryRule("expire-logs", "", settings.retention_days)],
@@ -383,7 +375,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_stream(self) -> None:
         settings = self._settings
         self.stream = aws.kinesis.Stream(
-            f"{self._name}-stream",
+            self.child_name("stream"),
             region=settings.region,
             stream_mode_details=stream_mode(settings.shard_count),
             shard_count=settings.shard_count,
@@ -399,14 +391,14 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         # for this role, and only a principal of this account with iam:PassRole can name it
         # in a real-time log config. (Firehose's trust has the sts:ExternalId its docs use.)
         self.cloudfront_role = aws.iam.Role(
-            f"{self._name}-cloudfront-role",
+            self.child_name("cloudfront-role"),
             assume_role_policy=json.dumps(service_trust_policy("cloudfront.amazonaws.com")),
             description="CloudFront real-time logs: put records into one Kinesis stream",
             tags=self._settings.tags or None,
             opts=self._child,
         )
         self.cloudfront_policy = aws.iam.RolePolicy(
-            f"{self._name}-cloudfront-policy",
+            self.child_name("cloudfront-policy"),
             role=self.cloudfront_role.id,
             policy=policy_json(cloudfront_stream_policy, self.stream.arn),
             opts=self._child,
@@ -415,7 +407,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_realtime_log_config(self) -> None:
         settings = self._settings
         self.realtime_log_config = aws.cloudfront.RealtimeLogConfig(
-            f"{self._name}-realtime",
+            self.child_name("realtime"),
             sampling_rate=settings.sampling_rate,
             fields=list(settings.fields),
             endpoint={
@@ -432,14 +424,14 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_firehose_access(self) -> None:
         account_id = self.stream.arn.apply(account_of)
         self.firehose_role = aws.iam.Role(
-            f"{self._name}-firehose-role",
+            self.child_name("firehose-role"),
             assume_role_policy=policy_json(firehose_trust_policy, account_id),
             description="Firehose: read the real-time log stream, write its log prefix",
             tags=self._settings.tags or None,
             opts=self._child,
         )
         self.firehose_policy = aws.iam.RolePolicy(
-            f"{self._name}-firehose-policy",
+            self.child_name("firehose-policy"),
             role=self.firehose_role.id,
             policy=policy_json(firehose_delivery_policy, self.stream.arn, self.logs.ready_name),
             opts=self._child,
@@ -448,7 +440,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_delivery_stream(self) -> None:
         settings = self._settings
         self.delivery_stream = aws.kinesis.FirehoseDeliveryStream(
-            f"{self._name}-firehose",
+            self.child_name("firehose"),
             region=settings.region,
             destination="extended_s3",
             kinesis_source_configuration={

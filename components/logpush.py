@@ -35,6 +35,7 @@ import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 from edgekit_iac.components._args import AWS_REGIONS, ArgsError
 from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
@@ -354,8 +355,10 @@ class OwnershipToken(pulumi.dynamic.Resource):
 # --- the component ---------------------------------------------------------------------------
 
 
-class CloudflareLogpush(pulumi.ComponentResource):
+class CloudflareLogpush(EdgeComponent):
     """Bucket grant for Cloudflare, ownership proof, and one Logpush job per dataset."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     job_ids: pulumi.Output[list[str]]
     destinations: pulumi.Output[list[str]]
@@ -367,21 +370,21 @@ class CloudflareLogpush(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._grant_cloudflare_access()
         self.jobs = [self._create_job(destination) for destination in settings.destinations]
 
-        self.job_ids = pulumi.Output.all(*[job.id for job in self.jobs])
-        self.destinations = pulumi.Output.all(*[job.destination_conf for job in self.jobs])
-        self.register_outputs({"job_ids": self.job_ids, "destinations": self.destinations})
+        self.set_outputs(
+            job_ids=pulumi.Output.all(*[job.id for job in self.jobs]),
+            destinations=pulumi.Output.all(*[job.destination_conf for job in self.jobs]),
+        )
 
     def _grant_cloudflare_access(self) -> None:
         settings = self._settings
         self.bucket_policy = aws.s3.BucketPolicy(
-            f"{self._name}-bucket-policy",
+            self.child_name("bucket-policy"),
             bucket=settings.bucket_name,
             region=settings.bucket_region,
             policy=policy_json(logpush_bucket_policy, settings.bucket_name, settings.prefix),

@@ -27,6 +27,7 @@ import pulumi_aws as aws
 from edgekit_iac.components._args import ArgsError
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import is_tag_mapping
+from edgekit_iac.components._component import EdgeComponent
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
 
@@ -300,8 +301,10 @@ def web_acl_rules(settings: RateLimitSettings, metric_prefix: str) -> list[dict[
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeRateLimit(pulumi.ComponentResource):
+class EdgeRateLimit(EdgeComponent):
     """A CloudFront-scoped WAFv2 web ACL: per-IP rate limit with a 429 JSON answer."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     web_acl_arn: pulumi.Output[str]
     web_acl_id: pulumi.Output[str]
@@ -314,15 +317,15 @@ class EdgeRateLimit(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args or EdgeRateLimitArgs())
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_web_acl()
 
-        self.web_acl_arn = self.web_acl.arn
-        self.web_acl_id = self.web_acl.id
-        self.register_outputs({"web_acl_arn": self.web_acl_arn, "web_acl_id": self.web_acl_id})
+        self.set_outputs(
+            web_acl_arn=self.web_acl.arn,
+            web_acl_id=self.web_acl.id,
+        )
 
     def _create_web_acl(self) -> None:
         name, settings = self._name, self._settings

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._component import EdgeComponent
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact
@@ -458,8 +459,10 @@ def prepare(
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeWorker(pulumi.ComponentResource):
+class EdgeWorker(EdgeComponent):
     """A Python Workers script from a functions/ bundle, with its route or custom domain."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     script_name: pulumi.Output[str]
     routes: pulumi.Output[list[str]]
@@ -476,8 +479,7 @@ class EdgeWorker(pulumi.ComponentResource):
     ) -> None:
         # Everything that can be wrong is checked before the first registration.
         prepared = prepare(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = prepared.settings
         self._artifact = prepared.artifact
         self._parts = prepared.parts
@@ -490,31 +492,23 @@ class EdgeWorker(pulumi.ComponentResource):
         self._create_script()
         self._create_routing()
 
-        self.script_name = self.script.script_name
-        self.routes = pulumi.Output.from_input(
-            [self._settings.route_pattern] if self._settings.route_pattern else []
-        )
-        self.hostnames = pulumi.Output.from_input(
-            [self._settings.custom_domain] if self._settings.custom_domain else []
-        )
-        self.bundle_sha256 = pulumi.Output.from_input(self._artifact.sha256)
-        self.version = pulumi.Output.from_input(self._artifact.version)
-        self.version_tag = pulumi.Output.from_input(version_tag(self._artifact))
-        self.register_outputs(
-            {
-                "script_name": self.script_name,
-                "routes": self.routes,
-                "hostnames": self.hostnames,
-                "bundle_sha256": self.bundle_sha256,
-                "version": self.version,
-                "version_tag": self.version_tag,
-            }
+        self.set_outputs(
+            script_name=self.script.script_name,
+            routes=pulumi.Output.from_input(
+                [self._settings.route_pattern] if self._settings.route_pattern else []
+            ),
+            hostnames=pulumi.Output.from_input(
+                [self._settings.custom_domain] if self._settings.custom_domain else []
+            ),
+            bundle_sha256=pulumi.Output.from_input(self._artifact.sha256),
+            version=pulumi.Output.from_input(self._artifact.version),
+            version_tag=pulumi.Output.from_input(version_tag(self._artifact)),
         )
 
     def _create_script(self) -> None:
         settings, parts, artifact = self._settings, self._parts, self._artifact
         self.script = cloudflare.WorkersScript(
-            f"{self._name}-script",
+            self.child_name("script"),
             account_id=settings.account_id,
             script_name=settings.script_name,
             content=parts.main_source,
@@ -538,7 +532,7 @@ class EdgeWorker(pulumi.ComponentResource):
         self.domain: cloudflare.WorkersCustomDomain | None = None
         if settings.route_pattern is not None:
             self.route = cloudflare.WorkersRoute(
-                f"{self._name}-route",
+                self.child_name("route"),
                 zone_id=settings.zone_id,
                 pattern=settings.route_pattern,
                 script=self.script.script_name,
@@ -546,7 +540,7 @@ class EdgeWorker(pulumi.ComponentResource):
             )
         if settings.custom_domain is not None:
             self.domain = cloudflare.WorkersCustomDomain(
-                f"{self._name}-domain",
+                self.child_name("domain"),
                 account_id=settings.account_id,
                 zone_id=settings.zone_id,
                 hostname=settings.custom_domain,

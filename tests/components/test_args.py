@@ -1,5 +1,5 @@
-"""The checks every component shares (components/_args.py), and the argument bounds that keep
-absurd values (a 178 MP budget in 128 MB, a 200 KB Worker setting) out of a deployment."""
+"""What every component shares (components/_args.py, _component.py), and the argument
+bounds that keep absurd values (a 178 MP budget in 128 MB, a 200 KB Worker setting) out."""
 
 from __future__ import annotations
 
@@ -78,3 +78,38 @@ def test_the_waf_rule_over_every_path_is_looser_than_the_path_rule():
     assert validate_waf(EdgeRateLimitArgs(path_prefix=None)).default_limit is None
     with pytest.raises(RateLimitArgsError, match="path rule stays the tighter one"):
         validate_waf(EdgeRateLimitArgs(limit=100, path_prefix="/images/", default_limit=50))
+
+
+def test_every_component_follows_the_one_recipe():
+    import pulumi
+    from edgekit_iac.components._component import EdgeComponent
+
+    from edgekit_iac import components
+
+    for name in components.__all__:
+        cls = getattr(components, name)
+        if isinstance(cls, type) and issubclass(cls, pulumi.ComponentResource):
+            assert issubclass(cls, EdgeComponent), name
+            assert cls.TYPE_TOKEN.endswith(f":{name}")
+    with pytest.raises(TypeError, match="edgekit:<aws|cloudflare>:Mistyped"):
+
+        class Mistyped(EdgeComponent):
+            TYPE_TOKEN = "edgekit:aws:SomethingElse"
+
+
+def test_outputs_are_set_and_registered_in_one_step():
+    from edgekit_iac.components._component import EdgeComponent
+
+    from edgekit_iac.program import run_program
+
+    class Probe(EdgeComponent):
+        TYPE_TOKEN = "edgekit:aws:Probe"
+
+        def __init__(self, name: str) -> None:
+            super().__init__(name)
+            self.set_outputs(answer=42, child=self.child_name("part"))
+
+    made = []
+    graph = run_program("test", program=lambda: made.append(Probe("p")), config={})
+    assert (made[0].answer, made[0].child) == (42, "p-part")
+    assert graph.one("edgekit:aws:Probe").outputs == {"answer": 42, "child": "p-part"}
