@@ -10,8 +10,11 @@ the Python field (`edgekit:cloudflare.cacheWrapper.originUrl`, not
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
-from typing import Any
+import textwrap
+from typing import Any, TypeVar
 
 from edgekit_iac.errors import UserError
 
@@ -58,6 +61,48 @@ AWS_REGIONS = frozenset(
         "us-west-2",
     }
 )
+
+
+_Class = TypeVar("_Class", bound=type)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each annotated field of `cls` and its bases, in declaration order."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or "__annotations__" not in vars(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue  # no source (frozen install): editors still read the attribute docstrings
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def documented(cls: _Class) -> _Class:
+    """Show each field's docstring in help() and pydoc, which ignore attribute docstrings.
+
+    The docs stay written once, under each field (where editors show them); this appends
+    them to the class docstring as a "Fields" section when the class is defined.
+    """
+    docs = field_docs(cls)
+    if docs:
+        lines = [inspect.cleandoc(cls.__doc__ or cls.__name__), "", "Fields:"]
+        for name, doc in docs.items():
+            lines.append(f"    {name}")
+            lines.extend(f"        {line}" if line else "" for line in doc.splitlines())
+        cls.__doc__ = "\n".join(lines)
+    return cls
 
 
 class ArgsError(UserError, ValueError):

@@ -32,7 +32,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, check_region, int_in
+from edgekit_iac.components._args import ArgsError, check_region, documented, int_in
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
     is_tag_mapping,
@@ -88,6 +88,7 @@ class AlarmsArgsError(ArgsError):
     owner = "EdgeAlarmsArgs"
 
 
+@documented
 @dataclass
 class EdgeAlarmsArgs:
     """What a caller chooses about edge alarms; where CloudFront metrics live is not a choice."""

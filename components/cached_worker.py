@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import int_in
+from edgekit_iac.components._args import documented, int_in
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.worker import (
     EdgeWorker,
@@ -74,6 +74,7 @@ _QUERY_NAME = re.compile(r"^[^\s,&=#*]+\*?$")
 _LOOPBACK_NAMES = ("localhost",)
 
 
+@documented
 @dataclass(kw_only=True)
 class OriginDnsRecord:
     """The proxied DNS record the origin URL's hostname resolves through."""
@@ -88,6 +89,7 @@ class OriginDnsRecord:
     """A, AAAA or CNAME. Default: "CNAME"."""
 
 
+@documented
 @dataclass(kw_only=True)
 class CachedWorkerArgs(WorkerDeploymentArgs):
     """The cache wrapper: where it is deployed (see WorkerDeploymentArgs) and how it caches."""

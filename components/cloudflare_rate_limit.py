@@ -25,7 +25,7 @@ from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._args import ArgsError, documented
 from edgekit_iac.components._component import EdgeComponent
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
@@ -79,6 +79,7 @@ class CloudflareRateLimitArgsError(ArgsError):
     owner = "CloudflareRateLimitArgs"
 
 
+@documented
 @dataclass
 class CloudflareRateLimitArgs:
     """What a caller chooses about the zone's rate limit."""

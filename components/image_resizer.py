@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, check_region, int_in
+from edgekit_iac.components._args import ArgsError, check_region, documented, int_in
 from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
@@ -95,6 +95,7 @@ class ImageResizerArgsError(ArgsError):
     owner = "EdgeImageResizerArgs"
 
 
+@documented
 @dataclass
 class EdgeImageResizerArgs:
     """What a caller may choose about the image resizer; the edge rules are not among them."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, check_region, int_in
+from edgekit_iac.components._args import ArgsError, check_region, documented, int_in
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
     ExpiryRule,
@@ -145,6 +145,7 @@ class LogPipelineArgsError(ArgsError):
     owner = "EdgeLogPipelineArgs"
 
 
+@documented
 @dataclass
 class EdgeLogPipelineArgs:
     """What a caller chooses about the real-time log pipeline; its access rules are fixed."""

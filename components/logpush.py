@@ -33,7 +33,7 @@ import pulumi
 import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import AWS_REGIONS, ArgsError
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented
 from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
@@ -107,6 +107,7 @@ class LogpushArgsError(ArgsError):
     owner = "CloudflareLogpushArgs"
 
 
+@documented
 @dataclass
 class CloudflareLogpushArgs:
     """Which Cloudflare logs go where; the grant and the ownership proof are not optional."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._args import ArgsError, documented
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import is_tag_mapping
 from edgekit_iac.components._component import EdgeComponent
@@ -63,6 +63,7 @@ class RateLimitArgsError(ArgsError):
     owner = "EdgeRateLimitArgs"
 
 
+@documented
 @dataclass
 class EdgeRateLimitArgs:
     """What a caller may choose about the edge rate limit; scope and region are not among them."""

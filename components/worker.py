@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import ArgsError
+from edgekit_iac.components._args import ArgsError, documented
 from edgekit_iac.components._component import EdgeComponent
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class WorkerArgsError(ArgsError):
     owner = "EdgeWorkerArgs"
 
 
+@documented
 @dataclass(kw_only=True)
 class WorkerDeploymentArgs:
     """Where and how a Python Worker is deployed: shared by EdgeWorker and CachedWorker."""
@@ -122,6 +123,7 @@ class WorkerDeploymentArgs:
     on). Default: 1.0."""
 
 
+@documented
 @dataclass(kw_only=True)
 class EdgeWorkerArgs(WorkerDeploymentArgs):
     """Any Python Worker from `functions/`: the deployment plus its name and settings."""

@@ -113,3 +113,22 @@ def test_outputs_are_set_and_registered_in_one_step():
     graph = run_program("test", program=lambda: made.append(Probe("p")), config={})
     assert (made[0].answer, made[0].child) == (42, "p-part")
     assert graph.one("edgekit:aws:Probe").outputs == {"answer": 42, "child": "p-part"}
+
+
+def test_field_docs_show_in_help():
+    import pydoc
+
+    from edgekit_iac import components
+    from edgekit_iac.components._args import field_docs
+
+    for name in components.__all__:
+        if not name.endswith("Args"):
+            continue
+        cls = getattr(components, name)
+        text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+        docs = field_docs(cls)
+        assert docs, name
+        for field, doc in docs.items():
+            assert field in text and doc.splitlines()[0] in text, (name, field)
+    # Inherited fields too: CachedWorkerArgs documents where it is deployed.
+    assert "Cloudflare account id" in components.CachedWorkerArgs.__doc__
