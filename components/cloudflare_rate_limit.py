@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -136,23 +136,6 @@ class CloudflareRateLimitArgs:
     with error "too_many_requests" and retry_after_seconds set to the mitigation timeout."""
 
 
-@dataclass(frozen=True)
-class CloudflareRateSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    zone_id: str
-    expression: str
-    requests_per_period: int
-    default_requests_per_period: int | None
-    default_expression: str
-    period_seconds: int
-    mitigation_timeout_seconds: int
-    characteristics: tuple[str, ...]
-    response_status: int
-    response_content_type: str
-    response_body: str
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -254,7 +237,7 @@ def default_response_body(mitigation_timeout_seconds: int) -> str:
     )
 
 
-def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
+def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     if not isinstance(args.zone_id, str) or not _ZONE_ID.match(args.zone_id):
         raise _fail("zone_id", f"got {args.zone_id!r}", "32 lower-case hex characters")
@@ -304,7 +287,8 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
             raise _fail(
                 "response_body", f"is not JSON ({error})", "a JSON text for application/json"
             ) from None
-    return CloudflareRateSettings(
+    return replace(
+        args,
         zone_id=args.zone_id,
         expression=_expression(args.expression),
         requests_per_period=args.requests_per_period,
@@ -323,7 +307,7 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
 
 
 def rate_limit_rule(
-    settings: CloudflareRateSettings,
+    settings: CloudflareRateLimitArgs,
     description: str,
     *,
     ref: str = RULE_REF,
@@ -355,7 +339,7 @@ def rate_limit_rule(
     }
 
 
-def ruleset_rules(settings: CloudflareRateSettings, name: str) -> list[dict[str, Any]]:
+def ruleset_rules(settings: CloudflareRateLimitArgs, name: str) -> list[dict[str, Any]]:
     """The tighter rule on `expression` first, then the looser one on `default_expression`."""
 
     def description(requests: int, scope: str) -> str:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,31 +173,6 @@ class EdgeImageResizerArgs:
     """Tags for the bucket, role, function and distribution. Default: none."""
 
 
-@dataclass(frozen=True)
-class ResizerSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    allowed_sizes: tuple[str, ...]
-    quality: int
-    max_pixels: int
-    memory_mb: int
-    timeout_seconds: int
-    min_ttl: int
-    default_ttl: int
-    max_ttl: int
-    price_class: str
-    aliases: tuple[str, ...]
-    certificate_arn: pulumi.Input[str] | None
-    web_acl_arn: pulumi.Input[str] | None
-    realtime_log_config_arn: pulumi.Input[str] | None
-    geo_restriction_type: str
-    geo_locations: tuple[str, ...]
-    bucket_region: str | None
-    force_destroy_bucket: bool
-    resized_expiration_days: int | None
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
@@ -315,7 +290,7 @@ def _check_pixel_budget(max_pixels: int, memory_mb: int) -> None:
         )
 
 
-def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
+def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     min_ttl = _int_in("min_ttl", args.min_ttl, 0, 2**31 - 1)
     default_ttl = _int_in("default_ttl", args.default_ttl, 0, 2**31 - 1)
@@ -343,7 +318,8 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
     max_pixels = _int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE)
     memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
     _check_pixel_budget(max_pixels, memory_mb)
-    return ResizerSettings(
+    return replace(
+        args,
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
         max_pixels=max_pixels,
@@ -504,7 +480,7 @@ def geo_restriction(restriction_type: str, locations: Sequence[str]) -> dict[str
     return {"geo_restriction": restriction}
 
 
-def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
+def settings_headers(settings: EdgeImageResizerArgs) -> list[dict[str, str]]:
     """How the per-distribution settings reach the function (it has no environment)."""
     return [
         {

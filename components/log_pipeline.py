@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -186,22 +186,6 @@ class EdgeLogPipelineArgs:
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
 
-@dataclass(frozen=True)
-class LogPipelineSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    sampling_rate: int
-    fields: tuple[str, ...]
-    shard_count: int | None
-    stream_retention_hours: int
-    retention_days: int
-    buffer_size_mb: int
-    buffer_interval_seconds: int
-    region: str
-    force_destroy: bool
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
@@ -239,7 +223,7 @@ def check_component_name(name: str) -> str:
     )
 
 
-def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
+def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     shard_count = args.shard_count
     if shard_count is not None:
@@ -249,7 +233,8 @@ def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
-    return LogPipelineSettings(
+    return replace(
+        args,
         sampling_rate=_int_in("sampling_rate", args.sampling_rate, 1, 100),
         fields=normalize_fields(args.fields),
         shard_count=shard_count,
@@ -304,7 +289,7 @@ def firehose_delivery_policy(stream_arn: str, bucket: str) -> dict[str, Any]:
     )
 
 
-def s3_destination(settings: LogPipelineSettings) -> dict[str, Any]:
+def s3_destination(settings: EdgeLogPipelineArgs) -> dict[str, Any]:
     """Where and how Firehose writes: date-partitioned GZIP batches, errors kept apart."""
     return {
         "prefix": f"{LOG_PREFIX}{DATE_PARTITION}",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -96,18 +96,6 @@ class EdgeRateLimitArgs:
     """Tags for the web ACL. Default: none."""
 
 
-@dataclass(frozen=True)
-class RateLimitSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    limit: int
-    window_seconds: int
-    path_prefix: str | None
-    default_limit: int | None
-    managed_rules: bool
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
@@ -118,7 +106,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
+def validate_args(args: EdgeRateLimitArgs) -> EdgeRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     low, high = LIMIT_RANGE
     if not _is_int(args.limit) or not low <= args.limit <= high:
@@ -157,7 +145,8 @@ def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
         raise _fail("managed_rules", f"got {args.managed_rules!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
-    return RateLimitSettings(
+    return replace(
+        args,
         limit=args.limit,
         window_seconds=args.window_seconds,
         path_prefix=prefix,
@@ -184,7 +173,7 @@ def visibility(metric_name: str) -> dict[str, Any]:
     }
 
 
-def response_body(settings: RateLimitSettings, limit: int | None = None) -> str:
+def response_body(settings: EdgeRateLimitArgs, limit: int | None = None) -> str:
     """The JSON a throttled client reads: what happened and when trying again makes sense."""
     return json.dumps(
         {
@@ -197,7 +186,7 @@ def response_body(settings: RateLimitSettings, limit: int | None = None) -> str:
     )
 
 
-def response_bodies(settings: RateLimitSettings) -> list[dict[str, str]]:
+def response_bodies(settings: EdgeRateLimitArgs) -> list[dict[str, str]]:
     """One body per rate rule, each stating its own limit."""
     bodies = [(RESPONSE_BODY_KEY, settings.limit)]
     if settings.default_limit is not None:
@@ -232,7 +221,7 @@ def scope_down(path_prefix: str) -> dict[str, Any]:
 
 
 def rate_rule(
-    settings: RateLimitSettings,
+    settings: EdgeRateLimitArgs,
     metric_prefix: str,
     *,
     name: str = RATE_RULE,
@@ -276,7 +265,7 @@ def managed_rule(rule_name: str, group: str, priority: int, metric_prefix: str) 
     }
 
 
-def web_acl_rules(settings: RateLimitSettings, metric_prefix: str) -> list[dict[str, Any]]:
+def web_acl_rules(settings: EdgeRateLimitArgs, metric_prefix: str) -> list[dict[str, Any]]:
     """The rate rules first (cheap, stop floods early): the path rule, then the looser one
     over every path; then the managed groups if wanted."""
     rules = [rate_rule(settings, metric_prefix, path_prefix=settings.path_prefix)]
