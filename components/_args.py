@@ -11,9 +11,12 @@ the Python field (`edgekit:cloudflare.cacheWrapper.originUrl`, not
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import re
+import sys
 import textwrap
+from types import ModuleType
 from typing import Any, TypeVar
 
 from edgekit_iac.errors import UserError
@@ -64,6 +67,26 @@ AWS_REGIONS = frozenset(
 
 
 _Class = TypeVar("_Class", bound=type)
+
+
+def provider_module(name: str) -> ModuleType:
+    """`name` (a provider SDK such as pulumi_aws), loaded on first attribute access.
+
+    The providers take seconds to import; with this the Args classes and their checks can be
+    imported (by the stack config, by `edgekit promote`) without them, and a program that
+    uses only the Cloudflare components never loads pulumi_aws.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -20,12 +20,11 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pulumi
-import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import documented, int_in
+from edgekit_iac.components._args import documented, int_in, provider_module
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.worker import (
     EdgeWorker,
@@ -36,6 +35,11 @@ from edgekit_iac.components.worker import (
     fail,
     prepare,
 )
+
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CachedWorker"
 FUNCTION_NAME = "cache_wrapper"
@@ -57,6 +61,7 @@ DEFAULT_SESSION_COOKIES = (
     "PHPSESSID",
     "JSESSIONID",
 )
+
 DEFAULT_TRACKING_PARAMS = ("utm_*", "gclid", "fbclid")
 
 TTL_RANGE = (0, 31_536_000)

@@ -21,12 +21,16 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import ArgsError, documented
+from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
+
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"

@@ -27,8 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, check_region, documented, int_in
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_region,
+    documented,
+    int_in,
+    provider_module,
+)
 from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
@@ -40,6 +45,11 @@ from edgekit_iac.components._aws_helpers import (
 )
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.functions.image_resizer import contract
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact

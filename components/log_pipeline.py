@@ -23,11 +23,16 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, check_region, documented, int_in
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_region,
+    documented,
+    int_in,
+    provider_module,
+)
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
     ExpiryRule,
@@ -41,6 +46,11 @@ from edgekit_iac.components._aws_helpers import (
     statement,
 )
 from edgekit_iac.components._component import EdgeComponent
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 TYPE_TOKEN = "edgekit:aws:EdgeLogPipeline"
 

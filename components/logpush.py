@@ -27,16 +27,21 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic
-import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented, provider_module
 from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+    import pulumi_cloudflare as cloudflare
+else:
+    aws = provider_module("pulumi_aws")
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
 
@@ -76,6 +81,7 @@ DEFAULT_WORKERS_FIELDS = (
     "Logs",
     "Event",
 )
+
 DEFAULT_HTTP_FIELDS = (
     "EdgeStartTimestamp",
     "EdgeEndTimestamp",

@@ -20,14 +20,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
-from edgekit_iac.components._args import ArgsError, documented
+from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import is_tag_mapping
 from edgekit_iac.components._component import EdgeComponent
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
 
@@ -52,6 +56,7 @@ MANAGED_RULE_GROUPS = (
     ("aws-common", "AWSManagedRulesCommonRuleSet"),
     ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
 )
+
 
 # A URI path prefix: starts with "/", printable, no spaces or wildcards (WAF matches bytes).
 _PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@/-]{0,199}$")

@@ -35,9 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import ArgsError, documented
+from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
+
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact

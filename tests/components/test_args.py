@@ -118,8 +118,9 @@ def test_outputs_are_set_and_registered_in_one_step():
 def test_field_docs_show_in_help():
     import pydoc
 
-    from edgekit_iac import components
     from edgekit_iac.components._args import field_docs
+
+    from edgekit_iac import components
 
     for name in components.__all__:
         if not name.endswith("Args"):
@@ -132,3 +133,20 @@ def test_field_docs_show_in_help():
             assert field in text and doc.splitlines()[0] in text, (name, field)
     # Inherited fields too: CachedWorkerArgs documents where it is deployed.
     assert "Cloudflare account id" in components.CachedWorkerArgs.__doc__
+
+
+def test_args_and_checks_import_without_loading_the_providers():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from edgekit_iac.components import image_resizer, rate_limit, cached_worker, logpush\n"
+        "image_resizer.validate_args(image_resizer.EdgeImageResizerArgs())\n"
+        "loaded = [m for m in ('pulumi_aws', 'pulumi_cloudflare')\n"
+        "          if m in sys.modules and type(sys.modules[m]).__name__ != '_LazyModule']\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
