@@ -83,6 +83,8 @@ BYTES_PER_PIXEL = 18
 # What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
 # measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
 BASELINE_MEMORY_MB = 128
+# A year: what edgekit lets a variant be cached for at most.
+MAX_TTL_LIMIT = 31_536_000
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
 MINIMUM_TLS = "TLSv1.2_2021"
@@ -137,7 +139,8 @@ class EdgeImageResizerArgs:
     """Cache policy TTL when the response has no Cache-Control. Default: 86400 (a day)."""
 
     max_ttl: int = 31_536_000
-    """Cache policy maximum TTL in seconds; needs min <= default <= max. Default: 31536000."""
+    """Cache policy maximum TTL in seconds, at most 31536000 (a year); needs
+    min <= default <= max. Default: 31536000."""
 
     price_class: str = "PriceClass_100"
     """CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All.
@@ -304,7 +307,7 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     min_ttl = _int_in("min_ttl", args.min_ttl, 0, 2**31 - 1)
     default_ttl = _int_in("default_ttl", args.default_ttl, 0, 2**31 - 1)
-    max_ttl = _int_in("max_ttl", args.max_ttl, 0, 2**31 - 1)
+    max_ttl = _int_in("max_ttl", args.max_ttl, 0, MAX_TTL_LIMIT)
     if not min_ttl <= default_ttl <= max_ttl:
         raise _fail(
             "default_ttl",

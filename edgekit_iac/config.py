@@ -10,8 +10,12 @@ with `require_secret` and stays a Pulumi secret.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -20,10 +24,15 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from edgekit_iac.components.cached_worker import CachedWorkerArgs
+from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
+from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
 from edgekit_iac.functions.image_resizer import contract
 
@@ -46,37 +55,68 @@ class _Section(BaseModel):
     )
 
 
-class CacheTtls(_Section):
-    min: Annotated[int, Field(ge=0)] = 0
-    default: Annotated[int, Field(ge=0)] = 86_400
-    max: Annotated[int, Field(ge=0, le=31_536_000)] = 31_536_000
+def args_section(
+    name: str,
+    args_class: type,
+    fields: Sequence[str],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> type[_Section]:
+    """A config section made of `fields` of a component's Args: declared once, there.
 
-    @model_validator(mode="after")
-    def _ordered(self) -> CacheTtls:
-        if not self.min <= self.default <= self.max:
-            raise ValueError("needs min <= default <= max")
-        return self
+    Each key is the field's camelCase name, with the field's type (a `pulumi.Input[str]` is a
+    plain string in a stack file) and default (unless this program's `defaults` differ), and
+    its documentation is the field's (`help(args_class)`). What a value may be beyond its
+    type is the component's own check, which edgekit_iac.stack_args runs on the config's
+    values before anything is declared. `extra` adds section-only keys, as pydantic field
+    definitions (`enabled=(bool, True)`).
+    """
+    declared = {field.name: field for field in dataclasses.fields(args_class)}
+    definitions: dict[str, Any] = {}
+    for field_name in fields:
+        field = declared[field_name]
+        if defaults and field_name in defaults:
+            default = defaults[field_name]
+        elif field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        else:
+            default = ...
+        definitions[field_name] = (_plain_type(args_class, field.type), default)
+    section = create_model(name, __base__=_Section, **definitions, **extra)
+    section.__doc__ = f"Keys of {args_class.__name__} (see help({args_class.__name__}))."
+    return section
 
 
-class ImagesSettings(_Section):
-    """The image resizer: CloudFront + Lambda@Edge over a private originals bucket."""
+def _plain_type(args_class: type, annotation: Any) -> Any:
+    """A field's type as a stack file holds it: `pulumi.Input[T]` (T, or another
+    resource's Output) is just T there."""
+    if not isinstance(annotation, str):
+        return annotation
+    plain = re.sub(r"pulumi\.Input\[(\w+)\]", r"\1", annotation)
+    return eval(plain, vars(sys.modules[args_class.__module__]))  # noqa: S307 - our own source
 
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
-    aliases: list[str] = []
-    certificate_arn: Annotated[str, Field(pattern=ACM_ARN_PATTERN)] | None = None
-    allowed_sizes: list[str] = list(DEFAULT_SIZES)
-    quality: Annotated[int, Field(ge=1, le=100)] = 80
-    max_pixels: Annotated[int, Field(ge=1_000_000, le=200_000_000)] = 50_000_000
-    memory_mb: Annotated[int, Field(ge=128, le=10_240)] = 1536
-    timeout_seconds: Annotated[int, Field(ge=1, le=30)] = 30
-    cache_ttl: CacheTtls = CacheTtls()
-    force_destroy_bucket: bool = False
 
-    @model_validator(mode="after")
-    def _certificate_with_aliases(self) -> ImagesSettings:
-        if self.aliases and not self.certificate_arn:
-            raise ValueError("aliases need certificateArn (an ACM certificate in us-east-1)")
-        return self
+ImagesSettings = args_section(
+    "ImagesSettings",
+    EdgeImageResizerArgs,
+    (
+        "price_class",
+        "aliases",
+        "certificate_arn",
+        "allowed_sizes",
+        "quality",
+        "max_pixels",
+        "memory_mb",
+        "timeout_seconds",
+        "min_ttl",
+        "default_ttl",
+        "max_ttl",
+        "force_destroy_bucket",
+    ),
+)
 
 
 class WorkerRoute(_Section):
@@ -100,19 +140,23 @@ class OriginDns(_Section):
     type: Literal["A", "AAAA", "CNAME"] = "CNAME"
 
 
-class CacheWrapperSettings(_Section):
-    script_name: str = "edge-cache"
-    origin_url: str
-    route: WorkerRoute
-    default_ttl: Annotated[int, Field(ge=0)] = 30
-    max_ttl: Annotated[int, Field(ge=0)] = 86_400
-    stale_if_error: Annotated[int, Field(ge=0)] = 300
-    origin_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
-    # None keeps the Worker's own defaults (cache_policy.py), so the two cannot drift apart.
-    cacheable_statuses: list[Annotated[int, Field(ge=200, le=599)]] | None = None
-    session_cookies: list[str] | None = None
-    tracking_params: list[str] | None = None
-    origin_dns: OriginDns | None = None
+CacheWrapperSettings = args_section(
+    "CacheWrapperSettings",
+    CachedWorkerArgs,
+    (
+        "origin_url",
+        "default_ttl",
+        "max_ttl",
+        "stale_if_error",
+        "origin_timeout_ms",
+        "cacheable_statuses",
+        "session_cookies",
+        "tracking_params",
+    ),
+    script_name=(str, "edge-cache"),
+    route=(WorkerRoute, ...),
+    origin_dns=(OriginDns | None, None),
+)
 
 
 class HelloGeoSettings(_Section):
@@ -129,24 +173,27 @@ class CloudflareSettings(_Section):
     hello_geo: HelloGeoSettings
 
 
-class WafSettings(_Section):
-    enabled: bool = True
-    limit: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
-    window_seconds: Literal[60, 120, 300, 600] = 300
-    path_prefix: str | None = "/images/"
-    # Unset keeps EdgeRateLimitArgs' default; null declares no rule over the other paths.
-    default_limit: int | None = None
-    managed_rules: bool = True
+WafSettings = args_section(
+    "WafSettings",
+    EdgeRateLimitArgs,
+    ("limit", "window_seconds", "path_prefix", "default_limit", "managed_rules"),
+    # This program's web ACL guards the image resizer: count its paths by default.
+    defaults={"path_prefix": "/images/"},
+    enabled=(bool, True),
+)
 
-
-class CloudflareRateSettings(_Section):
-    enabled: bool = True
-    requests_per_period: Annotated[int, Field(ge=1)] = 100
-    period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
-    mitigation_timeout_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
-    expression: str = '(starts_with(http.request.uri.path, "/api/"))'
-    # Unset keeps CloudflareRateLimitArgs' default; null declares no rule over other paths.
-    default_requests_per_period: int | None = None
+CloudflareRateSettings = args_section(
+    "CloudflareRateSettings",
+    CloudflareRateLimitArgs,
+    (
+        "requests_per_period",
+        "period_seconds",
+        "mitigation_timeout_seconds",
+        "expression",
+        "default_requests_per_period",
+    ),
+    enabled=(bool, True),
+)
 
 
 class RateLimitSettings(_Section):

@@ -16,6 +16,7 @@ text instead of with `pulumi config set --secret`. It never prints a secret's va
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,19 +70,11 @@ CLOUDFLARE_SECRET_KEYS = (
 # --- builders: the one place a config value becomes a component argument -------------------
 
 
-def _given(**values: Any) -> dict[str, Any]:
-    """Only the values the stack file set: unset ones keep the component's own default."""
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _set_in_file(section: Any, **fields: str) -> dict[str, Any]:
-    """argument -> value for each section field the stack file set, null included: unset
-    fields keep the component's own default, declared there only."""
-    return {
-        arg: getattr(section, name)
-        for arg, name in fields.items()
-        if name in section.model_fields_set
-    }
+def _args_of(section: Any, args_class: type) -> dict[str, Any]:
+    """The section's values for `args_class`: the section is made of its fields
+    (edgekit_iac.config.args_section), so nothing is copied field by field."""
+    names = {field.name for field in dataclasses.fields(args_class)}
+    return {name: value for name, value in section if name in names}
 
 
 def resizer_args(
@@ -91,35 +84,16 @@ def resizer_args(
     web_acl_arn: pulumi.Input[str] | None = None,
     realtime_log_config_arn: pulumi.Input[str] | None = None,
 ) -> EdgeImageResizerArgs:
-    images = settings.images
     return EdgeImageResizerArgs(
+        **_args_of(settings.images, EdgeImageResizerArgs),
         artifact=artifact,
-        allowed_sizes=list(images.allowed_sizes),
-        quality=images.quality,
-        max_pixels=images.max_pixels,
-        memory_mb=images.memory_mb,
-        timeout_seconds=images.timeout_seconds,
-        price_class=images.price_class,
-        aliases=list(images.aliases),
-        certificate_arn=images.certificate_arn,
-        min_ttl=images.cache_ttl.min,
-        default_ttl=images.cache_ttl.default,
-        max_ttl=images.cache_ttl.max,
-        force_destroy_bucket=images.force_destroy_bucket,
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
     )
 
 
 def waf_args(settings: StackSettings) -> EdgeRateLimitArgs:
-    waf = settings.rate_limits.waf
-    return EdgeRateLimitArgs(
-        limit=waf.limit,
-        window_seconds=waf.window_seconds,
-        path_prefix=waf.path_prefix,
-        managed_rules=waf.managed_rules,
-        **_set_in_file(waf, default_limit="default_limit"),
-    )
+    return EdgeRateLimitArgs(**_args_of(settings.rate_limits.waf, EdgeRateLimitArgs))
 
 
 def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
@@ -163,23 +137,14 @@ def _worker_deployment(cloudflare: CloudflareSettings, section: Any, artifact: A
 
 def cached_worker_args(cloudflare: CloudflareSettings, artifact: Any = None) -> CachedWorkerArgs:
     wrapper = cloudflare.cache_wrapper
-    return CachedWorkerArgs(
+    cache = {
+        **_args_of(wrapper, CachedWorkerArgs),
         **_worker_deployment(cloudflare, wrapper, artifact),
-        origin_url=wrapper.origin_url,
-        default_ttl=wrapper.default_ttl,
-        max_ttl=wrapper.max_ttl,
-        stale_if_error=wrapper.stale_if_error,
-        origin_timeout_ms=wrapper.origin_timeout_ms,
-        origin_dns=(
+        "origin_dns": (
             OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
         ),
-        # Unset lists keep the Worker's own defaults.
-        **_given(
-            cacheable_statuses=wrapper.cacheable_statuses,
-            session_cookies=wrapper.session_cookies,
-            tracking_params=wrapper.tracking_params,
-        ),
-    )
+    }
+    return CachedWorkerArgs(**cache)
 
 
 def geo_worker_args(cloudflare: CloudflareSettings, artifact: Any = None) -> EdgeWorkerArgs:
@@ -216,16 +181,11 @@ def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
 
 
 def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitArgs:
-    limits = settings.rate_limits.cloudflare
     assert settings.cloudflare is not None
     return CloudflareRateLimitArgs(
+        **_args_of(settings.rate_limits.cloudflare, CloudflareRateLimitArgs),
         zone_id=settings.cloudflare.zone_id,
-        expression=limits.expression,
-        requests_per_period=limits.requests_per_period,
-        period_seconds=limits.period_seconds,
-        mitigation_timeout_seconds=limits.mitigation_timeout_seconds,
         default_expression=worker_hosts_expression(settings.cloudflare),
-        **_set_in_file(limits, default_requests_per_period="default_requests_per_period"),
     )
 
 
@@ -278,11 +238,7 @@ def _checks(settings: StackSettings) -> list[_Check]:
             "images",
             lambda: resizer_args(settings),
             _validate_resizer,
-            {
-                "min_ttl": "images.cacheTtl.min",
-                "default_ttl": "images.cacheTtl.default",
-                "max_ttl": "images.cacheTtl.max",
-            },
+            {},
         )
     ]
     if settings.rate_limits.waf.enabled:

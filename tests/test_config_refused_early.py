@@ -208,3 +208,52 @@ def test_the_api_rule_stays_the_tighter_one(local):
     assert rules[1]["expression"] == (
         '(http.host in {"api.edgekit.localhost" "geo.edgekit.localhost"})'
     )
+
+
+# --- each setting declared once -------------------------------------------------------------
+
+
+def test_config_sections_are_made_of_the_components_args():
+    import dataclasses
+
+    from edgekit_iac.components import (
+        CachedWorkerArgs,
+        CloudflareRateLimitArgs,
+        EdgeImageResizerArgs,
+        EdgeRateLimitArgs,
+    )
+
+    from edgekit_iac import config
+
+    pairs = [
+        (config.ImagesSettings, EdgeImageResizerArgs, set(), {}),
+        (config.WafSettings, EdgeRateLimitArgs, {"enabled"}, {"path_prefix": "/images/"}),
+        (config.CloudflareRateSettings, CloudflareRateLimitArgs, {"enabled"}, {}),
+        (config.CacheWrapperSettings, CachedWorkerArgs, {"route", "origin_dns"}, {}),
+    ]
+    for section, args_class, section_only, program_defaults in pairs:
+        declared = {field.name: field for field in dataclasses.fields(args_class)}
+        for name, field in section.model_fields.items():
+            if name in section_only:
+                continue
+            assert name in declared, (section.__name__, name)
+            default = program_defaults.get(name, declared[name].default)
+            if default is not dataclasses.MISSING and name != "script_name":
+                assert field.default == default, (section.__name__, name)
+
+
+def test_a_stack_value_reaches_the_component_without_a_copy_in_between():
+    from edgekit_iac import stack_args
+    from edgekit_iac.config import parse_settings
+
+    values = {
+        "environment": "staging",
+        "images": {"quality": 55, "maxTtl": 600, "defaultTtl": 60, "allowedSizes": ["64x64"]},
+        "rateLimits": {"waf": {"defaultLimit": None, "limit": 50}},
+    }
+    settings = parse_settings(values, "stacks/Pulumi.staging.yaml")
+    resizer = stack_args.resizer_args(settings)
+    assert (resizer.quality, resizer.max_ttl, resizer.default_ttl) == (55, 600, 60)
+    assert list(resizer.allowed_sizes) == ["64x64"]
+    waf = stack_args.waf_args(settings)
+    assert (waf.limit, waf.default_limit, waf.path_prefix) == (50, None, "/images/")
