@@ -29,9 +29,10 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from edgekit_iac.components.cached_worker import CachedWorkerArgs
+from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
+from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
 from edgekit_iac.functions.image_resizer import contract
@@ -134,10 +135,7 @@ class WorkerRoute(_Section):
         return self
 
 
-class OriginDns(_Section):
-    name: str
-    content: str
-    type: Literal["A", "AAAA", "CNAME"] = "CNAME"
+OriginDns = args_section("OriginDns", OriginDnsRecord, ("name", "content", "type"))
 
 
 CacheWrapperSettings = args_section(
@@ -201,10 +199,12 @@ class RateLimitSettings(_Section):
     cloudflare: CloudflareRateSettings = CloudflareRateSettings(enabled=False)
 
 
-class RealtimeLogSettings(_Section):
-    enabled: bool = True
-    sampling_rate: Annotated[int, Field(ge=1, le=100)] = 100
-    shard_count: Annotated[int, Field(ge=1)] | None = None
+RealtimeLogSettings = args_section(
+    "RealtimeLogSettings",
+    EdgeLogPipelineArgs,
+    ("sampling_rate", "shard_count"),
+    enabled=(bool, True),
+)
 
 
 class LogpushSettings(_Section):

@@ -97,10 +97,8 @@ def waf_args(settings: StackSettings) -> EdgeRateLimitArgs:
 
 
 def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
-    realtime = settings.logging.realtime
     return EdgeLogPipelineArgs(
-        sampling_rate=realtime.sampling_rate,
-        shard_count=realtime.shard_count,
+        **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
         retention_days=settings.logging.retention_days,
         force_destroy=settings.images.force_destroy_bucket,
     )

@@ -96,6 +96,20 @@ CASES = {
         "edgekit:cloudflare.helloGeo.message",
         "at most 5120 bytes",
     ),
+    "origin DNS record type": (
+        _section(
+            "edgekit:cloudflare",
+            **{
+                "cacheWrapper.originDns": {
+                    "name": "origin.staging.example.com",
+                    "content": "203.0.113.10",
+                    "type": "MX",
+                }
+            },
+        ),
+        "edgekit:cloudflare.cacheWrapper.originDns.type",
+        "A, AAAA, CNAME",
+    ),
     "all-paths rule tighter than the path rule": (
         _section("edgekit:rateLimits", **{"waf.defaultLimit": 10}),
         "edgekit:rateLimits.waf.defaultLimit",
@@ -220,7 +234,9 @@ def test_config_sections_are_made_of_the_components_args():
         CachedWorkerArgs,
         CloudflareRateLimitArgs,
         EdgeImageResizerArgs,
+        EdgeLogPipelineArgs,
         EdgeRateLimitArgs,
+        OriginDnsRecord,
     )
 
     from edgekit_iac import config
@@ -230,6 +246,8 @@ def test_config_sections_are_made_of_the_components_args():
         (config.WafSettings, EdgeRateLimitArgs, {"enabled"}, {"path_prefix": "/images/"}),
         (config.CloudflareRateSettings, CloudflareRateLimitArgs, {"enabled"}, {}),
         (config.CacheWrapperSettings, CachedWorkerArgs, {"route", "origin_dns"}, {}),
+        (config.RealtimeLogSettings, EdgeLogPipelineArgs, {"enabled"}, {}),
+        (config.OriginDns, OriginDnsRecord, set(), {}),
     ]
     for section, args_class, section_only, program_defaults in pairs:
         declared = {field.name: field for field in dataclasses.fields(args_class)}
