@@ -100,7 +100,7 @@ class AlarmsArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class EdgeAlarmsArgs:
     """What a caller chooses about edge alarms; where CloudFront metrics live is not a choice."""
 

@@ -80,7 +80,7 @@ _LOOPBACK_NAMES = ("localhost",)
 
 
 @documented
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, frozen=True)
 class OriginDnsRecord:
     """The proxied DNS record the origin URL's hostname resolves through."""
 
@@ -95,7 +95,7 @@ class OriginDnsRecord:
 
 
 @documented
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, frozen=True)
 class CachedWorkerArgs(WorkerDeploymentArgs):
     """The cache wrapper: where it is deployed (see WorkerDeploymentArgs) and how it caches."""
 

@@ -84,7 +84,7 @@ class CloudflareRateLimitArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class CloudflareRateLimitArgs:
     """What a caller chooses about the zone's rate limit."""
 

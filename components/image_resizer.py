@@ -108,7 +108,7 @@ class ImageResizerArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class EdgeImageResizerArgs:
     """What a caller may choose about the image resizer; the edge rules are not among them."""
 

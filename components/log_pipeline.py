@@ -156,7 +156,7 @@ class LogPipelineArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class EdgeLogPipelineArgs:
     """What a caller chooses about the real-time log pipeline; its access rules are fixed."""
 

@@ -114,7 +114,7 @@ class LogpushArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class CloudflareLogpushArgs:
     """Which Cloudflare logs go where; the grant and the ownership proof are not optional."""
 

@@ -69,7 +69,7 @@ class RateLimitArgsError(ArgsError):
 
 
 @documented
-@dataclass
+@dataclass(frozen=True)
 class EdgeRateLimitArgs:
     """What a caller may choose about the edge rate limit; scope and region are not among them."""
 

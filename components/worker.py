@@ -82,7 +82,7 @@ class WorkerArgsError(ArgsError):
 
 
 @documented
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, frozen=True)
 class WorkerDeploymentArgs:
     """Where and how a Python Worker is deployed: shared by EdgeWorker and CachedWorker."""
 
@@ -128,7 +128,7 @@ class WorkerDeploymentArgs:
 
 
 @documented
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, frozen=True)
 class EdgeWorkerArgs(WorkerDeploymentArgs):
     """Any Python Worker from `functions/`: the deployment plus its name and settings."""
 
