@@ -29,10 +29,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
+from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
 from edgekit_iac.functions.image_resizer import contract
@@ -207,22 +209,25 @@ RealtimeLogSettings = args_section(
 )
 
 
-class LogpushSettings(_Section):
-    enabled: bool = True
-    prefix: str = "cloudflare/workers"
+LogpushSettings = args_section(
+    "LogpushSettings", CloudflareLogpushArgs, ("prefix",), enabled=(bool, True)
+)
 
+LoggingSettings = args_section(
+    "LoggingSettings",
+    EdgeLogPipelineArgs,
+    ("retention_days",),
+    realtime=(RealtimeLogSettings, RealtimeLogSettings(enabled=False)),
+    logpush=(LogpushSettings, LogpushSettings(enabled=False)),
+)
 
-class LoggingSettings(_Section):
-    retention_days: Annotated[int, Field(ge=1, le=3650)] = 14
-    realtime: RealtimeLogSettings = RealtimeLogSettings(enabled=False)
-    logpush: LogpushSettings = LogpushSettings(enabled=False)
-
-
-class AlarmSettings(_Section):
-    enabled: bool = True
-    origin_latency_p95_ms: Annotated[int, Field(ge=1)] = 80
-    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
-    paging: bool = False
+AlarmSettings = args_section(
+    "AlarmSettings",
+    EdgeAlarmsArgs,
+    ("origin_latency_p95_ms", "error_rate_percent"),
+    enabled=(bool, True),
+    paging=(bool, False),
+)
 
 
 class ArtifactPin(_Section):

@@ -99,7 +99,7 @@ def waf_args(settings: StackSettings) -> EdgeRateLimitArgs:
 def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
     return EdgeLogPipelineArgs(
         **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
-        retention_days=settings.logging.retention_days,
+        **_args_of(settings.logging, EdgeLogPipelineArgs),
         force_destroy=settings.images.force_destroy_bucket,
     )
 
@@ -112,10 +112,9 @@ def alarms_args(
     alarm_endpoint: pulumi.Output[str] | None,
 ) -> EdgeAlarmsArgs:
     return EdgeAlarmsArgs(
+        **_args_of(settings.alarms, EdgeAlarmsArgs),
         distribution_id=distribution_id,
         function_name=function_name,
-        origin_latency_p95_ms=settings.alarms.origin_latency_p95_ms,
-        error_rate_percent=settings.alarms.error_rate_percent,
         alarm_endpoint=alarm_endpoint,
     )
 
@@ -195,10 +194,10 @@ def logpush_args(
 ) -> CloudflareLogpushArgs:
     assert settings.cloudflare is not None
     return CloudflareLogpushArgs(
+        **_args_of(settings.logging.logpush, CloudflareLogpushArgs),
         account_id=settings.cloudflare.account_id,
         bucket_name=bucket_name,
         bucket_region=bucket_region,
-        prefix=settings.logging.logpush.prefix,
     )
 
 

@@ -232,7 +232,9 @@ def test_config_sections_are_made_of_the_components_args():
 
     from edgekit_iac.components import (
         CachedWorkerArgs,
+        CloudflareLogpushArgs,
         CloudflareRateLimitArgs,
+        EdgeAlarmsArgs,
         EdgeImageResizerArgs,
         EdgeLogPipelineArgs,
         EdgeRateLimitArgs,
@@ -248,6 +250,9 @@ def test_config_sections_are_made_of_the_components_args():
         (config.CacheWrapperSettings, CachedWorkerArgs, {"route", "origin_dns"}, {}),
         (config.RealtimeLogSettings, EdgeLogPipelineArgs, {"enabled"}, {}),
         (config.OriginDns, OriginDnsRecord, set(), {}),
+        (config.AlarmSettings, EdgeAlarmsArgs, {"enabled", "paging"}, {}),
+        (config.LogpushSettings, CloudflareLogpushArgs, {"enabled"}, {}),
+        (config.LoggingSettings, EdgeLogPipelineArgs, {"realtime", "logpush"}, {}),
     ]
     for section, args_class, section_only, program_defaults in pairs:
         declared = {field.name: field for field in dataclasses.fields(args_class)}
