@@ -1,7 +1,8 @@
 """The edgekit Pulumi program: read the stack's typed config once, compose the components.
 
 `pulumi up` runs it against the real clouds; `edgekit preview` and `edgekit up --stack local`
-run the same file under Pulumi's mock runtime.
+run the same file under Pulumi's mock runtime. Every component's arguments are built by
+edgekit_iac.stack_args, which checks them all before the first resource is declared.
 """
 
 import pulumi
@@ -9,7 +10,12 @@ from edgekit_iac.components import (
     CachedWorker,
     CloudflareLogpush,
     CloudflareRateLimit,
+    DnsTarget,
     EdgeAlarms,
+    EdgeCertificate,
+    EdgeCertificateArgs,
+    EdgeDnsRecords,
+    EdgeDnsRecordsArgs,
     EdgeImageResizer,
     EdgeLogPipeline,
     EdgeRateLimit,
@@ -17,42 +23,39 @@ from edgekit_iac.components import (
 )
 
 from edgekit_iac import stack_args
-from edgekit_iac.config import StackSettings, alarm_endpoint
+from edgekit_iac.config import StackSettings, paging_endpoint
 from edgekit_iac.release import artifacts
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
 
 
-def _paging_endpoint(settings: StackSettings):
-    """The incident endpoint alarms page, or None; paging without one is said, not hidden."""
-    if not settings.alarms.paging:
-        return None
-    endpoint = alarm_endpoint()
-    if endpoint is None:
-        pulumi.log.warn(
-            "edgekit:alarms.paging is true but the secret edgekit:alarmEndpoint is not set: "
-            "the alarms notify their SNS topics and page nobody. Set it with "
-            "`pulumi config set --secret edgekit:alarmEndpoint https://...`."
-        )
-    return endpoint
-
-
 def deploy_images(
-    settings: StackSettings, built: dict
+    settings: StackSettings, built: dict, alarm_endpoint=None
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
     """The resizer with what protects and watches it; the log pipeline, if any, for Logpush."""
+    images = settings.images
     web_acl = None
     if settings.rate_limits.waf.enabled:
         web_acl = EdgeRateLimit("images-waf", stack_args.waf_args(settings))
     logs = None
     if settings.logging.realtime.enabled:
         logs = EdgeLogPipeline("edge-logs", stack_args.log_pipeline_args(settings))
+    certificate_arn = images.certificate_arn
+    target = dns_target(settings)
+    if images.aliases and certificate_arn is None and target is not None:
+        certificate = EdgeCertificate(
+            "images-certificate",
+            EdgeCertificateArgs(domain_names=list(images.aliases), dns=target),
+        )
+        certificate_arn = certificate.certificate_arn
+        pulumi.export("certificateValidationRecords", certificate.validation_records)
     resizer = EdgeImageResizer(
         "images",
         stack_args.resizer_args(
             settings,
             artifact=built["image_resizer"],
+            certificate_arn=certificate_arn,
             web_acl_arn=web_acl.web_acl_arn if web_acl else None,
             realtime_log_config_arn=logs.realtime_log_config_arn if logs else None,
         ),
@@ -64,11 +67,11 @@ def deploy_images(
                 settings,
                 distribution_id=resizer.distribution_id,
                 function_name=resizer.function_name,
-                alarm_endpoint=_paging_endpoint(settings),
+                alarm_endpoint=alarm_endpoint,
             ),
         )
     pulumi.export("imagesDomain", resizer.domain_name)
-    pulumi.export("imagesAllowedSizes", list(settings.images.allowed_sizes))
+    pulumi.export("imagesAllowedSizes", list(images.allowed_sizes))
     pulumi.export("imagesDistributionId", resizer.distribution_id)
     pulumi.export("originalsBucket", resizer.bucket_name)
     pulumi.export("imageResizerArn", resizer.function_qualified_arn)
@@ -77,17 +80,66 @@ def deploy_images(
     return resizer, logs
 
 
+def dns_target(settings: StackSettings) -> DnsTarget | None:
+    """Where this stack's records go, or None when it manages no DNS."""
+    provider = settings.dns_provider
+    if provider is None:
+        return None
+    dns = settings.dns if not isinstance(settings.dns, str) else None
+    return DnsTarget(
+        provider=provider,
+        route53_zone_id=dns.route53_zone_id if dns else None,
+        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
+    )
+
+
+def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
+    """Records for the image aliases and Worker routes; "external" only lists them."""
+    target = dns_target(settings)
+    if target is None:
+        return
+    cloudflare = settings.cloudflare
+    routes = (
+        [
+            w.route.pattern
+            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo)
+            if w.route.pattern
+        ]
+        if cloudflare
+        else []
+    )
+    records = EdgeDnsRecords(
+        "dns",
+        EdgeDnsRecordsArgs(
+            dns=target,
+            cloudfront_aliases=list(settings.images.aliases),
+            distribution_domain_name=resizer.domain_name,
+            distribution_hosted_zone_id=resizer.hosted_zone_id,
+            worker_route_patterns=routes,
+        ),
+    )
+    if target.provider == "external":
+        # The preview prints these under Outputs: the records the team must create.
+        pulumi.export("dnsRecordsToCreate", records.records)
+
+
 def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
+    # A Worker's trace events reach Logpush only with its own logpush flag on, and only
+    # where this stack runs a job for them.
+    pushed = settings.logging.logpush.enabled and logs is not None
     cached = CachedWorker(
-        "api-cache", stack_args.cached_worker_args(cloudflare, built["cache_wrapper"])
+        "api-cache",
+        stack_args.cached_worker_args(cloudflare, built["cache_wrapper"], logpush=pushed),
     )
-    hello = EdgeWorker("hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"]))
+    hello = EdgeWorker(
+        "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed)
+    )
     if settings.rate_limits.cloudflare.enabled:
         CloudflareRateLimit("api-rate-limit", stack_args.cloudflare_rate_limit_args(settings))
-    if settings.logging.logpush.enabled and logs is not None:
+    if pushed:
         CloudflareLogpush(
             "workers-logpush",
             stack_args.logpush_args(
@@ -104,9 +156,12 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
 
 # Every value is checked, by every component's own checks, before the first resource.
 settings = stack_args.load()
+# Refused here too, before any resource: paging on without the secret endpoint.
+endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 built = artifacts.resolve(names, settings.artifacts)
-_, log_pipeline = deploy_images(settings, built)
+resizer, log_pipeline = deploy_images(settings, built, endpoint)
 deploy_workers(settings, built, log_pipeline)
+deploy_dns(settings, resizer)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

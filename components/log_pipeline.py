@@ -192,6 +192,10 @@ class EdgeLogPipelineArgs:
     force_destroy: bool = False
     """Let `pulumi destroy` delete a log bucket that still holds logs. Default: False."""
 
+    protect_data: bool = False
+    """Protect the log bucket (Pulumi `protect` and `retain_on_delete`), as prod's policy
+    requires. Default: False."""
+
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
@@ -241,6 +245,8 @@ def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
     check_region(LogPipelineArgsError, "region", args.region)
     if not isinstance(args.force_destroy, bool):
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
+    if not isinstance(args.protect_data, bool):
+        raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     return replace(
@@ -258,6 +264,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
         ),
         region=args.region,
         force_destroy=args.force_destroy,
+        protect_data=args.protect_data,
         tags=dict(args.tags),
     )
 
@@ -366,6 +373,7 @@ class EdgeLogPipeline(EdgeComponent):
             expiry=[ExpiryRule("expire-logs", "", settings.retention_days)],
             force_destroy=settings.force_destroy,
             tags=settings.tags,
+            protect=settings.protect_data,
         )
 
     def _create_stream(self) -> None:

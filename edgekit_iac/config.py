@@ -169,6 +169,9 @@ class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     compatibility_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2026-11-01"
+    # The zone's Cloudflare plan: it bounds rate-limit periods and timeouts. Required
+    # with rateLimits.cloudflare enabled (checked against the plan before declaring).
+    zone_plan: Literal["free", "pro", "business", "enterprise"] | None = None
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
 
@@ -193,6 +196,8 @@ CloudflareRateSettings = args_section(
         "default_requests_per_period",
     ),
     enabled=(bool, True),
+    # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import).
+    import_ruleset_id=(Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None, None),
 )
 
 
@@ -235,6 +240,20 @@ class ArtifactPin(_Section):
     sha256: Annotated[str, Field(pattern=SHA256_PATTERN)]
 
 
+class DnsSettings(_Section):
+    """Where the records for the served names go (see components/domains.py)."""
+
+    provider: Literal["route53", "cloudflare", "external"]
+    # The Route 53 hosted zone of the image aliases (provider route53).
+    route53_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
+
+    @model_validator(mode="after")
+    def _zone_for_route53(self) -> DnsSettings:
+        if self.provider == "route53" and self.route53_zone_id is None:
+            raise ValueError("provider route53 needs route53ZoneId (the hosted zone's id)")
+        return self
+
+
 class StackSettings(_Section):
     """Everything under the `edgekit:` namespace of one stack file."""
 
@@ -245,6 +264,31 @@ class StackSettings(_Section):
     logging: LoggingSettings = LoggingSettings()
     alarms: AlarmSettings = AlarmSettings(enabled=False)
     artifacts: dict[str, ArtifactPin] = {}
+    # Optional DNS management: "external" (print the records), or where to create them.
+    # Without it, no records and no certificate are managed.
+    dns: Literal["external"] | DnsSettings | None = None
+    # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
+    # None means "in prod only"; prod's policy pack refuses it off.
+    protect_data: bool | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_aliases(self) -> StackSettings:
+        if self.images.aliases and not self.images.certificate_arn and self.dns is None:
+            raise ValueError(
+                "images.aliases need images.certificateArn (an ACM certificate in us-east-1), "
+                "or edgekit:dns so that edgekit requests and validates one"
+            )
+        return self
+
+    @property
+    def dns_provider(self) -> str | None:
+        return self.dns if isinstance(self.dns, str) else (self.dns.provider if self.dns else None)
+
+    @property
+    def protects_data(self) -> bool:
+        if self.protect_data is None:
+            return self.environment == "prod"
+        return self.protect_data
 
 
 SECRET_KEYS = {"alarmEndpoint"}
@@ -294,7 +338,8 @@ def parse_settings(values: dict[str, Any], stack_file: str) -> StackSettings:
 def _describe(error: ValidationError, stack_file: str) -> str:
     lines = [f"{stack_file}: {error.error_count()} config problem(s):"]
     for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
+        # A rule across sections (a stack-level validator) has no location of its own.
+        location = [str(part) for part in problem["loc"]] or ["*"]
         key = f"{NAMESPACE}:{location[0]}" + "".join(
             f"[{part}]" if part.isdigit() else f".{part}" for part in location[1:]
         )
@@ -341,3 +386,30 @@ def load_settings() -> StackSettings:
 def alarm_endpoint() -> pulumi.Output[str] | None:
     """The incident tool's HTTPS endpoint, kept a secret, or None when not configured."""
     return pulumi.Config(NAMESPACE).get_secret("alarmEndpoint")
+
+
+def refuse(key: str, problem: str) -> ConfigError:
+    """The error for a stack key the program cannot use: the stack file, the key, why."""
+    return ConfigError(f"{stack_file()}: {NAMESPACE}:{key}: {problem}")
+
+
+def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:
+    """The endpoint alarms page when `alarms.paging` is on, else None.
+
+    Paging on without the secret is refused here, before the program declares anything:
+    alarms that notify only their SNS topics would page nobody, and a warning is lost in a
+    deploy log.
+    """
+    if not (settings.alarms.enabled and settings.alarms.paging):
+        return None
+    endpoint = alarm_endpoint()
+    if endpoint is None:
+        stack = pulumi.get_stack()
+        raise ConfigError(
+            f"{stack_file()}: {NAMESPACE}:alarms.paging is true but the secret "
+            f"{NAMESPACE}:alarmEndpoint is not set, so the alarms would page nobody. Set it "
+            f"with `pulumi config set --secret {NAMESPACE}:alarmEndpoint "
+            f"https://<incident tool's SNS endpoint> --stack {stack}`, or set "
+            f"{NAMESPACE}:alarms.paging to false until you have one."
+        )
+    return endpoint

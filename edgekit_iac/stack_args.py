@@ -81,12 +81,18 @@ def resizer_args(
     settings: StackSettings,
     *,
     artifact: Any = None,
+    certificate_arn: pulumi.Input[str] | None = None,
     web_acl_arn: pulumi.Input[str] | None = None,
     realtime_log_config_arn: pulumi.Input[str] | None = None,
 ) -> EdgeImageResizerArgs:
+    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own."""
     return EdgeImageResizerArgs(
-        **_args_of(settings.images, EdgeImageResizerArgs),
+        **{
+            **_args_of(settings.images, EdgeImageResizerArgs),
+            "certificate_arn": certificate_arn or settings.images.certificate_arn,
+        },
         artifact=artifact,
+        protect_data=settings.protects_data,
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
     )
@@ -101,6 +107,7 @@ def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
         **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
         **_args_of(settings.logging, EdgeLogPipelineArgs),
         force_destroy=settings.images.force_destroy_bucket,
+        protect_data=settings.protects_data,
     )
 
 
@@ -116,12 +123,16 @@ def alarms_args(
         distribution_id=distribution_id,
         function_name=function_name,
         alarm_endpoint=alarm_endpoint,
+        protect_data=settings.protects_data,
     )
 
 
-def _worker_deployment(cloudflare: CloudflareSettings, section: Any, artifact: Any) -> dict:
+def _worker_deployment(
+    cloudflare: CloudflareSettings, section: Any, artifact: Any, logpush: bool
+) -> dict:
     """Where and how a Worker is deployed: the arguments every Worker component shares."""
     return {
+        "logpush": logpush,
         "account_id": cloudflare.account_id,
         "zone_id": cloudflare.zone_id,
         "script_name": section.script_name,
@@ -132,11 +143,13 @@ def _worker_deployment(cloudflare: CloudflareSettings, section: Any, artifact: A
     }
 
 
-def cached_worker_args(cloudflare: CloudflareSettings, artifact: Any = None) -> CachedWorkerArgs:
+def cached_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> CachedWorkerArgs:
     wrapper = cloudflare.cache_wrapper
     cache = {
         **_args_of(wrapper, CachedWorkerArgs),
-        **_worker_deployment(cloudflare, wrapper, artifact),
+        **_worker_deployment(cloudflare, wrapper, artifact, logpush),
         "origin_dns": (
             OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
         ),
@@ -144,10 +157,12 @@ def cached_worker_args(cloudflare: CloudflareSettings, artifact: Any = None) -> 
     return CachedWorkerArgs(**cache)
 
 
-def geo_worker_args(cloudflare: CloudflareSettings, artifact: Any = None) -> EdgeWorkerArgs:
+def geo_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> EdgeWorkerArgs:
     geo = cloudflare.hello_geo
     return EdgeWorkerArgs(
-        **_worker_deployment(cloudflare, geo, artifact),
+        **_worker_deployment(cloudflare, geo, artifact, logpush),
         function=GEO_FUNCTION,
         plain_text_bindings={"MESSAGE": geo.message},
     )
@@ -183,6 +198,8 @@ def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitAr
         **_args_of(settings.rate_limits.cloudflare, CloudflareRateLimitArgs),
         zone_id=settings.cloudflare.zone_id,
         default_expression=worker_hosts_expression(settings.cloudflare),
+        existing_ruleset_id=settings.rate_limits.cloudflare.import_ruleset_id,
+        **({"zone_plan": plan} if (plan := settings.cloudflare.zone_plan) else {}),
     )
 
 
@@ -197,6 +214,11 @@ def logpush_args(
         **_args_of(settings.logging.logpush, CloudflareLogpushArgs),
         account_id=settings.cloudflare.account_id,
         bucket_name=bucket_name,
+        # The dataset is account-wide: only this stack's scripts go to its bucket.
+        script_names=[
+            settings.cloudflare.cache_wrapper.script_name,
+            settings.cloudflare.hello_geo.script_name,
+        ],
         bucket_region=bucket_region,
     )
 
@@ -229,11 +251,19 @@ def _check_cached_worker(args: CachedWorkerArgs) -> None:
     worker.validate_args(cached_worker.edge_worker_args(args, cache), owner=cached_worker.OWNER)
 
 
+def _requested_certificate(settings: StackSettings) -> str | None:
+    """The certificate edgekit:dns makes edgekit request for the aliases, as a placeholder
+    ARN of the right shape (its real ARN exists only at deploy time)."""
+    if settings.images.aliases and not settings.images.certificate_arn and settings.dns:
+        return "arn:aws:acm:us-east-1:000000000000:certificate/preflight"
+    return None
+
+
 def _checks(settings: StackSettings) -> list[_Check]:
     checks = [
         _Check(
             "images",
-            lambda: resizer_args(settings),
+            lambda: resizer_args(settings, certificate_arn=_requested_certificate(settings)),
             _validate_resizer,
             {},
         )
@@ -286,13 +316,17 @@ def _checks(settings: StackSettings) -> list[_Check]:
             },
         ),
     ]
-    if settings.rate_limits.cloudflare.enabled:
+    if settings.rate_limits.cloudflare.enabled and cloudflare.zone_plan is not None:
         checks.append(
             _Check(
                 "rateLimits.cloudflare",
                 lambda: cloudflare_rate_limit_args(settings),
                 _validate_cloudflare_limits,
-                {"zone_id": "cloudflare.zoneId"},
+                {
+                    "zone_id": "cloudflare.zoneId",
+                    "zone_plan": "cloudflare.zonePlan",
+                    "existing_ruleset_id": "rateLimits.cloudflare.importRulesetId",
+                },
             )
         )
     if settings.logging.logpush.enabled and settings.logging.realtime.enabled:
@@ -321,6 +355,13 @@ def config_key(section: str, arg: str, keys: Mapping[str, str]) -> str:
 def component_problems(settings: StackSettings) -> list[str]:
     """Every component's own argument checks, run on the config's values: one line each."""
     problems = []
+    limits = settings.rate_limits.cloudflare
+    if settings.cloudflare and limits.enabled and settings.cloudflare.zone_plan is None:
+        problems.append(
+            f"{NAMESPACE}:cloudflare.zonePlan: required with {NAMESPACE}:rateLimits.cloudflare "
+            "enabled (the plan bounds periods, timeouts and the number of rules); accepted: "
+            "free, pro, business, enterprise"
+        )
     for check in _checks(settings):
         try:
             check.validate(check.build())

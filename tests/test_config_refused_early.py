@@ -151,8 +151,10 @@ def test_a_non_https_alarm_endpoint_is_a_config_error_that_hides_the_secret(
 ):
     # The offline runtime stands a placeholder in for every secret; make it the bad value.
     monkeypatch.setattr(stack_files, "OFFLINE_SECRET_PLACEHOLDER", SECRET.replace("https", "http"))
+    paging = {**stack_files.read_config("prod")["edgekit:alarms"], "paging": True}
+    overrides = {"edgekit:alarmEndpoint": {"secure": "v1:x"}, "edgekit:alarms": paging}
     with pytest.raises(ConfigError) as error:
-        run_program("prod", config_overrides={"edgekit:alarmEndpoint": {"secure": "v1:x"}})
+        run_program("prod", config_overrides=overrides)
     message = str(error.value)
     assert "edgekit:alarmEndpoint: the secret is not an https:// URL (value not shown)" in message
     assert "do-not-print-this-token" not in message
@@ -246,7 +248,12 @@ def test_config_sections_are_made_of_the_components_args():
     pairs = [
         (config.ImagesSettings, EdgeImageResizerArgs, set(), {}),
         (config.WafSettings, EdgeRateLimitArgs, {"enabled"}, {"path_prefix": "/images/"}),
-        (config.CloudflareRateSettings, CloudflareRateLimitArgs, {"enabled"}, {}),
+        (
+            config.CloudflareRateSettings,
+            CloudflareRateLimitArgs,
+            {"enabled", "import_ruleset_id"},
+            {},
+        ),
         (config.CacheWrapperSettings, CachedWorkerArgs, {"route", "origin_dns"}, {}),
         (config.RealtimeLogSettings, EdgeLogPipelineArgs, {"enabled"}, {}),
         (config.OriginDns, OriginDnsRecord, set(), {}),

@@ -91,7 +91,7 @@ def test_every_component_follows_the_one_recipe():
         if isinstance(cls, type) and issubclass(cls, pulumi.ComponentResource):
             assert issubclass(cls, EdgeComponent), name
             assert cls.TYPE_TOKEN.endswith(f":{name}")
-    with pytest.raises(TypeError, match="edgekit:<aws|cloudflare>:Mistyped"):
+    with pytest.raises(TypeError, match="edgekit:<aws|cloudflare|dns>:Mistyped"):
 
         class Mistyped(EdgeComponent):
             TYPE_TOKEN = "edgekit:aws:SomethingElse"
