@@ -151,6 +151,8 @@ CacheWrapperSettings = args_section(
         "origin_timeout_ms",
         "cacheable_statuses",
         "session_cookies",
+        "api_key_headers",
+        "forward_headers",
         "tracking_params",
     ),
     script_name=(str, "edge-cache"),
