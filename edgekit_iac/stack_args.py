@@ -234,6 +234,7 @@ class _Check:
     build: Callable[[], Any]
     validate: Callable[[Any], Any]
     keys: Mapping[str, str]  # component field -> config key, where not section.<camelCase>
+    note: str = ""  # what else decided the answer, e.g. the zone's plan
 
 
 def _worker_keys(section: str) -> dict[str, str]:
@@ -327,6 +328,7 @@ def _checks(settings: StackSettings) -> list[_Check]:
                     "zone_plan": "cloudflare.zonePlan",
                     "existing_ruleset_id": "rateLimits.cloudflare.importRulesetId",
                 },
+                note=f" ({NAMESPACE}:cloudflare.zonePlan is {cloudflare.zone_plan!r})",
             )
         )
     if settings.logging.logpush.enabled and settings.logging.realtime.enabled:
@@ -367,7 +369,7 @@ def component_problems(settings: StackSettings) -> list[str]:
             check.validate(check.build())
         except ArgsError as error:
             key = config_key(check.section, error.arg, check.keys)
-            problems.append(f"{key}: {error.problem}; accepted: {error.accepted}")
+            problems.append(f"{key}: {error.problem}; accepted: {error.accepted}{check.note}")
     return problems
 
 
