@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
 	touch $(STAMP)
 
+# Options pass through ARGS, e.g. `make run ARGS="--port-base 0"`.
 run: $(STAMP)
-	$(PY) -m edgekit_iac up --stack $(STACK)
+	$(PY) -m edgekit_iac up --stack $(STACK) $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -369,13 +369,12 @@ def cache_bindings(settings: CacheSettings) -> dict[str, str]:
         # An empty string is "none" to the Worker; an unbound name would mean "its default".
         "SESSION_COOKIES": ",".join(settings.session_cookies),
         "API_KEY_HEADERS": ",".join(settings.api_key_headers),
-        "FORWARD_HEADERS": ",".join(settings.forward_headers),
         "TRACKING_PARAMS": ",".join(settings.tracking_params),
     }
-    # The Worker forwards no extra header by default: an empty list is left unbound, since
-    # an empty binding text is an input the provider does not keep (a diff on every up).
-    if not settings.forward_headers:
-        del bindings["FORWARD_HEADERS"]
+    # FORWARD_HEADERS defaults to none in the Worker, so an empty list is left unbound: an
+    # empty text binding is one the provider may not write back (a diff on every preview).
+    if settings.forward_headers:
+        bindings["FORWARD_HEADERS"] = ",".join(settings.forward_headers)
     return bindings
 
 
