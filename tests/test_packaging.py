@@ -306,11 +306,6 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 open item: Args fields are documented by attribute docstrings, which "
-    "help() does not print; the single-source typed Args (config engineer) should carry them",
-)
 def test_help_shows_the_documentation_of_every_args_field():
     """Editors and help() show what pydoc renders; an attribute docstring is not in it."""
     import pydoc
