@@ -317,7 +317,8 @@ def test_help_shows_the_documentation_of_every_args_field():
         if not name.endswith("Args"):
             continue
         cls = getattr(components, name)
-        rendered = " ".join(pydoc.render_doc(cls, renderer=pydoc.plaintext).split())
+        text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+        rendered = " ".join(word for word in text.split() if word != "|")  # pydoc's margin
         docs = field_docs(cls)
         assert docs, f"{name}: no field documentation found at all"
         for field_name, doc in docs.items():
