@@ -1,0 +1,1 @@
+"""Cloudflare in the twin: Python Workers on Pyodide under Node (isolate.py, pyodide/)."""
