@@ -1,4 +1,4 @@
-"""The cache wrapper Worker end to end: stand-in runtime, real HTTP to a local origin."""
+"""The cache wrapper Worker end to end: Pyodide with the workers SDK, real HTTP to a local origin."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def test_miss_then_hit_serves_the_stored_copy(cache_worker, origin, clock):
     cacheable(origin)
     worker = cache_worker()
 
-    first = worker.dispatch_sync("GET", f"{API}/weather")
+    first = worker.fetch("GET", f"{API}/weather")
     clock.advance(5)
-    second = worker.dispatch_sync("GET", f"{API}/weather")
+    second = worker.fetch("GET", f"{API}/weather")
 
     assert first.header("x-edge-cache") == "MISS"
     assert second.header("x-edge-cache") == "HIT"
@@ -38,9 +38,9 @@ def test_tracking_params_and_query_order_share_one_entry(cache_worker, origin):
     cacheable(origin)
     worker = cache_worker()
 
-    worker.dispatch_sync("GET", f"{API}/weather?city=Oslo&units=c&utm_source=mail")
-    again = worker.dispatch_sync("GET", f"{API}/weather?units=c&gclid=abc&city=Oslo")
-    other = worker.dispatch_sync("GET", f"{API}/weather?city=Bergen&units=c")
+    worker.fetch("GET", f"{API}/weather?city=Oslo&units=c&utm_source=mail")
+    again = worker.fetch("GET", f"{API}/weather?units=c&gclid=abc&city=Oslo")
+    other = worker.fetch("GET", f"{API}/weather?city=Bergen&units=c")
 
     assert again.header("x-edge-cache") == "HIT"
     assert other.header("x-edge-cache") == "MISS"
@@ -52,10 +52,10 @@ def test_expired_copy_is_fetched_again(cache_worker, origin, clock):
     cacheable(origin, max_age=10)
     worker = cache_worker(STALE_IF_ERROR="60")
 
-    worker.dispatch_sync("GET", f"{API}/weather")
+    worker.fetch("GET", f"{API}/weather")
     clock.advance(11)  # stale but within the window: a healthy origin is asked again
-    assert worker.dispatch_sync("GET", f"{API}/weather").header("x-edge-cache") == "MISS"
-    assert worker.dispatch_sync("GET", f"{API}/weather").header("x-edge-cache") == "HIT"
+    assert worker.fetch("GET", f"{API}/weather").header("x-edge-cache") == "MISS"
+    assert worker.fetch("GET", f"{API}/weather").header("x-edge-cache") == "HIT"
     assert len(origin.requests_to("/weather")) == 2
 
 
@@ -63,11 +63,11 @@ def test_default_ttl_applies_without_cache_control(cache_worker, origin, clock):
     origin.route("/plain", headers=[JSON], body=b"{}")
     worker = cache_worker(DEFAULT_TTL="30")
 
-    worker.dispatch_sync("GET", f"{API}/plain")
+    worker.fetch("GET", f"{API}/plain")
     clock.advance(29)
-    assert worker.dispatch_sync("GET", f"{API}/plain").header("x-edge-cache") == "HIT"
+    assert worker.fetch("GET", f"{API}/plain").header("x-edge-cache") == "HIT"
     clock.advance(2)
-    assert worker.dispatch_sync("GET", f"{API}/plain").header("x-edge-cache") == "MISS"
+    assert worker.fetch("GET", f"{API}/plain").header("x-edge-cache") == "MISS"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_responses_the_origin_keeps_private_are_not_cached(cache_worker, origin,
     origin.route("/me", headers=[JSON, *headers], body=b'{"user": 1}')
     worker = cache_worker()
 
-    results = [worker.dispatch_sync("GET", f"{API}/me") for _ in range(2)]
+    results = [worker.fetch("GET", f"{API}/me") for _ in range(2)]
 
     assert [r.header("x-edge-cache") for r in results] == ["BYPASS", "BYPASS"]
     assert results[1].header("x-edge-cache-reason") == reason
@@ -97,8 +97,8 @@ def test_set_cookie_response_is_not_cached_and_its_cookies_reach_the_client(cach
                  body=b"{}")
     worker = cache_worker()
 
-    first = worker.dispatch_sync("GET", f"{API}/login")
-    second = worker.dispatch_sync("GET", f"{API}/login")
+    first = worker.fetch("GET", f"{API}/login")
+    second = worker.fetch("GET", f"{API}/login")
 
     assert second.header("x-edge-cache") == "BYPASS"
     assert second.header("x-edge-cache-reason") == "set-cookie"
@@ -109,11 +109,11 @@ def test_set_cookie_response_is_not_cached_and_its_cookies_reach_the_client(cach
 def test_stale_copy_is_served_when_the_origin_answers_500(cache_worker, origin, clock):
     cacheable(origin, max_age=10)
     worker = cache_worker(STALE_IF_ERROR="300")
-    worker.dispatch_sync("GET", f"{API}/weather")
+    worker.fetch("GET", f"{API}/weather")
 
     clock.advance(60)
     origin.route("/weather", status=500, body=b"boom")
-    stale = worker.dispatch_sync("GET", f"{API}/weather")
+    stale = worker.fetch("GET", f"{API}/weather")
 
     assert (stale.status, stale.header("x-edge-cache")) == (200, "STALE")
     assert stale.body == b'{"temp": 21}'
@@ -123,11 +123,11 @@ def test_stale_copy_is_served_when_the_origin_answers_500(cache_worker, origin, 
 def test_stale_copy_is_served_when_the_origin_times_out(cache_worker, origin, clock):
     cacheable(origin, max_age=10)
     worker = cache_worker(ORIGIN_TIMEOUT_MS="100")
-    worker.dispatch_sync("GET", f"{API}/weather")
+    worker.fetch("GET", f"{API}/weather")
 
     clock.advance(20)
     cacheable(origin, max_age=10, delay=2.0)
-    stale = worker.dispatch_sync("GET", f"{API}/weather")
+    stale = worker.fetch("GET", f"{API}/weather")
 
     assert (stale.status, stale.header("x-edge-cache")) == (200, "STALE")
     assert stale.body == b'{"temp": 21}'
@@ -138,19 +138,19 @@ def test_stale_copy_is_served_when_the_origin_times_out(cache_worker, origin, cl
 def test_stale_copy_is_served_when_the_origin_is_down(cache_worker, origin, clock):
     cacheable(origin, max_age=10)
     worker = cache_worker()
-    worker.dispatch_sync("GET", f"{API}/weather")
+    worker.fetch("GET", f"{API}/weather")
 
     clock.advance(20)
     origin.stop()
 
-    assert worker.dispatch_sync("GET", f"{API}/weather").header("x-edge-cache") == "STALE"
+    assert worker.fetch("GET", f"{API}/weather").header("x-edge-cache") == "STALE"
 
 
 def test_origin_down_with_nothing_stale_gives_502_json(cache_worker, origin):
     worker = cache_worker()
     origin.stop()
 
-    result = worker.dispatch_sync("GET", f"{API}/weather")
+    result = worker.fetch("GET", f"{API}/weather")
 
     assert result.status == 502
     assert result.header("content-type") == "application/json"
@@ -161,7 +161,7 @@ def test_origin_down_with_nothing_stale_gives_502_json(cache_worker, origin):
 def test_origin_500_with_nothing_stale_gives_502_json(cache_worker, origin):
     origin.route("/weather", status=500, body=b"boom")
 
-    result = cache_worker().dispatch_sync("GET", f"{API}/weather")
+    result = cache_worker().fetch("GET", f"{API}/weather")
 
     assert result.status == 502
     assert result.json() == {"error": "bad_gateway", "status": 502,
@@ -171,7 +171,7 @@ def test_origin_500_with_nothing_stale_gives_502_json(cache_worker, origin):
 def test_timeout_with_nothing_stale_gives_504_json(cache_worker, origin):
     cacheable(origin, delay=2.0)
 
-    result = cache_worker(ORIGIN_TIMEOUT_MS="100").dispatch_sync("GET", f"{API}/weather")
+    result = cache_worker(ORIGIN_TIMEOUT_MS="100").fetch("GET", f"{API}/weather")
 
     assert result.status == 504
     assert result.json()["error"] == "origin_timeout"
@@ -181,18 +181,18 @@ def test_timeout_with_nothing_stale_gives_504_json(cache_worker, origin):
 def test_copy_past_the_stale_window_is_not_served(cache_worker, origin, clock):
     cacheable(origin, max_age=10)
     worker = cache_worker(STALE_IF_ERROR="30")
-    worker.dispatch_sync("GET", f"{API}/weather")
+    worker.fetch("GET", f"{API}/weather")
 
     clock.advance(41)
     origin.route("/weather", status=503)
 
-    assert worker.dispatch_sync("GET", f"{API}/weather").status == 502
+    assert worker.fetch("GET", f"{API}/weather").status == 502
 
 
 def test_traceparent_is_forwarded_to_the_origin_and_back(cache_worker, origin):
     cacheable(origin)
 
-    result = cache_worker().dispatch_sync(
+    result = cache_worker().fetch(
         "GET", f"{API}/weather", headers=[("traceparent", TRACE), ("tracestate", "v=1")])
 
     seen = origin.requests_to("/weather")[0].headers
@@ -204,7 +204,7 @@ def test_traceparent_is_forwarded_to_the_origin_and_back(cache_worker, origin):
 def test_a_traceparent_is_made_when_the_client_sent_none(cache_worker, origin):
     cacheable(origin)
 
-    result = cache_worker().dispatch_sync("GET", f"{API}/weather")
+    result = cache_worker().fetch("GET", f"{API}/weather")
 
     made = result.header("traceparent")
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", made)
@@ -215,8 +215,8 @@ def test_server_timing_reports_the_edge_time(cache_worker, origin):
     cacheable(origin)
     worker = cache_worker()
 
-    miss = worker.dispatch_sync("GET", f"{API}/weather").header("server-timing")
-    hit = worker.dispatch_sync("GET", f"{API}/weather").header("server-timing")
+    miss = worker.fetch("GET", f"{API}/weather").header("server-timing")
+    hit = worker.fetch("GET", f"{API}/weather").header("server-timing")
 
     assert re.fullmatch(r'edge;dur=[\d.]+;desc="MISS", origin;dur=[\d.]+', miss)
     assert re.fullmatch(r'edge;dur=[\d.]+;desc="HIT"', hit)
@@ -226,9 +226,9 @@ def test_authorization_bypasses_the_cache_and_reaches_the_origin(cache_worker, o
     cacheable(origin, body=b'{"secret": true}')
     worker = cache_worker()
 
-    private = worker.dispatch_sync("GET", f"{API}/weather",
+    private = worker.fetch("GET", f"{API}/weather",
                                    headers=[("authorization", "Bearer t0k3n")])
-    anonymous = worker.dispatch_sync("GET", f"{API}/weather")
+    anonymous = worker.fetch("GET", f"{API}/weather")
 
     assert private.header("x-edge-cache") == "BYPASS"
     assert private.header("x-edge-cache-reason") == "authorization"
@@ -240,9 +240,9 @@ def test_session_cookie_bypasses_but_other_cookies_do_not_split_the_cache(cache_
     cacheable(origin)
     worker = cache_worker()
 
-    session = worker.dispatch_sync("GET", f"{API}/weather", headers=[("cookie", "sessionid=1")])
-    first = worker.dispatch_sync("GET", f"{API}/weather", headers=[("cookie", "theme=dark")])
-    second = worker.dispatch_sync("GET", f"{API}/weather", headers=[("cookie", "theme=light")])
+    session = worker.fetch("GET", f"{API}/weather", headers=[("cookie", "sessionid=1")])
+    first = worker.fetch("GET", f"{API}/weather", headers=[("cookie", "theme=dark")])
+    second = worker.fetch("GET", f"{API}/weather", headers=[("cookie", "theme=light")])
 
     assert session.header("x-edge-cache-reason") == "session-cookie"
     assert (first.header("x-edge-cache"), second.header("x-edge-cache")) == ("MISS", "HIT")
@@ -254,13 +254,13 @@ def test_session_cookie_bypasses_but_other_cookies_do_not_split_the_cache(cache_
 def test_post_body_is_forwarded_and_invalidates_the_stored_copy(cache_worker, origin):
     cacheable(origin, path="/items")
     worker = cache_worker()
-    worker.dispatch_sync("GET", f"{API}/items")
+    worker.fetch("GET", f"{API}/items")
 
     origin.routes["/items"].status = 201
-    posted = worker.dispatch_sync("POST", f"{API}/items", body=b'{"name": "x"}',
+    posted = worker.fetch("POST", f"{API}/items", body=b'{"name": "x"}',
                                   headers=[JSON])
     origin.routes["/items"].status = 200
-    after = worker.dispatch_sync("GET", f"{API}/items")
+    after = worker.fetch("GET", f"{API}/items")
 
     assert (posted.status, posted.header("x-edge-cache")) == (201, "BYPASS")
     assert posted.header("x-edge-cache-reason") == "method"
@@ -275,7 +275,7 @@ def test_hop_by_hop_headers_are_not_forwarded(cache_worker, origin):
                                       ("connection", "x-hop"), ("x-hop", "1"),
                                       ("keep-alive", "timeout=5")], body=b"{}")
 
-    result = cache_worker().dispatch_sync("GET", f"{API}/weather", headers=[
+    result = cache_worker().fetch("GET", f"{API}/weather", headers=[
         ("connection", "x-client-hop"), ("x-client-hop", "1"), ("keep-alive", "timeout=5"),
         ("te", "trailers"), ("upgrade", "h2c"), ("proxy-authorization", "Basic eA=="),
         ("x-request-id", "42"),
@@ -293,8 +293,8 @@ def test_head_is_served_from_the_get_representation(cache_worker, origin):
     cacheable(origin)
     worker = cache_worker()
 
-    head = worker.dispatch_sync("HEAD", f"{API}/weather")
-    get = worker.dispatch_sync("GET", f"{API}/weather")
+    head = worker.fetch("HEAD", f"{API}/weather")
+    get = worker.fetch("GET", f"{API}/weather")
 
     assert (head.status, head.body, head.header("x-edge-cache")) == (200, b"", "MISS")
     assert [s.method for s in origin.requests_to("/weather")] == ["GET"]
@@ -306,8 +306,8 @@ def test_redirects_are_passed_on_and_cached_not_followed(cache_worker, origin):
                                              ("cache-control", "max-age=600")])
     worker = cache_worker()
 
-    first = worker.dispatch_sync("GET", f"{API}/old")
-    second = worker.dispatch_sync("GET", f"{API}/old")
+    first = worker.fetch("GET", f"{API}/old")
+    second = worker.fetch("GET", f"{API}/old")
 
     assert (first.status, first.header("location")) == (301, "/new")
     assert second.header("x-edge-cache") == "HIT"
@@ -318,8 +318,8 @@ def test_no_content_responses_are_cached_without_a_body(cache_worker, origin):
     origin.route("/ping", status=204, headers=[("cache-control", "max-age=60")])
     worker = cache_worker()
 
-    worker.dispatch_sync("GET", f"{API}/ping")
-    again = worker.dispatch_sync("GET", f"{API}/ping")
+    worker.fetch("GET", f"{API}/ping")
+    again = worker.fetch("GET", f"{API}/ping")
 
     assert (again.status, again.body, again.header("x-edge-cache")) == (204, b"", "HIT")
 
@@ -330,15 +330,15 @@ def test_vary_accept_encoding_is_cached_and_the_client_encoding_not_forwarded(ca
                  headers=[JSON, ("cache-control", "max-age=60"), ("vary", "Accept-Encoding")])
     worker = cache_worker()
 
-    worker.dispatch_sync("GET", f"{API}/weather", headers=[("accept-encoding", "br")])
-    again = worker.dispatch_sync("GET", f"{API}/weather", headers=[("accept-encoding", "gzip")])
+    worker.fetch("GET", f"{API}/weather", headers=[("accept-encoding", "br")])
+    again = worker.fetch("GET", f"{API}/weather", headers=[("accept-encoding", "gzip")])
 
     assert again.header("x-edge-cache") == "HIT"
     assert origin.requests_to("/weather")[0].headers.get("accept-encoding") != "br"
 
 
 def test_misconfigured_origin_url_answers_500_naming_the_binding(cache_worker):
-    result = cache_worker(ORIGIN_URL="not a url").dispatch_sync("GET", f"{API}/weather")
+    result = cache_worker(ORIGIN_URL="not a url").fetch("GET", f"{API}/weather")
 
     assert result.status == 500
     assert result.json()["error"] == "misconfigured"
@@ -347,5 +347,5 @@ def test_misconfigured_origin_url_answers_500_naming_the_binding(cache_worker):
 
 def test_json_error_body_is_valid_json(cache_worker, origin):
     origin.stop()
-    body = cache_worker().dispatch_sync("POST", f"{API}/items", body=b"{}").body
+    body = cache_worker().fetch("POST", f"{API}/items", body=b"{}").body
     assert json.loads(body)["status"] == 502

@@ -42,9 +42,7 @@ export class WorkerIsolate {
     this.#log = log;
     this.#options = { stateDir, scriptName };
     this.caches = new CacheStorage(() => this.clock.now());
-    const self = this;
-    const jsGlobals = makeJsGlobals({ clock: this.clock, caches: null, log });
-    Object.defineProperty(jsGlobals, 'caches', { get: () => self.caches, enumerable: true });
+    const jsGlobals = makeJsGlobals({ clock: this.clock, caches: this.caches, log });
     this.Request = jsGlobals.Request;
 
     const { loadPyodide } = await import(pathToFileURL(path.join(modulesDir, 'node_modules', 'pyodide', 'pyodide.mjs')).href);
@@ -120,7 +118,7 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
 
   // For tests: empty caches and new bindings, same warm interpreter and modules.
   reset(bindings) {
-    this.caches = new CacheStorage(() => this.clock.now());
+    this.caches.clear();
     this.#buildEnv(bindings);
     this.#entry.set_env(this.#env);
   }

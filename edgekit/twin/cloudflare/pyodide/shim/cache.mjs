@@ -132,6 +132,10 @@ export class Cache {
     return entry;
   }
 
+  clear() {
+    this.#entries.clear();
+  }
+
   get size() {
     for (const url of [...this.#entries.keys()]) this.#live(url);
     return this.#entries.size;
@@ -165,6 +169,12 @@ export class CacheStorage {
     const key = String(name);
     if (!this.#named.has(key)) this.#named.set(key, new Cache(this.#clock));
     return this.#named.get(key);
+  }
+
+  // Tests: every cache emptied (a Worker keeps the `caches` object it imported).
+  clear() {
+    this.default.clear();
+    this.#named.clear();
   }
 
   async has(name) {
