@@ -250,8 +250,10 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
-    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
+    workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
+                          starter.files.workers_dir)
     starter.stoppers.append(workers.close)
+    workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
 
     listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
     graph_names = [resource.name for resource in listened]

@@ -194,15 +194,19 @@ class WorkerIsolate:
               headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
               body: bytes | None = None, cf: Mapping[str, Any] | None = None,
               timeout: float = FETCH_TIMEOUT) -> WorkerResult:
-        """One request through the Worker's ``Default.fetch`` (and its waitUntil work)."""
+        """One request through the Worker's ``Default.fetch`` (and its waitUntil work).
+
+        A request still running after ``timeout`` seconds is cancelled inside the isolate
+        and answered 504 (``error`` says so)."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
         method = method.upper()
         future = self._send({
             "op": "fetch", "method": method, "url": url,
             "headers": [[str(k), str(v)] for k, v in pairs],
             "cf": dict(cf) if cf is not None else None, "now": self.clock() * 1000,
+            "timeoutMs": timeout * 1000,
         }, body or b"")
-        header, payload = self._answer(future, timeout, f"{method} {url}", with_body=True)
+        header, payload = self._answer(future, timeout + 30, f"{method} {url}", with_body=True)
         return WorkerResult(header["status"], [(k, v) for k, v in header["headers"]],
                             payload, header.get("statusText") or "", header.get("error"),
                             list(header.get("backgroundErrors") or []),

@@ -14,6 +14,7 @@ at https://developers.cloudflare.com/workers/languages/python/ and in the SDK's
   ``fetch`` is called the same way.
 """
 
+import asyncio
 import importlib
 import inspect
 import sys
@@ -27,6 +28,10 @@ _env = None
 
 class WorkerLoadError(Exception):
     pass
+
+
+class WorkerTimeout(Exception):
+    """The request ran past its deadline and was cancelled."""
 
 
 def load(module_name, env):
@@ -60,8 +65,15 @@ async def _call(method, request):
     return python_to_rpc(result)
 
 
-async def fetch(ctx, request):
-    return await _call(getattr(_main, ENTRYPOINT)(ctx, _env).fetch, request)
+async def fetch(ctx, request, timeout=None):
+    """One request; with a timeout (seconds) it is cancelled when it runs past it."""
+    call = _call(getattr(_main, ENTRYPOINT)(ctx, _env).fetch, request)
+    if timeout is None:
+        return await call
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        raise WorkerTimeout(f"no answer within {timeout:g} s; the request was cancelled") from None
 
 
 def new_object(class_name, state):

@@ -128,7 +128,7 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
   }
 
   // One request through Default.fetch and everything it passed to ctx.waitUntil.
-  async fetch({ method, url, headers, body, cf, now }) {
+  async fetch({ method, url, headers, body, cf, now, timeoutMs }) {
     this.clock.set(now);
     const init = { method, headers, cf: cf ?? undefined };
     if (body && body.length && method !== 'GET' && method !== 'HEAD') init.body = body;
@@ -137,14 +137,18 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
     let response;
     let error = null;
     try {
-      response = await this.#entry.fetch(ctx, new this.Request(url, init));
+      const timeout = typeof timeoutMs === 'number' ? timeoutMs / 1000 : undefined;
+      response = await this.#entry.fetch(ctx, new this.Request(url, init), timeout);
       if (!(response instanceof Response)) throw new TypeError('fetch() did not return a Response');
     } catch (exc) {
       error = String(exc?.message ?? exc);
-      this.#log('error', `Worker threw on ${method} ${url}: ${error}`);
-      response = new Response('Worker threw exception', {
-        status: 500, statusText: 'Internal Server Error', headers: { 'content-type': 'text/plain;charset=UTF-8' },
-      });
+      const timedOut = exc?.type === 'WorkerTimeout';
+      this.#log('error', `Worker ${timedOut ? 'timed out' : 'threw'} on ${method} ${url}: ${error}`);
+      response = timedOut
+        ? new Response('the Worker did not answer in time', { status: 504, headers: { 'content-type': 'text/plain' } })
+        : new Response('Worker threw exception', {
+          status: 500, statusText: 'Internal Server Error', headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        });
     }
     const payload = method === 'HEAD' || response.body === null ? null : new Uint8Array(await response.arrayBuffer());
     const workerMs = performance.now() - started;
