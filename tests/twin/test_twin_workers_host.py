@@ -7,8 +7,8 @@ import hashlib
 
 from edgekit.bundle import build_function, worker_modules
 from edgekit.program import RecordedResource
-from edgekit.twin.graph_view import WORKERS_SCRIPT
 from edgekit.twin.clock import TwinClock
+from edgekit.twin.graph_view import WORKERS_SCRIPT
 from edgekit.twin.stats import TwinStats
 from edgekit.twin.workers_host import CfDefaults, WorkersHost, script_modules
 

@@ -1,4 +1,4 @@
-"""The cache wrapper Worker end to end: Pyodide with the workers SDK, real HTTP to a local origin."""
+"""The cache wrapper Worker end to end: on Pyodide with the SDK, real HTTP to a local origin."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ def load(module_name, env):
         )
     return [
         name for name, value in vars(_main).items()
-        if inspect.isclass(value) and issubclass(value, DurableObject) and value is not DurableObject
+        if inspect.isclass(value) and issubclass(value, DurableObject)
+        and value is not DurableObject
     ]
 
 
