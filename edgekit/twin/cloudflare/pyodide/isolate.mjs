@@ -123,6 +123,15 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
     this.#entry.set_env(this.#env);
   }
 
+  // Diagnostics and tests (the host allows it only with --allow-run): Python code run in
+  // the Worker's own interpreter; the last expression's value as a string.
+  async runPython(code) {
+    const value = await this.#py.runPythonAsync(code);
+    const text = value === undefined ? null : String(value);
+    if (value && typeof value.destroy === 'function') value.destroy();
+    return text;
+  }
+
   get pyodideVersion() {
     return this.#py.version;
   }
