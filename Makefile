@@ -7,6 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= local
+# Pyodide (npm) for the Python Workers, installed from the lock file by `npm ci`; the
+# module says exactly what to install when Node >= 20 or npm is missing.
+NODE_DIR   := edgekit/twin/cloudflare/pyodide
+NODE_STAMP := $(NODE_DIR)/node_modules/.edgekit-lock-sha256
 
 .PHONY: run test lint bench bench-quick clean
 
@@ -16,13 +20,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(STAMP)
+	$(PY) -m edgekit.twin.cloudflare.node_setup
+	touch $@
+
+run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m edgekit up --stack $(STACK)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: lint
+test: lint $(NODE_STAMP)
 	./scripts/ensure-chromium
 	$(PY) -m pytest
 
@@ -30,11 +38,11 @@ $(VENV)/.bench-stamp: $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,bench]"
 	touch $@
 
-bench: $(VENV)/.bench-stamp
+bench: $(VENV)/.bench-stamp $(NODE_STAMP)
 	$(PY) -m bench
 
-bench-quick: $(VENV)/.bench-stamp
+bench-quick: $(VENV)/.bench-stamp $(NODE_STAMP)
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf build .edgekit
+	rm -rf build .edgekit $(NODE_DIR)/node_modules
