@@ -1,4 +1,4 @@
-"""Node >= 20 is a prerequisite of the Workers runtime; without it the error says what to install."""
+"""Node >= 20 is a prerequisite of the Workers runtime; without it the error says what to do."""
 
 from __future__ import annotations
 
