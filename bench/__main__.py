@@ -28,6 +28,7 @@ ITEMS = {
     "twin_throughput": "bench.twin_load",
     "origin_offload": "bench.offload",
     "program_scale": "bench.program_scale",
+    "worker_startup": "bench.worker_startup",
 }
 SCHEMA_VERSION = 1
 BENCH_DIR = Path(__file__).resolve().parent
