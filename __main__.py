@@ -13,6 +13,7 @@ from components import (
     CloudflareLogpushArgs,
     CloudflareRateLimit,
     CloudflareRateLimitArgs,
+    DurableObjectMigration,
     EdgeAlarms,
     EdgeAlarmsArgs,
     EdgeImageResizer,
@@ -30,6 +31,8 @@ from edgekit.config import StackSettings, alarm_endpoint, load_settings
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
+# The edge counter's Durable Object class history, oldest first; add, never edit, entries.
+COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Counter",)),)
 
 
 def _given(**values):
@@ -166,6 +169,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
             plain_text_bindings={"MESSAGE": geo.message},
         ),
     )
+    if cloudflare.edge_counter is not None:
+        deploy_counter(cloudflare, built["edge_counter"])
     limits = settings.rate_limits.cloudflare
     if limits.enabled:
         CloudflareRateLimit(
@@ -197,8 +202,26 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     pulumi.export("geoWorkerRoutes", hello.routes)
 
 
+def deploy_counter(cloudflare, artifact) -> None:
+    counter = cloudflare.edge_counter
+    worker = EdgeWorker(
+        "edge-counter",
+        EdgeWorkerArgs(
+            **_worker_deployment(cloudflare, counter, artifact),
+            durable_objects={"COUNTERS": "Counter"},
+            migrations=COUNTER_MIGRATIONS,
+            applied_migration_tag=counter.applied_migration_tag,
+        ),
+    )
+    pulumi.export("counterWorker", worker.script_name)
+    pulumi.export("counterWorkerHostnames", worker.hostnames)
+    pulumi.export("counterWorkerRoutes", worker.routes)
+
+
 settings = load_settings()
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
+if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
+    names += ("edge_counter",)
 built = artifacts.resolve(names, settings.artifacts)
 _, log_pipeline = deploy_images(settings, built)
 deploy_workers(settings, built, log_pipeline)

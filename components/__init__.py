@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "EdgeImageResizerArgs": "components.image_resizer",
     "EdgeWorker": "components.worker",
     "EdgeWorkerArgs": "components.worker",
+    "DurableObjectMigration": "components.durable_objects",
     "CachedWorker": "components.cached_worker",
     "CachedWorkerArgs": "components.cached_worker",
     "OriginDnsRecord": "components.cached_worker",

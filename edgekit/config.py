@@ -138,12 +138,22 @@ class HelloGeoSettings(_Section):
     message: str = "Hello from the edge"
 
 
+class EdgeCounterSettings(_Section):
+    """The named-counter Worker (functions/edge_counter) and its Durable Object class."""
+
+    script_name: str = "edge-counter"
+    route: WorkerRoute
+    # The last Durable Object migration tag already applied in this stack (None: first deploy).
+    applied_migration_tag: str | None = None
+
+
 class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     compatibility_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2026-11-01"
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
+    edge_counter: EdgeCounterSettings | None = None
 
 
 class WafSettings(_Section):
