@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 STACK  ?= local
 # Pyodide (npm) for the Python Workers, installed from the lock file by `npm ci`; the
 # module says exactly what to install when Node >= 20 or npm is missing.
-NODE_DIR   := edgekit/twin/cloudflare/pyodide
+NODE_DIR   := edgekit_iac/twin/cloudflare/pyodide
 NODE_STAMP := $(NODE_DIR)/node_modules/.edgekit-lock-sha256
 
 .PHONY: run test lint bench bench-quick clean
@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(STAMP)
-	$(PY) -m edgekit.twin.cloudflare.node_setup
+	$(PY) -m edgekit_iac.twin.cloudflare.node_setup
 	touch $@
 
 run: $(STAMP) $(NODE_STAMP)
-	$(PY) -m edgekit up --stack $(STACK)
+	$(PY) -m edgekit_iac up --stack $(STACK)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -55,8 +55,8 @@ def unique_urls(count: int, seed: int = 7) -> list[str]:
 
 
 def load_policy():
-    from edgekit.function_modules import load_function_module
-    from edgekit.paths import function_dir
+    from edgekit_iac.function_modules import load_function_module
+    from edgekit_iac.paths import function_dir
 
     return load_function_module(function_dir("cache_wrapper"), "cache_policy.py")
 

@@ -1,6 +1,6 @@
 """Item 3b: the local twin's cache-hit throughput on loopback, under a load tool.
 
-Starts ``python -m edgekit up --stack local --port-base 0`` (this checkout's twin, free
+Starts ``python -m edgekit_iac up --stack local --port-base 0`` (this checkout's twin, free
 ports, its state in a temporary folder so a twin already running here is not disturbed),
 waits for its ``endpoints.json``, finds the cache wrapper Worker's listener and a path
 its demo origin lets it cache, warms that entry, then loads it with ``wrk`` when it is on
@@ -89,11 +89,11 @@ def _skipped(reason: str) -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     if quick:
         return _skipped("quick mode (the twin takes seconds to start)")
-    if importlib.util.find_spec("edgekit.twin") is None or \
-            importlib.util.find_spec("edgekit.twin.cli_up") is None:
-        return _skipped("twin not available (edgekit/twin/cli_up.py, `edgekit up`, "
+    if importlib.util.find_spec("edgekit_iac.twin") is None or \
+            importlib.util.find_spec("edgekit_iac.twin.cli_up") is None:
+        return _skipped("twin not available (edgekit_iac/twin/cli_up.py, `edgekit up`, "
                         "is not in this checkout)")
-    from edgekit.paths import project_root
+    from edgekit_iac.paths import project_root
 
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-twin-") as scratch:
         return _measure(Path(scratch), project_root())
@@ -114,17 +114,18 @@ def _standin_tree(scratch: Path, root: Path) -> Path | str:
 
 
 class _Twin:
-    def __init__(self, name: str, root: Path, state: Path) -> None:
+    def __init__(self, name: str, root: Path, state: Path, module: str) -> None:
         self.name, self.root, self.state = name, root, state
         state.mkdir()
         self.log_path = state / "twin.log"
         self.started = time.time()
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "edgekit", "up", "--stack", STACK, "--port-base", "0",
+                [sys.executable, "-m", module, "up", "--stack", STACK, "--port-base", "0",
                  "--state-dir", str(state)],
                 cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
+        self.module = module
         self.base: str | None = None
         self.path: str | None = None
         self.start_seconds = 0.0
@@ -146,11 +147,11 @@ class _Twin:
         return None
 
     def stop(self) -> None:
-        _stop(self.process, self.state, self.root)
+        _stop(self.process, self.state, self.root, self.module)
 
 
 def _measure(scratch: Path, root: Path) -> dict[str, Any]:
-    twins = {PYODIDE: _Twin(PYODIDE, root, scratch / "state-pyodide")}
+    twins = {PYODIDE: _Twin(PYODIDE, root, scratch / "state-pyodide", "edgekit_iac")}
     notes = []
     try:
         problem = twins[PYODIDE].ready()
@@ -160,7 +161,8 @@ def _measure(scratch: Path, root: Path) -> dict[str, Any]:
         if isinstance(tree, str):
             notes.append(tree)
         else:
-            twins[STANDIN] = _Twin(STANDIN, tree, scratch / "state-stand-in")
+            # That commit predates the rename: its package was still `edgekit`.
+            twins[STANDIN] = _Twin(STANDIN, tree, scratch / "state-stand-in", "edgekit")
             problem = twins[STANDIN].ready()
             if problem:
                 notes.append(f"stand-in twin not measured: {problem}")
@@ -327,10 +329,10 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None}
 
 
-def _stop(twin: subprocess.Popen, state: Path, root: Path) -> None:
+def _stop(twin: subprocess.Popen, state: Path, root: Path, module: str = "edgekit_iac") -> None:
     """Stop the twin this module started: `edgekit down`, then SIGINT, then SIGKILL."""
-    if twin.poll() is None and importlib.util.find_spec("edgekit.twin.cli_down"):
-        subprocess.run([sys.executable, "-m", "edgekit", "down", "--stack", STACK,
+    if twin.poll() is None and (root / module / "twin" / "cli_down.py").is_file():
+        subprocess.run([sys.executable, "-m", module, "down", "--stack", STACK,
                         "--state-dir", str(state)],
                        cwd=root, capture_output=True, timeout=60, check=False)
     for stop_signal, wait in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):

@@ -18,7 +18,7 @@ from bench import timing
 
 
 def _worker_functions() -> list[tuple[str, str]]:
-    from edgekit.paths import functions_root
+    from edgekit_iac.paths import functions_root
 
     found = []
     for manifest in sorted(functions_root().glob("*/function.toml")):

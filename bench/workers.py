@@ -15,7 +15,7 @@ COMPATIBILITY_DATE = "2026-11-01"
 
 
 def function_bundle(function: str) -> dict[str, str]:
-    from edgekit.bundle import build_function, worker_modules
+    from edgekit_iac.bundle.build import build_function, worker_modules
 
     return worker_modules(build_function(function))
 
@@ -29,7 +29,7 @@ def sdk_modules() -> dict[str, str]:
 def start(bundle: Mapping[str, str], main_module: str, *, name: str,
           bindings: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None,
           **options: Any):
-    from edgekit.twin.cloudflare.isolate import WorkerIsolate
+    from edgekit_iac.twin.cloudflare.isolate import WorkerIsolate
 
     extra = {"clock": clock} if clock is not None else {}
     return WorkerIsolate.start(

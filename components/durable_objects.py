@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 _CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BINDING = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from components.durable_objects import DurableObjectError, DurableObjectMigration, plan
+from edgekit_iac.components.durable_objects import DurableObjectError, DurableObjectMigration, plan
 
 SOURCE = """
 from workers import DurableObject, WorkerEntrypoint

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.twin.cloudflare import node_setup
+from edgekit_iac.twin.cloudflare import node_setup
 
 
 def fake_node(tmp_path: Path, version: str) -> Path:

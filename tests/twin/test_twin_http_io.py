@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from edgekit.twin.http_io import EdgeRequest, EdgeResponse, Listener
+from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, Listener
 
 
 def _echo(request: EdgeRequest) -> EdgeResponse:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from edgekit.bundle import build_function, worker_modules
-from edgekit.program import RecordedResource
-from edgekit.twin.clock import TwinClock
-from edgekit.twin.graph_view import WORKERS_SCRIPT
-from edgekit.twin.stats import TwinStats
-from edgekit.twin.workers_host import CfDefaults, WorkersHost, script_modules
+from edgekit_iac.bundle.build import build_function, worker_modules
+from edgekit_iac.program import RecordedResource
+from edgekit_iac.twin.clock import TwinClock
+from edgekit_iac.twin.cloudflare.workers_host import CfDefaults, WorkersHost, script_modules
+from edgekit_iac.twin.graph_view import WORKERS_SCRIPT
+from edgekit_iac.twin.stats import TwinStats
 
 SLOW_WORKER = '''
 import asyncio

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from edgekit.bundle import build_function, worker_modules
-from edgekit.twin.cloudflare.isolate import WorkerIsolate, WorkerResult
+from edgekit_iac.bundle.build import build_function, worker_modules
+from edgekit_iac.twin.cloudflare.isolate import WorkerIsolate, WorkerResult
 
 from .origin import Origin
 

@@ -82,6 +82,6 @@ def test_without_the_binding_the_worker_fails_loudly(tmp_path):
 
 
 def test_the_compatibility_date_is_the_one_the_components_pin():
-    from components.worker import DEFAULT_COMPATIBILITY_DATE
+    from edgekit_iac.components.worker import DEFAULT_COMPATIBILITY_DATE
 
     assert COMPATIBILITY_DATE == DEFAULT_COMPATIBILITY_DATE

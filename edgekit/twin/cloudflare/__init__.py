@@ -1,1 +1,0 @@
-"""Cloudflare in the twin: Python Workers on Pyodide under Node (isolate.py, pyodide/)."""
