@@ -172,6 +172,14 @@ class WorkerIsolate:
         return isolate, loaded
 
     @classmethod
+    def interpreter(cls, name: str = "python313") -> WorkerIsolate:
+        """A Node process with a bare Pyodide and no Worker, for ``run_python`` (tests)."""
+        runtime = node_setup.ensure()
+        process = subprocess.Popen(runtime.command("--allow-run"), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return cls(name, process, time.time)
+
+    @classmethod
     def start(cls, bundle: Mapping[str, str | bytes], *, timeout: float = START_TIMEOUT,
               **options: Any) -> WorkerIsolate:
         isolate, loaded = cls.spawn(bundle, **options)
@@ -218,7 +226,7 @@ class WorkerIsolate:
                      "reset")
 
     def run_python(self, code: str, timeout: float = START_TIMEOUT) -> str | None:
-        """Run code in a bare Pyodide next to the Worker (spawned with allow_run only)."""
+        """Run code in the Worker's interpreter, or a bare one (only with allow_run)."""
         return self._answer(self._send({"op": "run", "code": code}), timeout, "run")["result"]
 
     def close(self) -> None:

@@ -11,7 +11,8 @@
 //   <- {id, ok, status, statusText, headers, error, backgroundErrors, workerMs}  body
 //   -> {op: "reset", id, bindings}   (tests: empty caches, new bindings)
 //   -> {op: "run", id, code}         only when started with --allow-run (tests): run Python
-//        code in a bare Pyodide and answer {result} (the value of the last expression, str)
+//        code in the Worker's interpreter (or a bare Pyodide when no Worker is loaded) and
+//        answer {result} (the value of the last expression, as a string)
 
 import { WorkerIsolate } from './isolate.mjs';
 
@@ -61,7 +62,8 @@ async function handle(header, body) {
       isolate.reset(header.bindings);
       send({ id, ok: true, notes: isolate.notes });
     } else if (op === 'run' && allowRun) {
-      send({ id, ok: true, result: await runPython(header.code) });
+      const result = isolate ? await isolate.runPython(header.code) : await runPython(header.code);
+      send({ id, ok: true, result });
     } else {
       throw new Error(`unknown op ${JSON.stringify(op)}`);
     }
