@@ -47,6 +47,12 @@ class Worker:
         return self.isolate.fetch(method, url, **kwargs)
 
 
+def sdk_modules() -> dict[str, str]:
+    """The workers SDK as the bundler vendors it (python_modules/ of a Worker bundle)."""
+    return {path: text for path, text in worker_modules(build_function("hello_geo")).items()
+            if path.startswith("python_modules/")}
+
+
 def start_isolate(function: str, main_module: str, **options: Any) -> WorkerIsolate:
     return WorkerIsolate.start(worker_modules(build_function(function)), main_module=main_module,
                                compatibility_date=COMPATIBILITY_DATE, name=function, **options)

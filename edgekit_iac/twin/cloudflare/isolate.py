@@ -155,10 +155,10 @@ class WorkerIsolate:
               allow_run: bool = False) -> tuple[WorkerIsolate, Future]:
         """Start the process and send the bundle; the Future resolves when it is loaded."""
         flags = python_compat_flags(compatibility_date, compatibility_flags)
-        check_bundle(bundle, compatibility_date, name)
         if main_module not in bundle:
             raise WorkerLoadError(f"Worker {name!r}: main module {main_module!r} is not in its "
                                   f"bundle ({', '.join(sorted(bundle)) or 'empty'})")
+        check_bundle(bundle, compatibility_date, name)
         runtime = node_setup.ensure()
         command = runtime.command(*(["--allow-run"] if allow_run else []))
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

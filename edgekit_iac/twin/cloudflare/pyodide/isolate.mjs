@@ -16,6 +16,7 @@ import { CacheStorage } from './shim/cache.mjs';
 import { ExecutionContext, buildEnv } from './shim/bindings.mjs';
 import { DurableObjectNamespace } from './shim/durable.mjs';
 import { IsolateClock, makeJsGlobals } from './shim/globals.mjs';
+import { makeResponseClass } from './shim/response.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE_ROOT = '/session/metadata';
@@ -41,8 +42,9 @@ export class WorkerIsolate {
   async #start({ modulesDir, bundle, mainModule, bindings, compatFlags, stateDir, scriptName, log }) {
     this.#log = log;
     this.#options = { stateDir, scriptName };
-    this.caches = new CacheStorage(() => this.clock.now());
-    const jsGlobals = makeJsGlobals({ clock: this.clock, caches: this.caches, log });
+    this.Response = makeResponseClass();
+    this.caches = new CacheStorage(() => this.clock.now(), this.Response);
+    const jsGlobals = makeJsGlobals({ clock: this.clock, caches: this.caches, log, Response: this.Response });
     this.Request = jsGlobals.Request;
 
     const { loadPyodide } = await import(pathToFileURL(path.join(modulesDir, 'node_modules', 'pyodide', 'pyodide.mjs')).href);
@@ -154,12 +156,12 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
       const timedOut = exc?.type === 'WorkerTimeout';
       this.#log('error', `Worker ${timedOut ? 'timed out' : 'threw'} on ${method} ${url}: ${error}`);
       response = timedOut
-        ? new Response('the Worker did not answer in time', { status: 504, headers: { 'content-type': 'text/plain' } })
-        : new Response('Worker threw exception', {
+        ? new this.Response('the Worker did not answer in time', { status: 504, headers: { 'content-type': 'text/plain' } })
+        : new this.Response('Worker threw exception', {
           status: 500, statusText: 'Internal Server Error', headers: { 'content-type': 'text/plain;charset=UTF-8' },
         });
     }
-    const payload = method === 'HEAD' || response.body === null ? null : new Uint8Array(await response.arrayBuffer());
+    const payload = method === 'HEAD' ? null : new Uint8Array(await response.arrayBuffer());
     const workerMs = performance.now() - started;
     const backgroundErrors = await ctx.settle();
     for (const message of backgroundErrors) this.#log('error', `waitUntil task failed: ${message}`);

@@ -70,9 +70,11 @@ function keyOf(request) {
 export class Cache {
   #entries = new Map(); // url -> {status, statusText, headers: [[k, v]], body, expiresAt}
   #clock;
+  #Response;
 
-  constructor(clock) {
+  constructor(clock, ResponseClass = globalThis.Response) {
     this.#clock = clock;
+    this.#Response = ResponseClass;
   }
 
   async match(request, options = {}) {
@@ -82,9 +84,9 @@ export class Cache {
     if (!entry) return undefined;
     const headers = new Headers(entry.headers);
     if (key.headers && notModified(key.headers, headers)) {
-      return new Response(null, { status: 304, headers });
+      return new this.#Response(null, { status: 304, headers });
     }
-    return new Response(NULL_BODY.has(entry.status) ? null : entry.body.slice(), {
+    return new this.#Response(NULL_BODY.has(entry.status) ? null : entry.body, {
       status: entry.status, statusText: entry.statusText, headers,
     });
   }
@@ -158,16 +160,18 @@ function notModified(requestHeaders, stored) {
 
 export class CacheStorage {
   #clock;
+  #Response;
   #named = new Map();
 
-  constructor(clock) {
+  constructor(clock, ResponseClass = globalThis.Response) {
     this.#clock = clock;
-    this.default = new Cache(clock);
+    this.#Response = ResponseClass;
+    this.default = new Cache(clock, ResponseClass);
   }
 
   async open(name) {
     const key = String(name);
-    if (!this.#named.has(key)) this.#named.set(key, new Cache(this.#clock));
+    if (!this.#named.has(key)) this.#named.set(key, new Cache(this.#clock, this.#Response));
     return this.#named.get(key);
   }
 

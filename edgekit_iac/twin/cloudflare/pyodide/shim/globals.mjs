@@ -16,12 +16,16 @@
 //            time the request arrived. https://developers.cloudflare.com/workers/reference/security-model/#step-1-disallow-timers-and-multi-threading
 //   caches   the Cache API, see cache.mjs.
 //   Headers  Node's, taking a Python list of pairs in one conversion (speed only).
+//   Response Node's, with a byte or text body kept as bytes instead of a stream (speed
+//            only; see response.mjs).
 //   console  goes to the host's log (stderr), never to the protocol on stdout.
 //   navigator.userAgent  "Cloudflare-Workers", as documented:
 //            https://developers.cloudflare.com/workers/runtime-apis/web-standards/#navigatoruseragent
 //
 // Not covered: HTMLRewriter, WebSocketPair, `scheduler.wait`, `connect()` (TCP sockets),
 // and `cf` options on subrequests (fetch goes straight to the origin, no Cloudflare cache).
+
+import { makeResponseClass } from './response.mjs';
 
 export class IsolateClock {
   #fixed = null;
@@ -104,9 +108,10 @@ export function makeConsole(log) {
 }
 
 // The object Pyodide serves as the `js` module: Node's globals, with the above on top.
-export function makeJsGlobals({ clock, caches, log }) {
+export function makeJsGlobals({ clock, caches, log, Response = makeResponseClass() }) {
   const overrides = {
     Request: makeRequestClass(),
+    Response,
     Headers: makeHeadersClass(),
     Date: makeDateClass(clock),
     caches,
