@@ -109,7 +109,7 @@ class ManualClock:
 def run(quick: bool) -> dict[str, Any]:
     from bench import workers
 
-    count = 500 if quick else 10_000
+    count = 500 if quick else 5_000
     seeds = (1,) if quick else (1, 2, 3)
     distributions = ("zipf",) if quick else ("zipf", "uniform")
     clock = ManualClock()
