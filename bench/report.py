@@ -81,6 +81,12 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, item in results["items"].items():
         parts += ["", f"## {item.get('title', name)}", ""]
+        if item.get("ran"):
+            ran = item["ran"]
+            parts += [f"*Re-run on {ran['date']} at commit `{ran['git_commit'][:12]}`"
+                      + (" (with local changes)" if ran["git_dirty"] else "")
+                      + f" with `{ran['command']}`; the header above describes the full run.*",
+                      ""]
         if item["status"] != "ok":
             parts.append(f"**{item['status']}**: {item.get('reason', '')}")
             continue
