@@ -12,7 +12,7 @@ STACK  ?= local
 NODE_DIR   := edgekit_iac/twin/cloudflare/pyodide
 NODE_STAMP := $(NODE_DIR)/node_modules/.edgekit-lock-sha256
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test lint fuzz bench bench-quick cache-tests clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,12 @@ test: lint $(NODE_STAMP)
 	./scripts/ensure-chromium
 	$(PY) -m pytest
 
+# The resizer's fuzz test in full: FUZZ_EXAMPLES mutated images from a new random start each
+# run (FUZZ_SEED=N repeats one); `make test` runs a fixed 500. Findings go to build/fuzz/.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	$(PY) -m tests.functions.fuzz_resizer --examples $(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
 $(VENV)/.bench-stamp: $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,bench]"
 	touch $@
@@ -43,6 +49,15 @@ bench: $(VENV)/.bench-stamp $(NODE_STAMP)
 
 bench-quick: $(VENV)/.bench-stamp $(NODE_STAMP)
 	$(PY) -m bench --quick
+
+# The public HTTP cache test suite (npm http-cache-tests, pinned by package-lock.json) against
+# the cache wrapper in the twin; counts into bench/RESULTS.md. Needs node and npm.
+CACHE_TESTS := bench/cache-tests
+$(CACHE_TESTS)/node_modules/.package-lock.json: $(CACHE_TESTS)/package-lock.json
+	cd $(CACHE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+
+cache-tests: $(STAMP) $(CACHE_TESTS)/node_modules/.package-lock.json
+	$(PY) -m bench.cache_tests --before $(CACHE_TESTS)/results-before.json
 
 clean:
 	rm -rf build .edgekit $(NODE_DIR)/node_modules
