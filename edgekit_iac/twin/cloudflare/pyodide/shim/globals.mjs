@@ -15,6 +15,7 @@
 //            As in workerd, the clock does not move while the Worker computes: it is the
 //            time the request arrived. https://developers.cloudflare.com/workers/reference/security-model/#step-1-disallow-timers-and-multi-threading
 //   caches   the Cache API, see cache.mjs.
+//   fetch    Node's, without the browser headers undici adds (see fetch.mjs).
 //   Headers  Node's, taking a Python list of pairs in one conversion (speed only).
 //   Response Node's, with a byte or text body kept as bytes instead of a stream (speed
 //            only; see response.mjs).
@@ -25,6 +26,7 @@
 // Not covered: HTMLRewriter, WebSocketPair, `scheduler.wait`, `connect()` (TCP sockets),
 // and `cf` options on subrequests (fetch goes straight to the origin, no Cloudflare cache).
 
+import { makeFetch } from './fetch.mjs';
 import { makeResponseClass } from './response.mjs';
 
 export class IsolateClock {
@@ -109,9 +111,11 @@ export function makeConsole(log) {
 
 // The object Pyodide serves as the `js` module: Node's globals, with the above on top.
 export function makeJsGlobals({ clock, caches, log, Response = makeResponseClass() }) {
+  const Request = makeRequestClass();
   const overrides = {
-    Request: makeRequestClass(),
+    Request,
     Response,
+    fetch: makeFetch(Request),
     Headers: makeHeadersClass(),
     Date: makeDateClass(clock),
     caches,
