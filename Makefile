@@ -24,8 +24,9 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(STAMP)
 	$(PY) -m edgekit_iac.twin.cloudflare.node_setup
 	touch $@
 
+# Options pass through ARGS, e.g. `make run ARGS="--port-base 0"`.
 run: $(STAMP) $(NODE_STAMP)
-	$(PY) -m edgekit_iac up --stack $(STACK)
+	$(PY) -m edgekit_iac up --stack $(STACK) $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

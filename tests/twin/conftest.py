@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,19 @@ def edgekit(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def wait_until_up(process: subprocess.Popen, state_dir: Path,
+                  printed: Callable[[], str]) -> dict[str, str]:
+    """The endpoints once `up` wrote them; fails with what it printed if it exits first."""
+    endpoints_file = state_dir / "endpoints.json"
+    deadline = time.monotonic() + START_TIMEOUT
+    while not endpoints_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the twin did not come up:\n{printed()}")
+        time.sleep(0.1)
+    return json.loads(endpoints_file.read_text())
+
+
 def launch(state_dir: Path, output: Path) -> RunningTwin:
     """`edgekit up` on the local stack with free ports and this state directory."""
     with output.open("w") as log:
@@ -54,14 +67,8 @@ def launch(state_dir: Path, output: Path) -> RunningTwin:
              "--cf-colo", CF["colo"], "--cf-city", CF["city"]],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
-    endpoints_file = state_dir / "endpoints.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not endpoints_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the twin did not come up:\n{output.read_text()}")
-        time.sleep(0.1)
-    return RunningTwin(process, state_dir, output, json.loads(endpoints_file.read_text()))
+    endpoints = wait_until_up(process, state_dir, output.read_text)
+    return RunningTwin(process, state_dir, output, endpoints)
 
 
 def stop(running: RunningTwin) -> None:
