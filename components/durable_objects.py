@@ -54,8 +54,8 @@ class DurableObjectMigration:
     new_sqlite_classes: Sequence[str] = ()
     """Classes whose SQLite-backed namespaces this migration creates. Default: none."""
 
-    renamed_classes: Sequence[tuple[str, str]] = ()
-    """(old name, new name) pairs: the objects move to the new class. Default: none."""
+    renamed_classes: Mapping[str, str] = field(default_factory=dict)
+    """Old class name -> new class name: the objects move to the new class. Default: none."""
 
     deleted_classes: Sequence[str] = ()
     """Classes deleted with every object they store. Default: none."""
@@ -113,8 +113,9 @@ def _replay(owner: str, migrations: Sequence[DurableObjectMigration]) -> dict[st
             raise _fail(owner, f"{arg}.tag", f"tag {migration.tag!r} is used twice",
                         "give every migration its own tag")
         tags.add(migration.tag)
+        renamed = dict(migration.renamed_classes)
         for name in [*migration.new_sqlite_classes, *migration.deleted_classes,
-                     *(n for pair in migration.renamed_classes for n in pair)]:
+                     *renamed, *renamed.values()]:
             if not isinstance(name, str) or not _CLASS.match(name):
                 raise _fail(owner, arg, f"bad class name {name!r}", "use Python class names")
         for name in migration.new_sqlite_classes:
@@ -122,7 +123,7 @@ def _replay(owner: str, migrations: Sequence[DurableObjectMigration]) -> dict[st
                 raise _fail(owner, arg, f"{migration.tag} creates {name}, which migration "
                             f"{live[name]} already created", "create each class once")
             live[name] = migration.tag
-        for old, new in migration.renamed_classes:
+        for old, new in renamed.items():
             if old not in live:
                 raise _fail(owner, arg, f"{migration.tag} renames {old}, which does not exist "
                             "at that point", "rename a class an earlier migration created")
@@ -175,8 +176,8 @@ def plan(owner: str, bindings: Mapping[str, str], migrations: Sequence[DurableOb
                             f"migration created, while {gone[0]} (created by migration "
                             f"{live[gone[0]]}) is no longer in {main_module}",
                             f"if {class_name} is {gone[0]} renamed, add DurableObjectMigration("
-                            f"tag={next_tag!r}, renamed_classes=[({gone[0]!r}, "
-                            f"{class_name!r})]) to keep its stored objects; if it is a new "
+                            f"tag={next_tag!r}, renamed_classes={{{gone[0]!r}: "
+                            f"{class_name!r}}}) to keep its stored objects; if it is a new "
                             f"class, add DurableObjectMigration(tag={next_tag!r}, "
                             f"new_sqlite_classes=[{class_name!r}])")
             raise _fail(owner, "migrations", f"{name} binds {class_name}, which no migration "
@@ -188,7 +189,7 @@ def plan(owner: str, bindings: Mapping[str, str], migrations: Sequence[DurableOb
                     f"migration {live[name]}, but {main_module} no longer defines it; "
                     "deploying would orphan them, and a new class in its place starts empty",
                     f"to keep them under a new class, add DurableObjectMigration(tag="
-                    f"{next_tag!r}, renamed_classes=[({name!r}, '<NewClass>')]); to delete "
+                    f"{next_tag!r}, renamed_classes={{{name!r}: '<NewClass>'}}); to delete "
                     f"{name} and all its data on purpose, add DurableObjectMigration(tag="
                     f"{next_tag!r}, deleted_classes=[{name!r}])")
     tags = [m.tag for m in migrations]

@@ -476,7 +476,7 @@ def migrations_input(plan: durable_objects.DurablePlan
                 new_sqlite_classes=list(step.new_sqlite_classes) or None,
                 renamed_classes=[
                     cloudflare.WorkersScriptMigrationsStepRenamedClassArgs(from_=old, to=new)
-                    for old, new in step.renamed_classes
+                    for old, new in dict(step.renamed_classes).items()
                 ] or None,
                 deleted_classes=list(step.deleted_classes) or None,
             )

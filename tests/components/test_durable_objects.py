@@ -52,7 +52,7 @@ def test_a_renamed_class_without_a_rename_migration_is_refused():
     with pytest.raises(DurableObjectError) as refused:
         make({"COUNTERS": "EdgeCounter"}, [V1], applied="v1", source=renamed)
     message = str(refused.value)
-    assert "renamed_classes=[('Counter', 'EdgeCounter')]" in message
+    assert "renamed_classes={'Counter': 'EdgeCounter'}" in message
     assert "tag='v2'" in message
 
 
@@ -67,7 +67,7 @@ def test_a_class_dropped_from_the_code_is_refused_naming_both_ways_out():
 
 def test_explicit_rename_and_delete_migrations_are_accepted():
     renamed = SOURCE.replace("class Counter(", "class EdgeCounter(")
-    rename = DurableObjectMigration(tag="v2", renamed_classes=(("Counter", "EdgeCounter"),))
+    rename = DurableObjectMigration(tag="v2", renamed_classes={"Counter": "EdgeCounter"})
     result = make({"COUNTERS": "EdgeCounter"}, [V1, rename], applied="v1", source=renamed)
     assert result.live_classes == ("EdgeCounter",) and result.steps == (rename,)
     without = SOURCE.replace("class Counter(DurableObject)", "class Other(object)")
