@@ -7,6 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= local
+# Pyodide (npm) for the Python Workers, installed from the lock file by `npm ci`; the
+# module says exactly what to install when Node >= 20 or npm is missing.
+NODE_DIR   := edgekit_iac/twin/cloudflare/pyodide
+NODE_STAMP := $(NODE_DIR)/node_modules/.edgekit-lock-sha256
 
 .PHONY: run test lint fuzz bench bench-quick cache-tests clean
 
@@ -16,14 +20,18 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,twin]"
 	touch $(STAMP)
 
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(STAMP)
+	$(PY) -m edgekit_iac.twin.cloudflare.node_setup
+	touch $@
+
 # Options pass through ARGS, e.g. `make run ARGS="--port-base 0"`.
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m edgekit_iac up --stack $(STACK) $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: lint
+test: lint $(NODE_STAMP)
 	./scripts/ensure-chromium
 	$(PY) -m pytest
 
@@ -37,10 +45,10 @@ $(VENV)/.bench-stamp: $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,bench]"
 	touch $@
 
-bench: $(VENV)/.bench-stamp
+bench: $(VENV)/.bench-stamp $(NODE_STAMP)
 	$(PY) -m bench
 
-bench-quick: $(VENV)/.bench-stamp
+bench-quick: $(VENV)/.bench-stamp $(NODE_STAMP)
 	$(PY) -m bench --quick
 
 # The public HTTP cache test suite (npm http-cache-tests, pinned by package-lock.json) against
@@ -53,4 +61,4 @@ cache-tests: $(STAMP) $(CACHE_TESTS)/node_modules/.package-lock.json
 	$(PY) -m bench.cache_tests --before $(CACHE_TESTS)/results-before.json
 
 clean:
-	rm -rf build .edgekit
+	rm -rf build .edgekit $(NODE_DIR)/node_modules

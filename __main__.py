@@ -137,6 +137,14 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
     hello = EdgeWorker(
         "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed)
     )
+    if cloudflare.edge_counter is not None:
+        counter = EdgeWorker(
+            "edge-counter",
+            stack_args.counter_worker_args(cloudflare, built["edge_counter"], logpush=pushed),
+        )
+        pulumi.export("counterWorker", counter.script_name)
+        pulumi.export("counterWorkerHostnames", counter.hostnames)
+        pulumi.export("counterWorkerRoutes", counter.routes)
     if settings.rate_limits.cloudflare.enabled:
         CloudflareRateLimit("api-rate-limit", stack_args.cloudflare_rate_limit_args(settings))
     if pushed:
@@ -159,6 +167,8 @@ settings = stack_args.load()
 # Refused here too, before any resource: paging on without the secret endpoint.
 endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
+if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
+    names += (stack_args.COUNTER_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)
 resizer, log_pipeline = deploy_images(settings, built, endpoint)
 deploy_workers(settings, built, log_pipeline)

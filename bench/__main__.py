@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 import traceback
@@ -28,6 +29,7 @@ ITEMS = {
     "twin_throughput": "bench.twin_load",
     "origin_offload": "bench.offload",
     "program_scale": "bench.program_scale",
+    "worker_startup": "bench.worker_startup",
 }
 SCHEMA_VERSION = 1
 BENCH_DIR = Path(__file__).resolve().parent
@@ -43,7 +45,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "build/bench-quick/ with --quick)")
     parser.add_argument("--only", nargs="+", choices=sorted(ITEMS), metavar="ITEM",
                         help=f"run only these items: {', '.join(ITEMS)}")
-    return parser.parse_args(argv)
+    parser.add_argument("--update", action="store_true",
+                        help="with --only: replace just those items in the folder's existing "
+                             "results.json (each keeps the date and commit of its own run) and "
+                             "rewrite RESULTS.md from it")
+    args = parser.parse_args(argv)
+    if args.update and not args.only:
+        parser.error("--update needs --only ITEM ...")
+    return args
 
 
 def run_item(name: str, quick: bool) -> dict[str, Any]:
@@ -79,9 +88,30 @@ def main(argv: list[str] | None = None) -> int:
         "items": items,
     }
     out = args.out or (REPO_ROOT / "build" / "bench-quick" if args.quick else BENCH_DIR)
+    if args.update:
+        results = _merged(out, results, f"{command} --only {' '.join(selected)} --update")
     json_path, markdown_path = report.write(results, out)
     print(f"wrote {markdown_path} and {json_path}", file=sys.stderr)
     return 1 if any(item["status"] == "failed" for item in items.values()) else 0
+
+
+def _merged(out: Path, fresh: dict[str, Any], command: str) -> dict[str, Any]:
+    """The folder's results with the freshly run items swapped in, each stamped with its run."""
+    path = out / report.JSON_NAME
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--update: cannot read {path} ({exc}); run the full suite "
+                         "first") from None
+    if results.get("mode") != fresh["mode"]:
+        raise SystemExit(f"--update: {path} is a {results.get('mode')} run, this is "
+                         f"{fresh['mode']}")
+    machine_now = fresh["machine"]
+    for name, item in fresh["items"].items():
+        item["ran"] = {"date": machine_now["date"], "git_commit": machine_now["git_commit"],
+                       "git_dirty": machine_now["git_dirty"], "command": command}
+        results["items"][name] = item
+    return results
 
 
 if __name__ == "__main__":

@@ -81,6 +81,12 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, item in results["items"].items():
         parts += ["", f"## {item.get('title', name)}", ""]
+        if item.get("ran"):
+            ran = item["ran"]
+            parts += [f"*Re-run on {ran['date']} at commit `{ran['git_commit'][:12]}`"
+                      + (" (with local changes)" if ran["git_dirty"] else "")
+                      + f" with `{ran['command']}`; the header above describes the full run.*",
+                      ""]
         if item["status"] != "ok":
             parts.append(f"**{item['status']}**: {item.get('reason', '')}")
             continue
@@ -141,10 +147,23 @@ def key_figures(items: dict[str, Any]) -> str:
             f"per request (request side {figures['request_side_hot_url_us']['median']:.1f} µs, "
             f"{figures['request_side_new_url_us']['median']:.1f} µs for a never-seen URL; "
             f"hit side {figures['hit_side_us']['median']:.1f} µs).")
+        if "worker_hit_in_isolate_us" in figures:
+            lines.append(
+                f"- Whole cache HIT on Pyodide: "
+                f"{figures['worker_hit_in_isolate_us']['median']:.0f} µs inside the isolate, "
+                f"{figures['worker_hit_round_trip_us']['median']:.0f} µs round trip from Python.")
+    startup = items.get("worker_startup", {})
+    if startup.get("status") == "ok":
+        lines.append("- Pyodide start-up per Worker: " + ", ".join(
+            f"{row['function']} {row['start_ms']['median']:.0f} ms" for row in startup["rows"])
+            + " (spawn to ready).")
     twin = items.get("twin_throughput", {})
     if twin.get("status") == "ok":
-        lines.append(f"- Twin cache hits: {twin['hits_per_s']['median']:.0f} req/s "
-                     f"({twin['tool']}).")
+        standin = twin.get("variants", {}).get("stand_in")
+        lines.append(f"- Twin cache hits: {twin['hits_per_s']['median']:.0f} req/s on Pyodide "
+                     f"({twin['tool']})"
+                     + (f"; {standin['hits_per_s']['median']:.0f} req/s on the CPython stand-in "
+                        "it replaced, same run." if standin else "."))
     elif twin:
         lines.append(f"- Twin cache hits: {twin['status']}: {twin.get('reason', '')}.")
     offload = items.get("origin_offload", {})
@@ -278,31 +297,59 @@ def hit_path_section(item: dict[str, Any]) -> str:
         "request_side_hot_url_us": "request side: header map + cacheability + key (hot URL)",
         "request_side_new_url_us": "request side with a never-seen URL (full normalization)",
         "hit_side_us": "hit side: entry state + served headers",
-        "worker_hit_in_stand_in_us": "whole HIT through the Worker in the CPython stand-in",
+        "worker_hit_in_isolate_us": "whole HIT through the Worker, inside its Pyodide isolate",
+        "worker_hit_round_trip_us": "the same, round trip from Python across the process "
+                                    "boundary",
     }
     rows = [[labels.get(name, name), spread(figure, 2)]
             for name, figure in item["figures"].items()]
     return "\n".join([
         f"Request: {item['request']}. Decisions on a hot URL in total: "
-        f"{item['decisions_total_hot_url_us']:.2f} µs. The stand-in figure includes the "
-        "stand-in's own Request/Response plumbing, not Cloudflare's runtime.",
+        f"{item['decisions_total_hot_url_us']:.2f} µs. The Worker figures run the deployed "
+        "bundle with the workers SDK on Pyodide 0.28.2 (CPython 3.13 on WebAssembly) under "
+        "Node, with edgekit's JS shim standing in for workerd.",
         "",
         table(["per request", "µs"], rows),
     ])
 
 
 def twin_section(item: dict[str, Any]) -> str:
-    rows = [[str(i + 1), str(r["requests"]), str(r["non_2xx"]), f"{r['seconds']:.2f}",
-             f"{r['hits_per_s']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}"]
-            for i, r in enumerate(item["runs"])]
+    names = {"pyodide": "Pyodide isolate (this checkout)",
+             "stand_in": f"CPython stand-in ({str(item.get('standin_commit', ''))[:12]})"}
+    rows = [[names.get(name, name), str(i + 1), str(r["requests"]), str(r["non_2xx"]),
+             f"{r['seconds']:.2f}", f"{r['hits_per_s']:.0f}", f"{r['p50_ms']:.2f}",
+             f"{r['p99_ms']:.2f}"]
+            for name, variant in item.get("variants", {"pyodide": item}).items()
+            for i, r in enumerate(variant["runs"])]
+    summary = [
+        f"{names.get(name, name)}: {spread(variant['hits_per_s'], 0)} hits/s, p50 "
+        f"{spread(variant['p50_ms'], 2)}, p99 {spread(variant['p99_ms'], 2)}; twin start "
+        f"{variant['twin_start_s']} s; after the load: {variant['after_load']['status']} "
+        f"{variant['after_load']['x_edge_cache']}."
+        for name, variant in item.get("variants", {"pyodide": item}).items()]
+    ratio = item.get("hits_ratio_pyodide/stand_in")
     return "\n".join([
-        f"{item['url']} with {item['tool']}; bounds: {item['bounds']}. Twin start: "
-        f"{item['twin_start_s']} s (until endpoints.json was written). A request after the "
-        f"load: {item['after_load']['status']} {item['after_load']['x_edge_cache']}. "
-        f"Hits per second {spread(item['hits_per_s'], 0)}; "
-        f"p50 {spread(item['p50_ms'], 2)}; p99 {spread(item['p99_ms'], 2)}.",
+        f"{item['url']} with {item['tool']}; bounds: {item['bounds']}."
+        + (f" Hits/s Pyodide / stand-in: {number(ratio)}." if ratio is not None else ""),
         "",
-        table(["run", "requests", "non-2xx", "s", "hits/s", "p50 ms", "p99 ms"], rows),
+        *[f"- {line}" for line in summary],
+        *[f"- {note}" for note in item.get("notes", [])],
+        "",
+        table(["twin", "run", "requests", "non-2xx", "s", "hits/s", "p50 ms", "p99 ms"], rows),
+    ])
+
+
+def worker_startup_section(item: dict[str, Any]) -> str:
+    rows = [[r["function"], str(r["bundle_files"]), str(r["pyodide"]), spread(r["start_ms"], 0),
+             spread(r["isolate_load_ms"], 0), spread(r["first_request_ms"], 1)]
+            for r in item["rows"]]
+    return "\n".join([
+        f"Each Worker bundle started {item['repeats']} time(s) in a new Node process: spawn to "
+        "ready (Pyodide loaded, bundle written, main module and SDK imported), the part the "
+        "isolate measured itself (without Node's own start), and the first request.",
+        "",
+        table(["Worker", "bundle files", "Pyodide", "start ms", "inside isolate ms",
+               "first request ms"], rows),
     ])
 
 
@@ -329,7 +376,7 @@ def offload_section(item: dict[str, Any]) -> str:
         f"{ratios}. See `bench/offload.py` for the request mix.",
         "",
         table(["distribution", "requests", "wrapper", "reach origin", "client 5xx",
-               "X-Edge-Cache (last run)", "stand-in time per request"], rows),
+               "X-Edge-Cache (last run)", "µs per request (Pyodide)"], rows),
     ])
 
 
@@ -359,4 +406,5 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "twin_throughput": twin_section,
     "origin_offload": offload_section,
     "program_scale": program_scale_section,
+    "worker_startup": worker_startup_section,
 }

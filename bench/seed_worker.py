@@ -1,6 +1,6 @@
 # BASELINE FOR THE BENCHMARKS, NOT EDGEKIT CODE: a "seed-style" cache wrapper Worker, the way
 # the classic edge-caching example writes it, kept only as the comparison point for the
-# origin-offload benchmark (bench/offload.py), and loaded by the Workers stand-in from source.
+# origin-offload benchmark (bench/offload.py), run in a Pyodide isolate like the real one.
 #   - the cache key is the request URL exactly as sent: tracking parameters and parameter
 #     order make different keys for the same resource;
 #   - each answer except an origin error (5xx) is stored for 30 s (public, max-age=30);
@@ -29,5 +29,7 @@ class Default(WorkerEntrypoint):
         headers.append(("cache-control", f"public, max-age={TTL_SECONDS}"))
         response = Response(body, status=origin.status, headers=headers)
         if origin.status < 500:
-            self.ctx.waitUntil(caches.default.put(key, response.clone().js_object))
+            # The SDK's Response.clone() is Pyodide's FetchResponse.clone(), which has no
+            # js_object: clone the JS Response itself.
+            self.ctx.waitUntil(caches.default.put(key, response.js_object.clone()))
         return response

@@ -14,6 +14,12 @@ so the load spreads its requests over many such addresses: the figure is the cac
 path's throughput, not the rate limiter's. Responses are counted by status; only 2xx
 answers count as served hits.
 
+Side by side, in the same run and interleaved (one run of each twin in turn, while the
+other idles): the same twin as it was with its Workers on the hand-written CPython stand-in
+of the Workers runtime, the last commit before Pyodide replaced it (``STANDIN_COMMIT``,
+extracted with ``git archive`` into a temporary folder and started with this checkout's
+Python). Without git or that commit, only this checkout's twin is measured, and it says so.
+
 Without the twin in this checkout (or in quick mode, since the twin takes seconds to start),
 the item is reported as skipped, never failed.
 """
@@ -47,6 +53,9 @@ CONNECTIONS = 8
 # The demo origin's cacheable endpoint first (public, max-age=60), then guesses.
 CANDIDATE_PATHS = ("/api/weather?city=Oslo", "/weather?city=Oslo", "/")
 CLIENT_IP_HEADER = "X-Edgekit-Client-Ip"
+# The last commit whose twin ran Workers on the CPython stand-in (edgekit/workers_runtime).
+STANDIN_COMMIT = "b02d09d4c6fa0f828276d0352d2956b4b273cd2b"
+PYODIDE, STANDIN = "pyodide", "stand_in"
 
 WRK_SCRIPT = """
 local counter = 0
@@ -86,51 +95,118 @@ def run(quick: bool) -> dict[str, Any]:
                         "is not in this checkout)")
     from edgekit_iac.paths import project_root
 
-    with tempfile.TemporaryDirectory(prefix="edgekit-bench-twin-") as state:
-        return _measure(Path(state), project_root())
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-twin-") as scratch:
+        return _measure(Path(scratch), project_root())
 
 
-def _measure(state: Path, root: Path) -> dict[str, Any]:
-    log_path = state / "twin.log"
-    started = time.time()
-    with log_path.open("w") as log:
-        twin = subprocess.Popen([sys.executable, "-m", "edgekit_iac", "up", "--stack", STACK,
-                                 "--port-base", "0", "--state-dir", str(state)],
-                                cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+def _standin_tree(scratch: Path, root: Path) -> Path | str:
+    """This repository at STANDIN_COMMIT in scratch/, or why it is not available."""
+    tree = scratch / "stand-in-tree"
+    tree.mkdir()
     try:
-        endpoints = _wait_for_endpoints(twin, state / "endpoints.json", started, log_path)
+        archive = subprocess.run(["git", "-C", str(root), "archive", STANDIN_COMMIT],
+                                 capture_output=True, timeout=120, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, capture_output=True,
+                       timeout=120, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"stand-in twin not measured: no git archive of {STANDIN_COMMIT[:12]} ({exc})"
+    return tree
+
+
+class _Twin:
+    def __init__(self, name: str, root: Path, state: Path, module: str) -> None:
+        self.name, self.root, self.state = name, root, state
+        state.mkdir()
+        self.log_path = state / "twin.log"
+        self.started = time.time()
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", module, "up", "--stack", STACK, "--port-base", "0",
+                 "--state-dir", str(state)],
+                cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        self.module = module
+        self.base: str | None = None
+        self.path: str | None = None
+        self.start_seconds = 0.0
+
+    def ready(self) -> str | None:
+        """None when it serves cache hits, else why not."""
+        endpoints = _wait_for_endpoints(self.process, self.state / "endpoints.json",
+                                        self.started, self.log_path)
         if isinstance(endpoints, str):
-            return _skipped(f"twin not available: {endpoints}")
-        start_seconds = time.time() - started
-        base = _cache_worker_endpoint(endpoints)
-        if base is None:
-            return _skipped(f"no cache wrapper listener among the twin's endpoints "
-                            f"{sorted(endpoints)}")
-        path = _cacheable_path(base)
-        if path is None:
-            return _skipped(f"no path on {base} answered a cache HIT (tried "
-                            f"{', '.join(CANDIDATE_PATHS)})")
+            return f"twin not available: {endpoints}"
+        self.start_seconds = time.time() - self.started
+        self.base = _cache_worker_endpoint(endpoints)
+        if self.base is None:
+            return f"no cache wrapper listener among the twin's endpoints {sorted(endpoints)}"
+        self.path = _cacheable_path(self.base)
+        if self.path is None:
+            return (f"no path on {self.base} answered a cache HIT (tried "
+                    f"{', '.join(CANDIDATE_PATHS)})")
+        return None
+
+    def stop(self) -> None:
+        _stop(self.process, self.state, self.root, self.module)
+
+
+def _measure(scratch: Path, root: Path) -> dict[str, Any]:
+    twins = {PYODIDE: _Twin(PYODIDE, root, scratch / "state-pyodide", "edgekit_iac")}
+    notes = []
+    try:
+        problem = twins[PYODIDE].ready()
+        if problem:
+            return _skipped(problem)
+        tree = _standin_tree(scratch, root)
+        if isinstance(tree, str):
+            notes.append(tree)
+        else:
+            # That commit predates the rename: its package was still `edgekit`.
+            twins[STANDIN] = _Twin(STANDIN, tree, scratch / "state-stand-in", "edgekit")
+            problem = twins[STANDIN].ready()
+            if problem:
+                notes.append(f"stand-in twin not measured: {problem}")
+                twins.pop(STANDIN).stop()
         tool = "wrk" if shutil.which("wrk") else "python-threads"
-        runs = [(_wrk if tool == "wrk" else _python_load)(base, path) for _ in range(RUNS)]
-        after = _get(base, path, "198.19.2.1")  # still served from the cache after the load?
-        return {
+        load = _wrk if tool == "wrk" else _python_load
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in twins}
+        for _ in range(RUNS):
+            for name, twin in twins.items():
+                runs[name].append(load(twin.base, twin.path))
+        variants = {}
+        for name, twin in twins.items():
+            after = _get(twin.base, twin.path, "198.19.2.1")  # still a HIT after the load?
+            variants[name] = {
+                "url": twin.base + twin.path,
+                "twin_start_s": round(twin.start_seconds, 2),
+                "after_load": {"status": after[0], "x_edge_cache": after[1]},
+                "hits_per_s": timing.spread([r["hits_per_s"] for r in runs[name]], "req/s",
+                                            digits=0),
+                "p50_ms": timing.spread([r["p50_ms"] for r in runs[name]], "ms", digits=2),
+                "p99_ms": timing.spread([r["p99_ms"] for r in runs[name]], "ms", digits=2),
+                "runs": runs[name],
+            }
+        main = variants[PYODIDE]
+        result = {
             "status": "ok",
             "title": "Twin cache-hit throughput",
             "tool": tool if tool == "wrk" else
             f"python threads ({CONNECTIONS} keep-alive connections; wrk not on PATH)",
-            "url": base + path,
-            "twin_start_s": round(start_seconds, 2),
-            "after_load": {"status": after[0], "x_edge_cache": after[1]},
-            "bounds": f"{RUN_SECONDS} s or {RUN_REQUESTS} requests per run, {RUNS} runs, "
-                      f"{CONNECTIONS} connections, 127.0.0.1 only",
-            "hits_per_s": timing.spread([r["hits_per_s"] for r in runs], "req/s", digits=0),
-            "p50_ms": timing.spread([r["p50_ms"] for r in runs], "ms", digits=2),
-            "p99_ms": timing.spread([r["p99_ms"] for r in runs], "ms", digits=2),
-            "runs": runs,
+            "bounds": f"{RUN_SECONDS} s or {RUN_REQUESTS} requests per run, {RUNS} runs per "
+                      f"twin (interleaved), {CONNECTIONS} connections, 127.0.0.1 only",
+            **{key: main[key] for key in ("url", "twin_start_s", "after_load", "hits_per_s",
+                                          "p50_ms", "p99_ms", "runs")},
+            "variants": variants,
+            "notes": notes,
         }
+        if STANDIN in variants:
+            result["standin_commit"] = STANDIN_COMMIT
+            result["hits_ratio_pyodide/stand_in"] = timing.ratio(
+                main["hits_per_s"]["median"], variants[STANDIN]["hits_per_s"]["median"])
+        return result
     finally:
-        _stop(twin, state, root)
+        for twin in twins.values():
+            twin.stop()
 
 
 def _wait_for_endpoints(twin: subprocess.Popen, endpoints_file: Path, started: float,
@@ -253,10 +329,10 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None}
 
 
-def _stop(twin: subprocess.Popen, state: Path, root: Path) -> None:
+def _stop(twin: subprocess.Popen, state: Path, root: Path, module: str = "edgekit_iac") -> None:
     """Stop the twin this module started: `edgekit down`, then SIGINT, then SIGKILL."""
-    if twin.poll() is None and importlib.util.find_spec("edgekit_iac.twin.cli_down"):
-        subprocess.run([sys.executable, "-m", "edgekit_iac", "down", "--stack", STACK,
+    if twin.poll() is None and (root / module / "twin" / "cli_down.py").is_file():
+        subprocess.run([sys.executable, "-m", module, "down", "--stack", STACK,
                         "--state-dir", str(state)],
                        cwd=root, capture_output=True, timeout=60, check=False)
     for stop_signal, wait in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):

@@ -17,8 +17,8 @@ if __name__ != "edgekit_iac.components":
     )
 
 # Plain imports, not a lazy module __getattr__: type checkers and editors see every class
-# (a typo like `EdgeImageResizerArgs(qualty=80)` is a type error). The price is that importing
-# any component imports both providers' SDKs (measured in the packaging note of issue 12).
+# (a typo like `EdgeImageResizerArgs(qualty=80)` is a type error). Each component loads its
+# provider SDK on first use, so these imports stay cheap.
 from edgekit_iac.components.alarms import EdgeAlarms, EdgeAlarmsArgs
 from edgekit_iac.components.cached_worker import CachedWorker, CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import (
@@ -32,6 +32,7 @@ from edgekit_iac.components.domains import (
     EdgeDnsRecords,
     EdgeDnsRecordsArgs,
 )
+from edgekit_iac.components.durable_objects import DurableObjectMigration
 from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
@@ -46,6 +47,7 @@ __all__ = [
     "CloudflareRateLimit",
     "CloudflareRateLimitArgs",
     "DnsTarget",
+    "DurableObjectMigration",
     "EdgeAlarms",
     "EdgeAlarmsArgs",
     "EdgeCertificate",

@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+from edgekit_iac.components import durable_objects
 from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.components.durable_objects import DurableObjectMigration
 
 if TYPE_CHECKING:
     import pulumi_cloudflare as cloudflare
@@ -144,6 +146,19 @@ class EdgeWorkerArgs(WorkerDeploymentArgs):
     plain_text_bindings: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Settings as `plain_text` bindings, name -> text (e.g. {"MESSAGE": "Hello"}).
     Default: none."""
+
+    durable_objects: Mapping[str, str] = field(default_factory=dict)
+    """Durable Object namespace bindings of the script's own classes, binding name -> class
+    name (e.g. {"COUNTERS": "Counter"}); each class must be defined by the main module and
+    created by `migrations`. Default: none."""
+
+    migrations: Sequence[DurableObjectMigration] = ()
+    """The script's whole Durable Object migration history, oldest first; see
+    components/durable_objects.py for the checks that keep stored data safe. Default: none."""
+
+    applied_migration_tag: str | None = None
+    """The last migration tag already applied to this script in this stack (what Cloudflare
+    reports); later migrations are sent with it as old_tag. Default: None (first deploy)."""
 
 
 @dataclass(frozen=True)
@@ -454,6 +469,7 @@ class PreparedWorker:
     settings: WorkerSettings
     artifact: Artifact
     parts: ScriptParts
+    durable: durable_objects.DurablePlan = durable_objects.DurablePlan()
 
 
 def prepare(
@@ -468,7 +484,33 @@ def prepare(
     check_artifact(owner, artifact, function)
     parts = script_parts(owner, worker_modules(artifact), artifact.manifest["main_module"])
     version_tag(artifact, owner)
-    return PreparedWorker(settings=settings, artifact=artifact, parts=parts)
+    durable = durable_objects.plan(owner, getattr(args, "durable_objects", {}),
+                                   getattr(args, "migrations", ()),
+                                   getattr(args, "applied_migration_tag", None),
+                                   parts.main_source, parts.main_module)
+    return PreparedWorker(settings=settings, artifact=artifact, parts=parts, durable=durable)
+
+
+def migrations_input(plan: durable_objects.DurablePlan
+                     ) -> cloudflare.WorkersScriptMigrationsArgs | None:
+    """The pending migrations in pulumi-cloudflare v6's schema; None when nothing is pending."""
+    if not plan.steps:
+        return None
+    return cloudflare.WorkersScriptMigrationsArgs(
+        old_tag=plan.old_tag,
+        new_tag=plan.new_tag,
+        steps=[
+            cloudflare.WorkersScriptMigrationsStepArgs(
+                new_sqlite_classes=list(step.new_sqlite_classes) or None,
+                renamed_classes=[
+                    cloudflare.WorkersScriptMigrationsStepRenamedClassArgs(from_=old, to=new)
+                    for old, new in dict(step.renamed_classes).items()
+                ] or None,
+                deleted_classes=list(step.deleted_classes) or None,
+            )
+            for step in plan.steps
+        ],
+    )
 
 
 # --- the component ---------------------------------------------------------------------------
@@ -498,6 +540,7 @@ class EdgeWorker(EdgeComponent):
         self._settings = prepared.settings
         self._artifact = prepared.artifact
         self._parts = prepared.parts
+        self._durable = prepared.durable
         # Children wait for what the component waits for (e.g. CachedWorker's origin DNS),
         # explicitly, so the graph shows it and not only the SDK's registration order.
         self._child = pulumi.ResourceOptions(
@@ -532,7 +575,8 @@ class EdgeWorker(EdgeComponent):
             content_type=PYTHON_CONTENT_TYPE,
             compatibility_date=settings.compatibility_date,
             compatibility_flags=list(settings.compatibility_flags),
-            bindings=bindings(settings),
+            bindings=bindings(settings) + self._durable.binding_inputs(),
+            migrations=migrations_input(self._durable),
             observability=observability(settings.observability_sampling_rate),
             logpush=settings.logpush,
             annotations={

@@ -167,6 +167,15 @@ class HelloGeoSettings(_Section):
     message: str = "Hello from the edge"
 
 
+class EdgeCounterSettings(_Section):
+    """The named-counter Worker (functions/edge_counter) and its Durable Object class."""
+
+    script_name: str = "edge-counter"
+    route: WorkerRoute
+    # The last Durable Object migration tag already applied in this stack (None: first deploy).
+    applied_migration_tag: str | None = None
+
+
 class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -176,6 +185,7 @@ class CloudflareSettings(_Section):
     zone_plan: Literal["free", "pro", "business", "enterprise"] | None = None
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
+    edge_counter: EdgeCounterSettings | None = None
 
 
 WafSettings = args_section(

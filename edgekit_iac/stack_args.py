@@ -35,6 +35,7 @@ from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
 )
+from edgekit_iac.components.durable_objects import DurableObjectMigration
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
@@ -55,6 +56,10 @@ from edgekit_iac.config import (
 
 CACHE_WRAPPER_FUNCTION = "cache_wrapper"
 GEO_FUNCTION = "hello_geo"
+COUNTER_FUNCTION = "edge_counter"
+# The edge counter's Durable Object class history, oldest first: add entries, never edit one
+# (each stack's edgekit:cloudflare.edgeCounter.appliedMigrationTag says how far it got).
+COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Counter",)),)
 # Stands in, during `check`, for values another component computes at deploy time.
 _PLACEHOLDER = "preflight"
 
@@ -168,6 +173,26 @@ def geo_worker_args(
     )
 
 
+def counter_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> EdgeWorkerArgs:
+    counter = cloudflare.edge_counter
+    assert counter is not None
+    return EdgeWorkerArgs(
+        **_worker_deployment(cloudflare, counter, artifact, logpush),
+        function=COUNTER_FUNCTION,
+        durable_objects={"COUNTERS": "Counter"},
+        migrations=COUNTER_MIGRATIONS,
+        applied_migration_tag=counter.applied_migration_tag,
+    )
+
+
+def _workers(cloudflare: CloudflareSettings) -> list[Any]:
+    """The stack's Worker sections (the counter only where it is configured)."""
+    optional = [cloudflare.edge_counter] if cloudflare.edge_counter is not None else []
+    return [cloudflare.cache_wrapper, cloudflare.hello_geo, *optional]
+
+
 def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
     """The requests for the Workers' own hosts, in the Rules language.
 
@@ -177,7 +202,7 @@ def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
     """
     exact: list[str] = []
     suffixes: list[str] = []
-    for section in (cloudflare.cache_wrapper, cloudflare.hello_geo):
+    for section in _workers(cloudflare):
         host = section.route.custom_domain or (section.route.pattern or "").partition("/")[0]
         host = host.lower().rstrip(".")
         if host.startswith("*"):
@@ -215,10 +240,7 @@ def logpush_args(
         account_id=settings.cloudflare.account_id,
         bucket_name=bucket_name,
         # The dataset is account-wide: only this stack's scripts go to its bucket.
-        script_names=[
-            settings.cloudflare.cache_wrapper.script_name,
-            settings.cloudflare.hello_geo.script_name,
-        ],
+        script_names=[section.script_name for section in _workers(settings.cloudflare)],
         bucket_region=bucket_region,
     )
 
@@ -317,6 +339,15 @@ def _checks(settings: StackSettings) -> list[_Check]:
             },
         ),
     ]
+    if cloudflare.edge_counter is not None:
+        checks.append(
+            _Check(
+                "cloudflare.edgeCounter",
+                lambda: counter_worker_args(cloudflare),
+                worker.validate_args,
+                _worker_keys("cloudflare.edgeCounter"),
+            )
+        )
     if settings.rate_limits.cloudflare.enabled and cloudflare.zone_plan is not None:
         checks.append(
             _Check(

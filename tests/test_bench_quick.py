@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "origin_offload",
-         "program_scale")
+         "program_scale", "worker_startup")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,12 @@ def test_offload_counts_add_up(results):
         for wrapper in scenario["wrappers"].values():
             assert sum(wrapper["last_run"]["statuses"].values()) == scenario["requests"]
             assert 0 < wrapper["origin_fraction"]["median"] <= 1
+
+
+def test_worker_startup_covers_each_python_worker_on_the_pinned_pyodide(results):
+    startup = results["items"]["worker_startup"]
+    assert {row["function"] for row in startup["rows"]} >= {"cache_wrapper", "hello_geo"}
+    assert {row["pyodide"] for row in startup["rows"]} == {"0.28.2"}
 
 
 def test_cold_start_served_the_first_request_from_the_bundle(results):

@@ -118,17 +118,28 @@ def test_paging_without_an_endpoint_stops_the_program_before_any_resource():
 def test_workers_and_the_api_rate_limit_are_declared(graphs, stack):
     graph = graphs[stack]
     scripts = {s.inputs["mainModule"] for s in graph.of_type(SCRIPT)}
-    assert scripts == {"cache_worker.py", "geo_worker.py"}
+    assert scripts == {"cache_worker.py", "geo_worker.py", "counter_worker.py"}
     ruleset = graph.one(RULESET).inputs
     assert ruleset["phase"] == "http_ratelimit"
     assert "cf.colo.id" in ruleset["rules"][0]["ratelimit"]["characteristics"]
 
 
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_the_counter_declares_its_durable_object_namespace_and_first_migration(graphs, stack):
+    counter = next(s for s in graphs[stack].of_type(SCRIPT)
+                   if s.inputs["mainModule"] == "counter_worker.py")
+    assert {"name": "COUNTERS", "type": "durable_object_namespace",
+            "className": "Counter"} in counter.inputs["bindings"]
+    migrations = counter.inputs["migrations"]
+    assert migrations["newTag"] == "v1" and "oldTag" not in migrations
+    assert migrations["steps"] == [{"newSqliteClasses": ["Counter"]}]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
 def test_artifacts_output_names_what_was_deployed(graphs, stack):
     graph = graphs[stack]
     artifacts = graph.exports["artifacts"]
-    assert set(artifacts) == {"image_resizer", "cache_wrapper", "hello_geo"}
+    assert set(artifacts) == {"image_resizer", "cache_wrapper", "hello_geo", "edge_counter"}
     function = graph.one(FUNCTION)
     assert artifacts["image_resizer"]["sha256"][:12] in function.inputs["description"]
 

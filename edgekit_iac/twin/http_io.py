@@ -8,9 +8,11 @@ never see sockets, so their decisions are testable without a network.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -159,6 +161,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # a restarted twin may rebind while old sockets sit in TIME_WAIT
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set = set()
+
+    def process_request(self, request, client_address) -> None:
+        self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        self.open_connections.discard(request)
+        super().shutdown_request(request)
+
 
 class Listener:
     """An app served on 127.0.0.1:port (0 = any free port), bound on construction."""
@@ -202,3 +216,7 @@ class Listener:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        # A stopped server drops its kept-alive connections too (clients pool them: undici).
+        for connection in list(self._server.open_connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)

@@ -5,6 +5,7 @@
     graph.json       the recorded resource graph with computed outputs
     logs/            real-time log lines, one .jsonl per distribution
     lambda/          the unpacked Lambda@Edge bundles the twin runs
+    workers/<script>/ what Workers keep: Durable Object storage, KV (survives down/up)
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class StateFiles:
     @property
     def lambda_dir(self) -> Path:
         return self.root / "lambda"
+
+    @property
+    def workers_dir(self) -> Path:
+        return self.root / "workers"
 
     def write_json(self, path: Path, document: Any) -> None:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -265,11 +265,13 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
                         f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
                         "demo-origin")
+    workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
+                          starter.files.workers_dir)
+    starter.stoppers.append(workers.close)
+    workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
-    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
-    starter.stoppers.append(workers.close)
 
     planned = ports.plan(graph_names, base, overrides)
     examples = []

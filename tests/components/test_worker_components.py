@@ -44,8 +44,8 @@ from edgekit_iac.components.worker import (
 
 from edgekit_iac.bundle.build import Artifact, build_function
 from edgekit_iac.errors import UserError
+from edgekit_iac.function_modules import import_isolated, load_function_module
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
-from edgekit_iac.twin.cloudflare.workers_runtime.loader import import_isolated, load_function_module
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -448,13 +448,17 @@ def test_plain_http_origin_only_on_loopback(cache_artifact, origin):
 def test_real_bundles_upload_every_module_of_each_worker(real):
     geo, cache = script_of(real, "geo"), script_of(real, "api")
     assert geo.inputs["mainModule"] == "geo_worker.py"
-    assert set(geo.inputs["files"]) == {"geo_reply.py"}
     assert cache.inputs["mainModule"] == "cache_worker.py"
-    assert set(cache.inputs["files"]) == {"cache_policy.py"}
-    for name, script in (("hello_geo", geo), ("cache_wrapper", cache)):
+    for name, script, own in (("hello_geo", geo, {"geo_reply.py"}),
+                              ("cache_wrapper", cache, {"cache_policy.py"})):
+        files = set(script.inputs["files"])
+        # Since 2026-04-21 Cloudflare no longer provides the SDK: it travels in the bundle.
+        assert "python_modules/workers/__init__.py" in files
+        assert {path for path in files if not path.startswith("python_modules/")} == own
         folder = REPO / "functions" / name
         for path, source in uploaded_modules(script).items():
-            assert source == (folder / path).read_text(encoding="utf-8"), path
+            if not path.startswith("python_modules/"):
+                assert source == (folder / path).read_text(encoding="utf-8"), path
 
 
 def test_real_bundles_are_the_bundlers_content_addressed_artifacts(real, tmp_path):
@@ -469,7 +473,7 @@ def test_uploaded_cache_policy_reads_the_recorded_bindings(real):
     """The modules as uploaded, loaded like a Worker, parse the bindings the component wrote."""
     script = script_of(real, "api")
     uploaded = uploaded_modules(script)
-    uploaded_policy = import_isolated(uploaded, "cache_policy.py", origin="upload", injected={})
+    uploaded_policy = import_isolated(uploaded, "cache_policy.py", origin="upload")
     settings = uploaded_policy.parse_settings(plain_bindings(script))
     assert settings.origin_url == "https://origin.example.com"
     assert settings.default_ttl == DEFAULT_TTL

@@ -26,7 +26,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
+from edgekit_iac.function_modules import load_function_module
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "cache_wrapper"
 policy = load_function_module(FUNCTION_DIR, "cache_policy.py")

@@ -58,10 +58,8 @@ def wait_until_up(process: subprocess.Popen, state_dir: Path,
     return json.loads(endpoints_file.read_text())
 
 
-@pytest.fixture(scope="session")
-def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
-    state_dir = tmp_path_factory.mktemp("twin-state")
-    output = state_dir.parent / "twin-output.log"
+def launch(state_dir: Path, output: Path) -> RunningTwin:
+    """`edgekit up` on the local stack with free ports and this state directory."""
     with output.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "edgekit_iac", "up", "--stack", "local", "--port-base", "0",
@@ -70,14 +68,25 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
     endpoints = wait_until_up(process, state_dir, output.read_text)
-    running = RunningTwin(process, state_dir, output, endpoints)
+    return RunningTwin(process, state_dir, output, endpoints)
+
+
+def stop(running: RunningTwin) -> None:
+    """`edgekit down`, as users stop it; the state directory stays."""
+    down = edgekit("down", "--stack", "local", "--state-dir", str(running.state_dir))
+    try:
+        running.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        raise
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture(scope="session")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
+    state_dir = tmp_path_factory.mktemp("twin-state")
+    running = launch(state_dir, state_dir.parent / "twin-output.log")
     try:
         yield running
     finally:
-        down = edgekit("down", "--stack", "local", "--state-dir", str(state_dir))
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        assert down.returncode == 0, down.stdout + down.stderr
+        stop(running)

@@ -38,6 +38,7 @@ def test_the_readme_requests_work_on_the_ports_the_twin_chose(twin: RunningTwin,
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode("latin-1")  # an image is among the answers
     statuses = re.findall(r"HTTP/1\.[01] (\d{3}) ", out)  # a body may end without a newline
-    assert statuses == ["200", "200", "200"], out[:2000]
+    assert statuses == ["200", "200", "200", "200"], out[:2000]
     assert "image/jpeg" in out or "image/webp" in out
     assert '"city": "Oslo"' in out and '"country": "NO"' in out
+    assert '"name": "likes"' in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ class Origin:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
+        self.connections: set[socket.socket] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         # a short poll interval keeps stop() (and so each test's teardown) quick
@@ -49,15 +52,28 @@ class Origin:
         return [seen for seen in self.seen if seen.path.split("?")[0] == path]
 
     def stop(self) -> None:
+        """Down for good: no new connections, and kept-alive ones are cut too."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._server.server_close()
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         origin = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                origin.connections.add(self.connection)
+
+            def finish(self) -> None:
+                origin.connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
 
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

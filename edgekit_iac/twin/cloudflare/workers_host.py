@@ -1,12 +1,14 @@
 """Cloudflare Workers on loopback: each recorded `WorkersScript` on its own listener.
 
 A script runs from what the program uploads: its `content` as `mainModule` plus every
-module in `files` (base64, checked against its sha256), through the CPython Workers
-stand-in (`edgekit_iac.twin.cloudflare.workers_runtime`), with its recorded bindings as
-`env` (plain text as str, json parsed; secret_text values are Pulumi secrets the twin
-cannot read, so they are bound to a placeholder and the twin says so). All scripts share one
-stand-in runtime, so one Cache API store per twin, and one event loop (an isolate's:
-requests interleave).
+module in `files` (base64, checked against its sha256), including the `workers` SDK the
+bundler vendors under `python_modules/`, in its own warm Pyodide isolate (one Node process
+per Worker, `edgekit_iac.twin.cloudflare.isolate`) with its recorded bindings as `env`:
+plain text as str, json parsed, KV namespaces and Durable Object namespaces of its own
+classes (stored under the state directory, so they survive `edgekit down` / `edgekit up`);
+secret_text values are Pulumi secrets the twin cannot read, so they are bound to a
+placeholder and the twin says so. Each isolate has its own Cache API, as each Worker's
+requests meet one data centre's cache; requests to one Worker interleave in its isolate.
 
 In front of each script: the `http_ratelimit` rulesets of the zones its routes and custom
 domains are on. The request the Worker sees carries the route's hostname (the public URL,
@@ -18,28 +20,23 @@ headers X-Edgekit-Cf-Country / -Colo / -City (and the client IP from X-Edgekit-C
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import json
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edgekit_iac.program import RecordedResource
 from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
 from edgekit_iac.twin.clock import TwinClock
 from edgekit_iac.twin.cloudflare.expression import request_fields
+from edgekit_iac.twin.cloudflare.isolate import WorkerIsolate, WorkerLoadError
 from edgekit_iac.twin.cloudflare.rate_limits import ZoneRateLimits
-from edgekit_iac.twin.cloudflare.workers_runtime import (
-    LoadedWorker,
-    WorkerLoadError,
-    WorkersRuntime,
-)
 from edgekit_iac.twin.graph_view import GraphView
 from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse
 from edgekit_iac.twin.stats import BLOCKED, RequestRecord, TwinStats
@@ -84,95 +81,100 @@ class CfDefaults:
         return cf
 
 
-def script_modules(inputs: Mapping[str, Any]) -> dict[str, str]:
+def script_modules(inputs: Mapping[str, Any]) -> dict[str, str | bytes]:
     """{module path: source} exactly as the script uploads them, main module first."""
     main = inputs.get("mainModule")
     if not main or not isinstance(inputs.get("content"), str):
         raise WorkerLoadError(f"script {inputs.get('scriptName')!r}: no content/mainModule "
                               "recorded; the twin runs ES-module style Python Workers")
-    modules = {main: inputs["content"]}
+    modules: dict[str, str | bytes] = {main: inputs["content"]}
     for path, part in sorted((inputs.get("files") or {}).items()):
         data = base64.b64decode(part.get("contentBase64") or "")
         expected = part.get("contentSha256")
         if expected and hashlib.sha256(data).hexdigest() != expected:
             raise WorkerLoadError(f"script {inputs.get('scriptName')!r}: module {path} does not "
                                   "match its recorded sha256")
-        modules[path] = data.decode("utf-8")
+        modules[path] = data
     return modules
 
 
-def binding_env(script_name: str, bindings: list[Mapping[str, Any]]) -> tuple[dict, list[str]]:
-    """`env` values from recorded bindings, and notes on what the twin could not bind."""
-    env: dict[str, Any] = {}
-    notes = []
+def worker_bindings(script_name: str, bindings: Iterable[Mapping[str, Any]]
+                    ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The recorded bindings as the isolate takes them, and notes on what the twin changed."""
+    result, notes = [], []
     for binding in bindings or []:
-        name, kind = binding.get("name"), binding.get("type")
-        if kind == "plain_text":
-            env[name] = binding.get("text", "")
-        elif kind == "secret_text":
-            env[name] = OFFLINE_SECRET_PLACEHOLDER
-            notes.append(f"{script_name}: secret binding {name} is a Pulumi secret; bound to "
-                         f"{OFFLINE_SECRET_PLACEHOLDER!r} locally")
-        elif kind == "json":
-            raw = binding.get("json")
-            env[name] = json.loads(raw) if isinstance(raw, str) else raw
-        else:
-            notes.append(f"{script_name}: binding {name} of type {kind!r} is not emulated")
-    return env, notes
+        binding = dict(binding)
+        if binding.get("type") == "secret_text":
+            binding["text"] = OFFLINE_SECRET_PLACEHOLDER
+            notes.append(f"{script_name}: secret binding {binding.get('name')} is a Pulumi "
+                         f"secret; bound to {OFFLINE_SECRET_PLACEHOLDER!r} locally")
+        result.append(binding)
+    return result, notes
 
 
 class WorkersHost:
-    """Loads every script of the graph and serves each through an `app_for` callable."""
+    """Starts one isolate per script of the graph and serves each through a `WorkerApp`."""
 
     def __init__(self, view: GraphView, clock: TwinClock, stats: TwinStats,
-                 cf_defaults: CfDefaults) -> None:
+                 cf_defaults: CfDefaults, state_dir: Path | None = None) -> None:
         self.view = view
         self.clock = clock
         self.stats = stats
         self.cf_defaults = cf_defaults
-        self.runtime = WorkersRuntime(clock=clock)
+        self.state_dir = state_dir
         self.notes: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="twin-workers",
-                                        daemon=True)
-        self._thread.start()
+        self.isolates: dict[str, WorkerIsolate] = {}
+        self._starting: dict[str, tuple[WorkerIsolate, Future]] = {}
+
+    def prepare(self, scripts: Iterable[RecordedResource]) -> None:
+        """Start every script's isolate at once (each takes seconds to warm up)."""
+        for script in scripts:
+            if script.name not in self._starting and script.name not in self.isolates:
+                self._starting[script.name] = self._spawn(script)
+
+    def _spawn(self, script: RecordedResource) -> tuple[WorkerIsolate, Future]:
+        inputs = script.inputs
+        name = inputs.get("scriptName") or script.name
+        bindings, notes = worker_bindings(name, inputs.get("bindings") or [])
+        self.notes.extend(notes)
+        return WorkerIsolate.spawn(
+            script_modules(inputs), main_module=inputs["mainModule"], bindings=bindings,
+            compatibility_date=inputs.get("compatibilityDate") or "",
+            compatibility_flags=inputs.get("compatibilityFlags") or [], name=name,
+            clock=self.clock,
+            state_dir=str(self.state_dir / name) if self.state_dir else None,
+        )
+
+    def isolate_for(self, script: RecordedResource) -> WorkerIsolate:
+        if script.name not in self.isolates:
+            isolate, loaded = self._starting.pop(script.name, None) or self._spawn(script)
+            self.isolates[script.name] = isolate.wait_loaded(loaded)
+            self.notes.extend(f"{isolate.name}: {note}" for note in isolate.info.get("notes") or [])
+        return self.isolates[script.name]
 
     def app_for(self, script: RecordedResource) -> WorkerApp:
-        name = script.inputs.get("scriptName") or script.name
-        env, notes = binding_env(name, script.inputs.get("bindings") or [])
-        self.notes.extend(notes)
-        worker = self.runtime.load_worker(script_modules(script.inputs),
-                                          main_module=script.inputs["mainModule"], env=env,
-                                          name=name)
+        isolate = self.isolate_for(script)
         hosts = self.view.worker_hosts(script)
         rulesets = [ruleset.inputs for host in hosts if host.zone_id
                     for ruleset in self.view.zone_rulesets(host.zone_id, RATELIMIT_PHASE)]
-        return WorkerApp(script.name, worker, hosts[0].hostname if hosts else None,
+        return WorkerApp(script.name, isolate, hosts[0].hostname if hosts else None,
                          ZoneRateLimits(rulesets, self.clock), self)
 
-    def run(self, coroutine, timeout: float = DISPATCH_TIMEOUT):
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()  # else the abandoned Worker call runs on in the loop forever
-            raise
-
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        for isolate, _ in self._starting.values():
+            isolate.close()
+        for isolate in self.isolates.values():
+            isolate.close()
 
 
 class WorkerApp:
-    def __init__(self, endpoint: str, worker: LoadedWorker, hostname: str | None,
+    def __init__(self, endpoint: str, isolate: WorkerIsolate, hostname: str | None,
                  limits: ZoneRateLimits, host: WorkersHost) -> None:
         self.endpoint = endpoint
-        self.worker = worker
+        self.isolate = isolate
         self.hostname = hostname
         self.limits = limits
         self._host = host
-
     def __call__(self, request: EdgeRequest) -> EdgeResponse:
         started = time.perf_counter()
         client_ip = request.header(CLIENT_IP_HEADER) or request.peer_ip
@@ -207,9 +209,13 @@ class WorkerApp:
                     ("CF-IPCountry", cf["country"]), ("CF-Ray", ray),
                     ("CF-Visitor", '{"scheme":"https"}')]
         try:
-            result = self._host.run(self.worker.dispatch(
-                request.method, f"https://{host}{request.target}", headers=headers,
-                body=request.body or None, cf=cf))
+            result = self.isolate.fetch(request.method, f"https://{host}{request.target}",
+                                        headers=headers, body=request.body or None, cf=cf,
+                                        timeout=DISPATCH_TIMEOUT)
+        except WorkerLoadError as exc:
+            log.error("%s: %s", self.endpoint, exc)
+            return EdgeResponse(502, [("Content-Type", "text/plain")],
+                                b"the Worker's isolate is not running"), "-"
         except TimeoutError:
             log.error("%s: no answer within %s s for %s %s", self.endpoint, DISPATCH_TIMEOUT,
                       request.method, request.target)

@@ -1,14 +1,11 @@
-"""Import a Worker's modules in isolation, with ``workers`` and ``js`` resolved to stand-ins.
+"""Import one module of a function folder (or of an uploaded bundle) in isolation.
 
-The sources come from a mapping ``{"cache_worker.py": "<source>", ...}`` (the shape of
-``edgekit_iac.bundle.build.worker_modules``) or from a function folder. While the main module is
-imported, a meta-path finder serves those sources and ``sys.modules`` holds the given
-``workers``/``js`` modules; afterwards ``sys.modules`` is put back exactly as it was.
-Nothing is installed into site-packages and sys.path is never touched, so several
-runtimes (and the pure-module unit tests) can hold their own copies side by side.
-
-Workers must import ``workers``/``js`` at module level (as edgekit's do): an import
-first run inside a handler would no longer find the stand-ins.
+For the fast CPython tests and benchmarks of the pure decision modules (``cache_policy``,
+``geo_reply``, ``resize_request``, ...): the module's siblings import by their bare names,
+as in the deployed bundle, and ``sys.modules`` is put back exactly as it was afterwards.
+Nothing is installed into site-packages and sys.path is never touched, so several copies
+can live side by side. Code that touches the Workers runtime does not belong here: it
+runs on Pyodide (``edgekit_iac.twin.cloudflare.isolate``).
 """
 
 from __future__ import annotations
@@ -37,8 +34,7 @@ def sources_from_dir(directory: Path) -> dict[str, str]:
 
 
 def load_function_module(directory: Path, module: str) -> ModuleType:
-    """One module of a function folder (e.g. ``"cache_policy.py"``), its siblings importable,
-    isolated like a Worker: for tests and benchmarks of the pure decision modules."""
+    """One module of a function folder (e.g. ``"cache_policy.py"``), its siblings importable."""
     return import_isolated(sources_from_dir(directory), module, origin=str(directory),
                            injected={})
 
@@ -88,12 +84,13 @@ class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def import_isolated(sources: Mapping[str, str], main_module: str, *, origin: str,
-                    injected: Mapping[str, ModuleType]) -> ModuleType:
+                    injected: Mapping[str, ModuleType] | None = None) -> ModuleType:
     """Import ``main_module`` (e.g. ``"cache_worker.py"``) from ``sources``; see module doc."""
     named = module_name(main_module)
     if main_module not in sources or named is None:
         raise ImportError(f"main module {main_module!r} is not among the Worker's modules "
                           f"({', '.join(sorted(sources)) or 'none'})")
+    injected = injected or {}
     finder = _SourceFinder(sources, origin)
     shadowed = finder.names | set(injected)
     with _IMPORT_LOCK:
