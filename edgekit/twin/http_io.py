@@ -49,6 +49,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from edgekit.errors import UserError
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # Bodies the twin accepts from a client; edge requests here are small API calls.
 MAX_REQUEST_BODY = 8 * 1024 * 1024
 # Hop-by-hop headers are the HTTP layer's business, never an app's.
@@ -70,6 +71,8 @@ SERVER_NAME = "edgekit-twin"
 LINGER_SECONDS = 1.0
 # RFC 9112 request-target: visible ASCII only; anything else must be percent-encoded.
 _TARGET = re.compile(r"[!-~]+")
+# A Host field: a name or a bracketed IPv6 address, then an optional port.
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::[0-9]*)?")
 
 log = logging.getLogger("edgekit.twin.http")
 
@@ -146,6 +149,24 @@ App = Callable[[EdgeRequest], EdgeResponse | Awaitable[EdgeResponse]]
 def text_response(status: int, text: str, content_type: str = "text/plain; charset=utf-8",
                   headers: Iterable[tuple[str, str]] = ()) -> EdgeResponse:
     return EdgeResponse(status, [("Content-Type", content_type), *headers], text.encode())
+
+
+def cross_site_refusal(host: str | None, origin: str | None) -> str | None:
+    """Why a request must not drive a loopback listener (None when it may).
+
+    Only requests addressed to the loopback listener itself (its Host is 127.0.0.1,
+    localhost or [::1], any port: a DNS-rebound name is refused) and, when a browser sends
+    an Origin, from that same origin: another site open in the developer's browser cannot
+    drive the twin. Browsers send Origin on every cross-origin POST and CORS read, so a
+    cross-site form upload or fetch is refused here before the listener acts on it."""
+    host = (host or "").strip().lower()
+    authority = _HOST.fullmatch(host)
+    if authority is None or authority.group(1) not in LOOPBACK_NAMES:
+        return (f"Host {host or '(none)'!r} is not this loopback listener; address it as "
+                "127.0.0.1, localhost or [::1]")
+    if origin is not None and origin.strip().lower() != f"http://{host}":
+        return f"cross-site request from Origin {origin!r} refused; only http://{host} may"
+    return None
 
 
 def _refusal(status: int, message: str) -> web.Response:
