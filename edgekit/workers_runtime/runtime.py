@@ -56,7 +56,9 @@ class WorkerResult:
     """What the Worker answered: status, headers (lower-case names, Set-Cookie kept apart),
     body bytes, and the exception when the Worker failed (the status is then 500).
 
-    There is no Content-Length or Date: whoever writes the HTTP response sets those."""
+    There is no Content-Length or Date: whoever writes the HTTP response sets those; except
+    on HEAD, where the body is dropped and ``content-length`` says how long it was, the
+    length GET would send (RFC 9110 section 9.3.2)."""
 
     status: int
     headers: list[tuple[str, str]]
@@ -159,9 +161,12 @@ class LoadedWorker:
             response = await self.entrypoint(ctx, self.env).fetch(request)
             if not isinstance(response, sdk.Response):
                 raise TypeError(f"fetch() returned {type(response).__name__}, not a Response")
-            result = WorkerResult(response.status, _result_headers(response),
-                                  b"" if method == "HEAD" else await response.bytes(),
-                                  response.status_text)
+            headers, body = _result_headers(response), await response.bytes()
+            if method == "HEAD":
+                if body and not any(name == "content-length" for name, _ in headers):
+                    headers.append(("content-length", str(len(body))))
+                body = b""
+            result = WorkerResult(response.status, headers, body, response.status_text)
         except Exception as exc:  # the runtime answers 500, like Cloudflare's error 1101
             log.exception("Worker %s threw on %s %s", self.name, method, url)
             result = WorkerResult(500, [("content-type", "text/plain;charset=UTF-8")],

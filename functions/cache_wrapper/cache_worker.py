@@ -131,7 +131,7 @@ class _Exchange:
             self.origin_ms = (time.perf_counter() - asked) * 1000
 
     async def _serve_stored(self, stored, stored_pairs, now, cache_status):
-        body = None if self.method == "HEAD" else await stored.bytes()
+        body = await stored.bytes()  # also for HEAD: the runtime sends its length, not it
         return self._respond(stored.status, policy.served_headers(stored_pairs, now), body,
                              cache_status, from_origin=False)
 
@@ -141,7 +141,9 @@ class _Exchange:
         headers += self._edge_headers(cache_status, origin_timing)
         if reason:
             headers.append(("x-edge-cache-reason", reason))
-        return _response(status, None if self.method == "HEAD" else body, headers)
+        # HEAD gets the body too: the runtime never sends a HEAD answer's body, but reports its
+        # length, the Content-Length GET would carry (RFC 9110 section 9.3.2).
+        return _response(status, body, headers)
 
     def _edge_headers(self, cache_status, origin_timing=None):
         edge_ms = (time.perf_counter() - self.started) * 1000
