@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m edgekit up --stack $(STACK)
+	$(PY) -m edgekit_iac up --stack $(STACK)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -5,8 +5,7 @@ run the same file under Pulumi's mock runtime.
 """
 
 import pulumi
-
-from components import (
+from edgekit_iac.components import (
     CachedWorker,
     CachedWorkerArgs,
     CloudflareLogpush,
@@ -25,8 +24,9 @@ from components import (
     EdgeWorkerArgs,
     OriginDnsRecord,
 )
-from edgekit import artifacts
-from edgekit.config import StackSettings, alarm_endpoint, load_settings
+
+from edgekit_iac.config import StackSettings, alarm_endpoint, load_settings
+from edgekit_iac.release import artifacts
 
 LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")

@@ -114,8 +114,8 @@ def _cold_run(bundle_dir: Path, event_path: Path, env: dict[str, str]) -> dict[s
 
 
 def _deployable_bundle() -> dict[str, Any]:
-    from edgekit.bundle import build_function
-    from edgekit.errors import UserError
+    from edgekit_iac.bundle.build import build_function
+    from edgekit_iac.errors import UserError
 
     try:
         artifact = build_function("image_resizer")
@@ -130,7 +130,7 @@ def _deployable_bundle() -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from edgekit.bundle import build_function
+    from edgekit_iac.bundle.build import build_function
 
     repeats = 2 if quick else 10
     host_bundle = build_function("image_resizer", python_version="host")

@@ -54,8 +54,8 @@ def unique_urls(count: int, seed: int = 7) -> list[str]:
 
 
 def load_policy():
-    from edgekit.paths import function_dir
-    from edgekit.workers_runtime.loader import load_function_module
+    from edgekit_iac.paths import function_dir
+    from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
 
     return load_function_module(function_dir("cache_wrapper"), "cache_policy.py")
 
@@ -103,7 +103,7 @@ def run(quick: bool) -> dict[str, Any]:
 def _worker_hits(calls: int, batches: int) -> list[float]:
     """Per-request microseconds of a HIT served by the real Worker in the stand-in."""
     from bench.origin import LocalOrigin
-    from edgekit.workers_runtime import ManualClock, WorkersRuntime
+    from edgekit_iac.twin.cloudflare.workers_runtime import ManualClock, WorkersRuntime
 
     with LocalOrigin(cache_control="max-age=3600") as origin:
         runtime = WorkersRuntime(clock=ManualClock())

@@ -63,7 +63,7 @@ def request_urls(count: int, distribution: str, rng: random.Random) -> list[str]
 
 
 def _simulate(wrapper: str, urls: list[str], seed: int) -> dict[str, Any]:
-    from edgekit.workers_runtime import ManualClock, WorkersRuntime
+    from edgekit_iac.twin.cloudflare.workers_runtime import ManualClock, WorkersRuntime
 
     clock = ManualClock()
     start = clock.now

@@ -2,7 +2,7 @@
 
 A program that declares N ``EdgeImageResizer`` components (``images-0`` ... ``images-N-1``,
 default arguments, one prebuilt artifact shared by all, so bundling is not timed) runs
-through ``edgekit.program.run_program``, the same mock engine ``edgekit preview`` and the
+through ``edgekit_iac.program.run_program``, the same mock engine ``edgekit preview`` and the
 local twin use. The counts are interleaved round by round. This is how the cost of a
 preview grows with the size of a stack; the project's own ``__main__.py`` on the local
 stack is timed alongside as a reference point.
@@ -24,7 +24,7 @@ CONFIG = {"aws:region": "us-east-1"}
 
 def resizers_program(count: int, artifact) -> Callable[[], None]:
     def program() -> None:
-        from components import EdgeImageResizer, EdgeImageResizerArgs
+        from edgekit_iac.components import EdgeImageResizer, EdgeImageResizerArgs
 
         for index in range(count):
             EdgeImageResizer(f"images-{index}", EdgeImageResizerArgs(artifact=artifact))
@@ -33,8 +33,8 @@ def resizers_program(count: int, artifact) -> Callable[[], None]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from edgekit.bundle import build_function
-    from edgekit.program import run_program
+    from edgekit_iac.bundle.build import build_function
+    from edgekit_iac.program import run_program
 
     # Pulumi's mock runtime uses the thread's current event loop, and earlier items'
     # asyncio.run() leave none behind.
@@ -74,7 +74,7 @@ def run(quick: bool) -> dict[str, Any]:
 
 def _main_program_reference(quick: bool) -> dict[str, Any]:
     """The project's __main__.py on the local stack: what `edgekit preview` runs."""
-    from edgekit.program import run_program
+    from edgekit_iac.program import run_program
 
     figures = []
     try:

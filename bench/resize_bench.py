@@ -49,8 +49,8 @@ Resizer = Callable[[bytes, tuple[int, int], str], bytes]
 
 def load_edgekit_resize():
     """The resizer's pure module, loaded in isolation as its tests and the Lambda see it."""
-    from edgekit.paths import function_dir
-    from edgekit.workers_runtime.loader import load_function_module
+    from edgekit_iac.paths import function_dir
+    from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
 
     return load_function_module(function_dir("image_resizer"), "resize.py")
 

@@ -1,4 +1,4 @@
-"""The twin's HTTP layer alone (``edgekit.twin.http_io.Listener``) under wrk, on loopback.
+"""The twin's HTTP layer alone (``edgekit_iac.twin.http_io.Listener``) under wrk, on loopback.
 
 A trivial app (a 1 KB JSON answer, no work) on one listener, so the figure is what the
 HTTP layer itself costs: the ceiling every twin listener shares. The app is served both
@@ -55,7 +55,7 @@ def run(quick: bool) -> dict[str, Any]:
         return _skipped("quick mode (each shape runs for seconds)")
     if shutil.which("wrk") is None:
         return _skipped("wrk is not on PATH (apt-get install wrk)")
-    from edgekit.twin.http_io import EdgeRequest, EdgeResponse, Listener
+    from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, Listener
 
     def sync_app(request: EdgeRequest) -> EdgeResponse:
         return EdgeResponse(200, [("Content-Type", "application/json")], BODY)

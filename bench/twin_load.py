@@ -1,6 +1,6 @@
 """Item 3b: the local twin's cache-hit throughput on loopback, under a load tool.
 
-Starts ``python -m edgekit up --stack local --port-base 0`` (this checkout's twin, free
+Starts ``python -m edgekit_iac up --stack local --port-base 0`` (this checkout's twin, free
 ports, its state in a temporary folder so a twin already running here is not disturbed),
 waits for its ``endpoints.json``, finds the cache wrapper Worker's listener and a path
 its demo origin lets it cache, warms that entry, then loads it with ``wrk`` when it is on
@@ -80,11 +80,11 @@ def _skipped(reason: str) -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     if quick:
         return _skipped("quick mode (the twin takes seconds to start)")
-    if importlib.util.find_spec("edgekit.twin") is None or \
-            importlib.util.find_spec("edgekit.twin.cli_up") is None:
-        return _skipped("twin not available (edgekit/twin/cli_up.py, `edgekit up`, "
+    if importlib.util.find_spec("edgekit_iac.twin") is None or \
+            importlib.util.find_spec("edgekit_iac.twin.cli_up") is None:
+        return _skipped("twin not available (edgekit_iac/twin/cli_up.py, `edgekit up`, "
                         "is not in this checkout)")
-    from edgekit.paths import project_root
+    from edgekit_iac.paths import project_root
 
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-twin-") as state:
         return _measure(Path(state), project_root())
@@ -94,7 +94,7 @@ def _measure(state: Path, root: Path) -> dict[str, Any]:
     log_path = state / "twin.log"
     started = time.time()
     with log_path.open("w") as log:
-        twin = subprocess.Popen([sys.executable, "-m", "edgekit", "up", "--stack", STACK,
+        twin = subprocess.Popen([sys.executable, "-m", "edgekit_iac", "up", "--stack", STACK,
                                  "--port-base", "0", "--state-dir", str(state)],
                                 cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -255,8 +255,8 @@ def _python_load(base: str, path: str) -> dict[str, Any]:
 
 def _stop(twin: subprocess.Popen, state: Path, root: Path) -> None:
     """Stop the twin this module started: `edgekit down`, then SIGINT, then SIGKILL."""
-    if twin.poll() is None and importlib.util.find_spec("edgekit.twin.cli_down"):
-        subprocess.run([sys.executable, "-m", "edgekit", "down", "--stack", STACK,
+    if twin.poll() is None and importlib.util.find_spec("edgekit_iac.twin.cli_down"):
+        subprocess.run([sys.executable, "-m", "edgekit_iac", "down", "--stack", STACK,
                         "--state-dir", str(state)],
                        cwd=root, capture_output=True, timeout=60, check=False)
     for stop_signal, wait in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):

@@ -1,6 +1,6 @@
 """edgekit's reusable Pulumi components.
 
-Import what you need: `from components import EdgeImageResizer, EdgeImageResizerArgs`.
+Import what you need: `from edgekit_iac.components import EdgeImageResizer, EdgeImageResizerArgs`.
 Each component lives in its own module and is imported on first use, so a
 program that uses only the Cloudflare components never imports pulumi_aws.
 """
@@ -10,24 +10,34 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# This folder ships as `edgekit_iac.components` (pyproject.toml maps it there). Imported under any
+# other name (the checkout on sys.path as a top-level `components`) its modules would exist twice,
+# with two copies of every class, so that name is refused.
+if __name__ != "edgekit_iac.components":
+    raise ImportError(
+        f"edgekit's components are imported as `edgekit_iac.components`, not as `{__name__}`: "
+        "install the edgekit-iac distribution (`make .venv/.installed-stamp` in a checkout) "
+        "and import `edgekit_iac.components`"
+    )
+
 _EXPORTS: dict[str, str] = {
-    "EdgeImageResizer": "components.image_resizer",
-    "EdgeImageResizerArgs": "components.image_resizer",
-    "EdgeWorker": "components.worker",
-    "EdgeWorkerArgs": "components.worker",
-    "CachedWorker": "components.cached_worker",
-    "CachedWorkerArgs": "components.cached_worker",
-    "OriginDnsRecord": "components.cached_worker",
-    "EdgeRateLimit": "components.rate_limit",
-    "EdgeRateLimitArgs": "components.rate_limit",
-    "CloudflareRateLimit": "components.cloudflare_rate_limit",
-    "CloudflareRateLimitArgs": "components.cloudflare_rate_limit",
-    "EdgeLogPipeline": "components.log_pipeline",
-    "EdgeLogPipelineArgs": "components.log_pipeline",
-    "CloudflareLogpush": "components.logpush",
-    "CloudflareLogpushArgs": "components.logpush",
-    "EdgeAlarms": "components.alarms",
-    "EdgeAlarmsArgs": "components.alarms",
+    "EdgeImageResizer": "edgekit_iac.components.image_resizer",
+    "EdgeImageResizerArgs": "edgekit_iac.components.image_resizer",
+    "EdgeWorker": "edgekit_iac.components.worker",
+    "EdgeWorkerArgs": "edgekit_iac.components.worker",
+    "CachedWorker": "edgekit_iac.components.cached_worker",
+    "CachedWorkerArgs": "edgekit_iac.components.cached_worker",
+    "OriginDnsRecord": "edgekit_iac.components.cached_worker",
+    "EdgeRateLimit": "edgekit_iac.components.rate_limit",
+    "EdgeRateLimitArgs": "edgekit_iac.components.rate_limit",
+    "CloudflareRateLimit": "edgekit_iac.components.cloudflare_rate_limit",
+    "CloudflareRateLimitArgs": "edgekit_iac.components.cloudflare_rate_limit",
+    "EdgeLogPipeline": "edgekit_iac.components.log_pipeline",
+    "EdgeLogPipelineArgs": "edgekit_iac.components.log_pipeline",
+    "CloudflareLogpush": "edgekit_iac.components.logpush",
+    "CloudflareLogpushArgs": "edgekit_iac.components.logpush",
+    "EdgeAlarms": "edgekit_iac.components.alarms",
+    "EdgeAlarmsArgs": "edgekit_iac.components.alarms",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -36,7 +46,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
-        raise AttributeError(f"module 'components' has no attribute {name!r}")
+        raise AttributeError(f"module 'edgekit_iac.components' has no attribute {name!r}")
     return getattr(importlib.import_module(module_name), name)
 
 

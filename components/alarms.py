@@ -32,9 +32,14 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from edgekit_iac.components._aws_helpers import (
+    is_tag_mapping,
+    policy_document,
+    policy_json,
+    statement,
+)
 
-from components._aws_helpers import is_tag_mapping, policy_document, policy_json, statement
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 

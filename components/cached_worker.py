@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_cloudflare as cloudflare
-
-from components.worker import (
+from edgekit_iac.components.worker import (
     EdgeWorker,
     EdgeWorkerArgs,
     WorkerDeploymentArgs,

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"

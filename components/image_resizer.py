@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
-
-from components._aws_helpers import (
+from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
     account_of,
@@ -38,10 +37,11 @@ from components._aws_helpers import (
     private_bucket,
     statement,
 )
-from edgekit.errors import UserError
+
+from edgekit_iac.errors import UserError
 
 if TYPE_CHECKING:
-    from edgekit.bundle import Artifact
+    from edgekit_iac.bundle.build import Artifact
 
 TYPE_TOKEN = "edgekit:aws:EdgeImageResizer"
 FUNCTION_NAME = "image_resizer"
@@ -153,7 +153,7 @@ class EdgeImageResizerArgs:
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
-    functions/image_resizer with `edgekit.bundle.build_function`."""
+    functions/image_resizer with `edgekit_iac.bundle.build.build_function`."""
 
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the bucket, role, function and distribution. Default: none."""
@@ -473,7 +473,7 @@ def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
 
 
 def _default_artifact() -> Artifact:
-    from edgekit.bundle import build_function
+    from edgekit_iac.bundle.build import build_function
 
     return build_function(FUNCTION_NAME)
 

@@ -27,8 +27,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-from components._aws_helpers import (
+from edgekit_iac.components._aws_helpers import (
     ExpiryRule,
     account_of,
     bucket_arn,
@@ -39,7 +38,8 @@ from components._aws_helpers import (
     service_trust_policy,
     statement,
 )
-from edgekit.errors import UserError
+
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeLogPipeline"
 

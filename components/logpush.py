@@ -33,10 +33,10 @@ import pulumi
 import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
-from components._aws_helpers import bucket_arn, policy_document, policy_json, statement
-from components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from edgekit_iac.components._aws_helpers import is_tag_mapping
 
-from components._aws_helpers import is_tag_mapping
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
 

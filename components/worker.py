@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from edgekit.errors import UserError
+from edgekit_iac.errors import UserError
 
 if TYPE_CHECKING:
-    from edgekit.bundle import Artifact
+    from edgekit_iac.bundle.build import Artifact
 
 TYPE_TOKEN = "edgekit:cloudflare:EdgeWorker"
 
@@ -97,7 +97,7 @@ class WorkerDeploymentArgs:
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) python-worker bundle. Default: None, which bundles the function
-    with `edgekit.bundle.build_function`."""
+    with `edgekit_iac.bundle.build.build_function`."""
 
     compatibility_date: str = DEFAULT_COMPATIBILITY_DATE
     """Pinned Workers compatibility date, YYYY-MM-DD, a real date not in the future.
@@ -405,7 +405,7 @@ def observability(rate: float) -> dict[str, Any]:
 
 
 def _default_artifact(function: str) -> Artifact:
-    from edgekit.bundle import build_function
+    from edgekit_iac.bundle.build import build_function
 
     return build_function(function)
 
@@ -423,7 +423,7 @@ def prepare(
     args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
 ) -> PreparedWorker:
     """Validate `args`, build or verify the bundle, and split it for upload; declares nothing."""
-    from edgekit.bundle import worker_modules
+    from edgekit_iac.bundle.build import worker_modules
 
     settings = validate_args(args, today, owner)
     function = settings.function

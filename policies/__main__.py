@@ -1,17 +1,15 @@
 """The edgekit policy pack: `pulumi preview --policy-pack policies` (and `pulumi up`).
 
-The Pulumi CLI runs this folder with its own virtualenv (PulumiPolicy.yaml,
-requirements.txt); the folder is then the import root, hence the two import forms.
-Constructing the PolicyPack starts the analyzer server the CLI talks to and blocks, so it
-happens only when this file runs as a program.
+The Pulumi CLI runs this folder as a program (PulumiPolicy.yaml), from the checkout or from
+where edgekit-iac is installed (`edgekit_iac/policies/`). Either way the rules are imported
+through the package, `edgekit_iac.policies`, never as top-level modules of this folder, so
+the Python that runs the pack must have edgekit-iac installed. Constructing the PolicyPack
+starts the analyzer server the CLI talks to and blocks, so it happens only when this file
+runs as a program.
 """
 
+from edgekit_iac.policies.edge_policies import POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack
-
-if __package__:
-    from .edge_policies import POLICIES
-else:
-    from edge_policies import POLICIES
 
 PACK_NAME = "edgekit-edge-policies"
 DESCRIPTION = (

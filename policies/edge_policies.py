@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from edgekit_iac.policies import rules
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -32,11 +33,6 @@ from pulumi_policy import (
 from pulumi_policy import proxy as sdk_proxy
 from pulumi_policy.proxy import _DictProxy, _ListProxy
 from pulumi_policy.secret import Secret
-
-if __package__:
-    from . import rules
-else:  # the Pulumi CLI runs the pack folder itself, which is then the import root
-    import rules
 
 # The engine's placeholders for values a preview cannot know, one per kind of value.
 UNKNOWN_PLACEHOLDERS = frozenset(

@@ -1,6 +1,6 @@
 """The policy pack's rules over a recorded graph, without the Pulumi CLI.
 
-`edgekit preview` runs `__main__.py` under the mock runtime (`edgekit.program.run_program`)
+`edgekit preview` runs `__main__.py` under the mock runtime (`edgekit_iac.program.run_program`)
 and hands the recorded resources here, so the violations `pulumi preview --policy-pack
 policies` would report show on machines without the CLI. The rules are the same objects the
 pack is built from (`policies/rules.py`); resource rules see a resource's inputs, as the
@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from policies import rules
+from edgekit_iac.policies import rules
 
 # Computed outputs stack rules match resources by (an association's ARN, a block's bucket).
 IDENTITY_OUTPUTS = ("id", "arn", "qualifiedArn", "bucket")
 
 
 class GraphResource(Protocol):
-    """What `edgekit.program.RecordedResource` provides."""
+    """What `edgekit_iac.program.RecordedResource` provides."""
 
     type: str
     name: str

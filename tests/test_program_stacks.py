@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from edgekit import stack_files
-from edgekit.artifacts import PinMismatchError
-from edgekit.config import ConfigError, parse_settings
-from edgekit.program import ProgramGraph, run_program
+from edgekit_iac.config import ConfigError, parse_settings
+from edgekit_iac.program import ProgramGraph, run_program
+from edgekit_iac.release import stack_files
+from edgekit_iac.release.artifacts import PinMismatchError
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 FUNCTION = "aws:lambda/function:Function"
@@ -160,8 +160,9 @@ def test_a_promoted_zip_from_the_store_is_deployed_when_the_checkout_differs(tmp
     import shutil
     import zipfile
 
-    from edgekit import artifacts, bundle
-    from edgekit.config import ArtifactPin
+    from edgekit_iac.bundle import build as bundle
+    from edgekit_iac.config import ArtifactPin
+    from edgekit_iac.release import artifacts
 
     built = bundle.build_function("hello_geo")
     promoted = tmp_path / "hello_geo-promoted.zip"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from edgekit import cli
-from edgekit.errors import UserError
-from edgekit.smoke_checks import (
+from edgekit_iac import cli
+from edgekit_iac.errors import UserError
+from edgekit_iac.smoke.checks import (
     CheckResult,
     HttpAnswer,
     Verdict,
@@ -25,15 +25,15 @@ from edgekit.smoke_checks import (
     edge_cacheable,
     report_lines,
 )
-from edgekit.smoke_targets import (
+from edgekit_iac.smoke.targets import (
     DEFAULT_IMAGE_KEY,
     choose_size,
     deployed_targets,
     url_for_route,
 )
-from edgekit.twin import sample_images
-from edgekit.twin.supervisor import TwinOptions, start_twin
-from edgekit.twin.workers_host import CfDefaults
+from edgekit_iac.twin import sample_images
+from edgekit_iac.twin.cloudflare.workers_host import CfDefaults
+from edgekit_iac.twin.supervisor import TwinOptions, start_twin
 from tests.twin.client import request
 
 CACHEABLE = {"cache-control": "public, max-age=31536000, immutable"}

@@ -139,7 +139,7 @@ def edgekit_commands() -> Iterator[list[str]]:
             script = step.get("run", "").replace("\\\n", " ")
             for line in script.splitlines():
                 words = shlex.split(line)
-                if words[:3] == [".venv/bin/python", "-m", "edgekit"]:
+                if words[:3] == [".venv/bin/python", "-m", "edgekit_iac"]:
                     yield words[3:]
 
 
@@ -147,7 +147,9 @@ def edgekit_commands() -> Iterator[list[str]]:
 def test_workflow_calls_of_edgekit_use_options_it_has(module_name):
     import importlib
 
-    module = importlib.import_module(f"edgekit.{module_name}")
+    from edgekit_iac.cli import COMMANDS
+
+    module = importlib.import_module(COMMANDS[module_name][0])
     calls = [words[1:] for words in edgekit_commands() if words[0] == module_name]
     assert calls, f"no workflow runs `edgekit {module_name}`"
     for arguments in calls:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edgekit import bundle
-from edgekit.bundle import BundleError, build_all, build_function, worker_modules
-from edgekit.errors import UserError
+from edgekit_iac.bundle import build as bundle
+from edgekit_iac.bundle.build import BundleError, build_all, build_function, worker_modules
+from edgekit_iac.errors import UserError
 from tests.bundle.conftest import LAMBDA_MANIFEST, WORKER_MANIFEST, write_function
 
 HANDLER = "import helper\n\n\ndef handler(event, context):\n    return helper.answer()\n"
@@ -262,7 +262,7 @@ def test_build_all_builds_every_function_and_rejects_unknown_names(make_function
 def test_cli_prints_name_path_bytes_sha256_per_function(
     make_function, tmp_path, monkeypatch, capsys
 ):
-    from edgekit.cli import main
+    from edgekit_iac.cli import main
 
     make_function("resizer", LAMBDA_MANIFEST, lambda_sources())
     make_function("api", WORKER_MANIFEST, {"entry.py": "X = 1\n"})
@@ -285,7 +285,7 @@ def test_cli_prints_name_path_bytes_sha256_per_function(
 def test_cli_reports_an_unknown_function_with_exit_status_2(
     make_function, tmp_path, monkeypatch, capsys
 ):
-    from edgekit.cli import main
+    from edgekit_iac.cli import main
 
     make_function("resizer", LAMBDA_MANIFEST, lambda_sources())
     monkeypatch.setattr(bundle.paths, "functions_root", lambda: tmp_path / "functions")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.bundle import build_function
-from edgekit.bundle_manifest import ManifestError, load_manifest, parse_requirements
+from edgekit_iac.bundle.build import build_function
+from edgekit_iac.bundle.manifest import ManifestError, load_manifest, parse_requirements
 from tests.bundle.conftest import LAMBDA_MANIFEST, WORKER_MANIFEST
 
 HANDLER = {"handler.py": "def handler(event, context):\n    return {}\n"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.bundle import build_function
+from edgekit_iac.bundle.build import build_function
 from tests.bundle.conftest import LAMBDA_MANIFEST
 
 PILLOW = "13.0.0"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.bundle_manifest import BundleError
-from edgekit.bundle_prune import filter_record, matches, plan_vendored_files
-from edgekit.elf_needed import ElfFormatError, is_elf, needed_libraries
+from edgekit_iac.bundle.elf import ElfFormatError, is_elf, needed_libraries
+from edgekit_iac.bundle.manifest import BundleError
+from edgekit_iac.bundle.prune import filter_record, matches, plan_vendored_files
 
 # A miniature of Pillow's wheel layout (sonames shortened).
 PILLOW_FILES = [

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from edgekit.bundle import BundleError, build_function, worker_modules
-from edgekit.bundle_vendor import InstalledDistribution, check_pure, target_for
+from edgekit_iac.bundle.build import BundleError, build_function, worker_modules
+from edgekit_iac.bundle.vendor import InstalledDistribution, check_pure, target_for
 from tests.bundle.conftest import LAMBDA_MANIFEST, WORKER_MANIFEST, make_pure_wheel
 
 PURE = "edgekit-test-purelib"

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from edgekit.program import ProgramGraph, RecordedResource
+from edgekit_iac.program import ProgramGraph, RecordedResource
 
 # Inputs that hold IAM-style policy documents (role trust, role/bucket/key policies).
 POLICY_INPUTS = ("policy", "assumeRolePolicy")

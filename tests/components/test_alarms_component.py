@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pulumi
 import pytest
-
-from components.alarms import (
+from edgekit_iac.components.alarms import (
     AlarmsArgsError,
     EdgeAlarms,
     EdgeAlarmsArgs,
     check_https_endpoint,
     validate_args,
 )
-from components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
-from edgekit.program import ProgramGraph, RecordedResource, run_program
+from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
+
+from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from tests.components.graph_checks import (
     assert_children_named_after,
     assert_no_wildcard_actions,

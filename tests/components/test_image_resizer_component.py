@@ -20,8 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from components.image_resizer import (
+from edgekit_iac.components.image_resizer import (
     EdgeImageResizer,
     EdgeImageResizerArgs,
     ImageResizerArgsError,
@@ -29,10 +28,11 @@ from components.image_resizer import (
     normalize_sizes,
     validate_args,
 )
-from edgekit.bundle import Artifact, build_function, wheel_cache_dir
-from edgekit.errors import UserError
-from edgekit.mock_outputs import ACCOUNT_ID
-from edgekit.program import ProgramGraph, RecordedResource, run_program
+
+from edgekit_iac.bundle.build import Artifact, build_function, wheel_cache_dir
+from edgekit_iac.errors import UserError
+from edgekit_iac.mock_outputs import ACCOUNT_ID
+from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_CONFIG = {"aws:region": "eu-west-1"}
@@ -597,17 +597,19 @@ def test_artifact_without_its_zip_is_refused(tmp_path):
 
 # --- installed, not from a checkout ---------------------------------------------------------
 
-PROJECT_SOURCES = ("pyproject.toml", "README.md", "edgekit", "components", "functions", "policies")
+PROJECT_SOURCES = (
+    "pyproject.toml", "README.md", "edgekit_iac", "components", "functions", "policies"
+)
 RESIZER_SOURCES = ("function.toml", "handler.py", "resize.py", "resize_request.py")
 
 # Runs in a fresh interpreter, from a directory with no checkout in it: the public import,
 # the component with its default bundling, under the mock runtime.
 RUN_INSTALLED_COMPONENT = """
 import json
-import components
-from components import EdgeImageResizer, EdgeImageResizerArgs
-from edgekit import paths
-from edgekit.program import run_program
+import edgekit_iac.components as components
+from edgekit_iac.components import EdgeImageResizer, EdgeImageResizerArgs
+from edgekit_iac import paths
+from edgekit_iac.program import run_program
 
 graph = run_program(
     "installed", program=lambda: EdgeImageResizer("images", EdgeImageResizerArgs()), config={}
@@ -643,16 +645,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(origin_path, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     run([*pip, "wheel", "--quiet", "--no-deps", "-w", str(work), str(source)])
-    (built,) = work.glob("edgekit-*.whl")
+    (built,) = work.glob("edgekit_iac-*.whl")
     return built
 
 
 def test_wheel_ships_the_resizer_sources(wheel: Path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert "components/image_resizer.py" in names
+    assert "edgekit_iac/components/image_resizer.py" in names
     for source in RESIZER_SOURCES:
-        assert f"functions/image_resizer/{source}" in names, source
+        assert f"edgekit_iac/functions/image_resizer/{source}" in names, source
 
 
 def test_installed_component_bundles_the_same_function_outside_the_checkout(wheel, tmp_path):
@@ -673,7 +675,7 @@ def test_installed_component_bundles_the_same_function_outside_the_checkout(whee
         run([sys.executable, "-c", RUN_INSTALLED_COMPONENT], cwd=elsewhere, env=env).stdout
     )
     assert Path(found["components"]).is_relative_to(site)
-    assert Path(found["function_dir"]) == site / "functions" / "image_resizer"
+    assert Path(found["function_dir"]) == site / "edgekit_iac" / "functions" / "image_resizer"
     code = Path(found["code"])
     assert code.parent == elsewhere / "build"
     assert found["handler"] == "handler.handler"

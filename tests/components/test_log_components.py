@@ -12,10 +12,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
-
-from components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
-from components.log_pipeline import (
+from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
+from edgekit_iac.components.log_pipeline import (
     DEFAULT_FIELDS,
     REALTIME_LOG_FIELDS,
     EdgeLogPipeline,
@@ -23,7 +21,7 @@ from components.log_pipeline import (
     LogPipelineArgsError,
     normalize_fields,
 )
-from components.logpush import (
+from edgekit_iac.components.logpush import (
     CLOUDFLARE_LOGPUSH_PRINCIPAL,
     ChallengeFileMissing,
     CloudflareLogpush,
@@ -33,7 +31,9 @@ from components.logpush import (
     destination_conf,
     read_challenge_token,
 )
-from edgekit.program import ProgramGraph, RecordedResource, run_program
+from moto import mock_aws
+
+from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from tests.components.graph_checks import (
     assert_children_named_after,
     assert_no_wildcard_actions,

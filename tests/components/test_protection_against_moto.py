@@ -22,13 +22,13 @@ import pulumi
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import validate_parameters
+from edgekit_iac.components.alarms import EdgeAlarms, EdgeAlarmsArgs
+from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
+from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
+from edgekit_iac.components.rate_limit import EdgeRateLimit, EdgeRateLimitArgs
 from moto import mock_aws
 
-from components.alarms import EdgeAlarms, EdgeAlarmsArgs
-from components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
-from components.logpush import CloudflareLogpush, CloudflareLogpushArgs
-from components.rate_limit import EdgeRateLimit, EdgeRateLimitArgs
-from edgekit.program import ProgramGraph, RecordedResource, run_program
+from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 
 STACK_CONFIG = {"aws:region": "eu-west-1"}
 ACCOUNT = "0123456789abcdef0123456789abcdef"

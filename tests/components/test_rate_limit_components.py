@@ -12,23 +12,23 @@ import re
 from pathlib import Path
 
 import pytest
-
-from components.cloudflare_rate_limit import (
+from edgekit_iac.components.cloudflare_rate_limit import (
     PLAN_LIMITS,
     CloudflareRateLimit,
     CloudflareRateLimitArgs,
     CloudflareRateLimitArgsError,
 )
-from components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
-from components.rate_limit import (
+from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
+from edgekit_iac.components.rate_limit import (
     EdgeRateLimit,
     EdgeRateLimitArgs,
     RateLimitArgsError,
     check_component_name,
     validate_args,
 )
-from edgekit.errors import UserError
-from edgekit.program import ProgramGraph, run_program
+
+from edgekit_iac.errors import UserError
+from edgekit_iac.program import ProgramGraph, run_program
 from tests.components.graph_checks import assert_children_named_after
 from tests.components.test_image_resizer_component import make_artifact
 

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from components.cached_worker import (
+from edgekit_iac.components.cached_worker import (
     DEFAULT_CACHEABLE_STATUSES,
     DEFAULT_MAX_TTL,
     DEFAULT_ORIGIN_TIMEOUT_MS,
@@ -34,17 +33,18 @@ from components.cached_worker import (
     is_loopback,
     normalize_origin_url,
 )
-from components.worker import (
+from edgekit_iac.components.worker import (
     DEFAULT_COMPATIBILITY_DATE,
     EdgeWorker,
     EdgeWorkerArgs,
     WorkerArgsError,
     check_compatibility_date,
 )
-from edgekit.bundle import Artifact, build_function
-from edgekit.errors import UserError
-from edgekit.program import ProgramGraph, RecordedResource, run_program
-from edgekit.workers_runtime.loader import import_isolated, load_function_module
+
+from edgekit_iac.bundle.build import Artifact, build_function
+from edgekit_iac.errors import UserError
+from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
+from edgekit_iac.twin.cloudflare.workers_runtime.loader import import_isolated, load_function_module
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgekit.workers_runtime.loader import load_function_module
+from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
 
 NOW = 1_700_000_000.0
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

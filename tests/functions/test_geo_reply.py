@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.workers_runtime.loader import load_function_module
+from edgekit_iac.twin.cloudflare.workers_runtime.loader import load_function_module
 
 # Located from the repository, not through the `functions` package: pytest may import
 # tests/functions as a top-level package of that name.

@@ -17,9 +17,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 import pytest
+from edgekit_iac.policies.evaluate import Violation, evaluate
 
-from edgekit.program import run_program
-from policies.evaluate import Violation, evaluate
+from edgekit_iac.program import run_program
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/images-waf/a1b2c3d4"
@@ -145,7 +145,7 @@ def test_prod_turns_the_protection_advice_into_a_mandatory_rule(unsafe_graph):
 
 
 def test_a_safe_record_passes_and_json_round_trip_keeps_the_verdict(unsafe_graph):
-    from edgekit.program import ProgramGraph
+    from edgekit_iac.program import ProgramGraph
 
     reloaded = ProgramGraph.from_json(json.loads(json.dumps(unsafe_graph.to_json())))
     assert evaluate(reloaded.resources, "staging") == evaluate(unsafe_graph.resources, "staging")
@@ -190,7 +190,7 @@ def resizer_artifact(folder: Path):
 
 
 def resizer_program(artifact, **extra):
-    from components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
+    from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
 
     def program() -> None:
         EdgeImageResizer(

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from edgekit_iac.policies import rules
+from edgekit_iac.policies.edge_policies import POLICIES
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
@@ -25,9 +27,6 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
-
-from policies import rules
-from policies.edge_policies import POLICIES
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 MANDATORY = analyzer_pb2.EnforcementLevel.Value("MANDATORY")

@@ -10,9 +10,8 @@ import json
 from typing import Any
 
 import pytest
-
-from policies import rules
-from policies.rules import UNKNOWN
+from edgekit_iac.policies import rules
+from edgekit_iac.policies.rules import UNKNOWN
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:resizer-1a2b3c4"
 QUALIFIED_ARN = f"{FUNCTION_ARN}:7"

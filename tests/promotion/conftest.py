@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgekit import cli
-from edgekit.pins import Pin
+from edgekit_iac import cli
+from edgekit_iac.release.pins import Pin
 
 FUNCTIONS = ("cache_wrapper", "hello_geo", "image_resizer")
 

@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgekit.config import ArtifactPin
-from edgekit.errors import UserError
-from edgekit.pins import PINS_COMMENT, Pin, parse_pins, pins_from_outputs, pins_in, with_pins
+from edgekit_iac.config import ArtifactPin
+from edgekit_iac.errors import UserError
+from edgekit_iac.release.pins import (
+    PINS_COMMENT,
+    Pin,
+    parse_pins,
+    pins_from_outputs,
+    pins_in,
+    with_pins,
+)
 
 from .conftest import PROD_FILE as STACK_FILE
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from edgekit.config import parse_settings
-from edgekit.pins import PINS_COMMENT, Pin
+from edgekit_iac.config import parse_settings
+from edgekit_iac.release.pins import PINS_COMMENT, Pin
 
 from .conftest import PROD_FILE, Project
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from edgekit.pin_artifacts import file_sha256
-from edgekit.pins import pins_in
+from edgekit_iac.release.pin_artifacts import file_sha256
+from edgekit_iac.release.pins import pins_in
 
 from .conftest import PROD_FILE, Project
 

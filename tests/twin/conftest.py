@@ -1,7 +1,7 @@
-"""The local twin, started once per session as users start it: `python -m edgekit up`.
+"""The local twin, started once per session as users start it: `python -m edgekit_iac up`.
 
 It serves the real local stack (__main__.py, stacks/Pulumi.local.yaml) on free loopback
-ports with its state in a temporary directory, and is stopped with `python -m edgekit down`.
+ports with its state in a temporary directory, and is stopped with `python -m edgekit_iac down`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class RunningTwin:
 
 
 def edgekit(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgekit", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "edgekit_iac", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
@@ -51,7 +51,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
     output = state_dir.parent / "twin-output.log"
     with output.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edgekit", "up", "--stack", "local", "--port-base", "0",
+            [sys.executable, "-m", "edgekit_iac", "up", "--stack", "local", "--port-base", "0",
              "--state-dir", str(state_dir), "--cf-country", CF["country"],
              "--cf-colo", CF["colo"], "--cf-city", CF["city"]],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,

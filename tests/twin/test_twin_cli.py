@@ -42,7 +42,7 @@ def test_a_second_up_says_a_twin_runs_instead_of_fighting_over_ports(twin: Runni
                      str(twin.state_dir))
     assert second.returncode == 2
     assert f"already running (pid {twin.process.pid}" in second.stderr
-    assert "edgekit down --stack local" in second.stderr
+    assert "python -m edgekit_iac down --stack local" in second.stderr
     assert json.loads((twin.state_dir / "twin.pid").read_text())["pid"] == twin.process.pid
 
 

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from edgekit.twin.demo_origin import DemoOrigin
-from edgekit.twin.supervisor import RunningTwin, TwinOptions, start_twin
+from edgekit_iac.twin.demo_origin import DemoOrigin
+from edgekit_iac.twin.supervisor import RunningTwin, TwinOptions, start_twin
 
 from .client import request
 

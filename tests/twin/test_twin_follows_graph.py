@@ -8,9 +8,9 @@ import runpy
 import pulumi
 import pytest
 
-from edgekit.program import default_program_path
-from edgekit.twin import sample_images
-from edgekit.twin.supervisor import TwinOptions, start_twin
+from edgekit_iac.program import default_program_path
+from edgekit_iac.twin import sample_images
+from edgekit_iac.twin.supervisor import TwinOptions, start_twin
 
 from .client import request
 

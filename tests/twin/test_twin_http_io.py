@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from edgekit.twin.http_io import EdgeRequest, EdgeResponse, Limits, Listener, PortBusyError
+from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, Limits, Listener, PortBusyError
 
 SEEN: list[EdgeRequest] = []
 

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from edgekit.program import RecordedResource
-from edgekit.twin.lambda_runtime import EdgeFunction, LambdaExecutionError
+from edgekit_iac.program import RecordedResource
+from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction, LambdaExecutionError
 
 HANDLER = "def handler(event, context):\n    return {'echo': event['n']}\n"
 

@@ -7,19 +7,24 @@ import json
 import pytest
 from packaging.tags import parse_tag
 
-from edgekit.errors import UserError
-from edgekit.twin import cloudfront_rules as rules
-from edgekit.twin import lambda_edge as edge
-from edgekit.twin import ports, s3_policy, stack_overrides
-from edgekit.twin.cf_expression import ExpressionError, compile_expression, request_fields
-from edgekit.twin.cf_ratelimit import ZoneRateLimits
-from edgekit.twin.clock import TwinClock
-from edgekit.twin.http_io import EdgeRequest
-from edgekit.twin.lambda_bundle import VendoredDistribution, incompatibility
-from edgekit.twin.rate_counter import SlidingWindowCounter
-from edgekit.twin.stats import TwinStats, percentile
-from edgekit.twin.status_page import StatusPage
-from edgekit.twin.waf import WafRequest, WebAcl
+from edgekit_iac.errors import UserError
+from edgekit_iac.twin import ports, stack_overrides
+from edgekit_iac.twin.aws import cloudfront_rules as rules
+from edgekit_iac.twin.aws import lambda_edge as edge
+from edgekit_iac.twin.aws import s3_policy
+from edgekit_iac.twin.aws.lambda_bundle import VendoredDistribution, incompatibility
+from edgekit_iac.twin.aws.waf import WafRequest, WebAcl
+from edgekit_iac.twin.clock import TwinClock
+from edgekit_iac.twin.cloudflare.expression import (
+    ExpressionError,
+    compile_expression,
+    request_fields,
+)
+from edgekit_iac.twin.cloudflare.rate_limits import ZoneRateLimits
+from edgekit_iac.twin.http_io import EdgeRequest
+from edgekit_iac.twin.rate_counter import SlidingWindowCounter
+from edgekit_iac.twin.stats import TwinStats, percentile
+from edgekit_iac.twin.status_page import StatusPage
 
 
 class Clock:

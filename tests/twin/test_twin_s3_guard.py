@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from edgekit.twin.http_io import cross_site_refusal
-from edgekit.twin.s3_local import LocalS3
+from edgekit_iac.twin.aws.s3_local import LocalS3
+from edgekit_iac.twin.http_io import cross_site_refusal
 
 BUCKET = "guarded-bucket"
 EVIL = "https://evil.example"

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from edgekit.twin.clock import TwinClock
-from edgekit.twin.stats import TwinStats
-from edgekit.twin.workers_host import CfDefaults, WorkersHost
+from edgekit_iac.twin.clock import TwinClock
+from edgekit_iac.twin.cloudflare.workers_host import CfDefaults, WorkersHost
+from edgekit_iac.twin.stats import TwinStats
 
 
 def test_a_call_that_overruns_is_cancelled_not_left_running():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.workers_runtime import LoadedWorker, ManualClock, WorkersRuntime
+from edgekit_iac.twin.cloudflare.workers_runtime import LoadedWorker, ManualClock, WorkersRuntime
 
 from .origin import Origin
 

@@ -1,4 +1,7 @@
-"""The Workers stand-in keeps Cloudflare's documented contracts (edgekit.workers_runtime)."""
+"""The Workers stand-in keeps Cloudflare's documented contracts.
+
+(edgekit_iac.twin.cloudflare.workers_runtime)
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from email.utils import formatdate
 
 import pytest
 
-from edgekit.workers_runtime import ManualClock, WorkerLoadError, WorkersRuntime
-from edgekit.workers_runtime.sdk import Request, Response, fetch
+from edgekit_iac.twin.cloudflare.workers_runtime import ManualClock, WorkerLoadError, WorkersRuntime
+from edgekit_iac.twin.cloudflare.workers_runtime.sdk import Request, Response, fetch
 
 from .conftest import FUNCTIONS
 

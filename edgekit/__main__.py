@@ -1,3 +1,0 @@
-from edgekit.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,3 @@
+from edgekit_iac.cli import main
+
+raise SystemExit(main())

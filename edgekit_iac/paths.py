@@ -1,0 +1,43 @@
+"""Where edgekit finds its function sources and writes its build and state files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def functions_root() -> Path:
+    """The folder holding one subfolder per deployable function.
+
+    Resolved through the `functions` package, so it works from a checkout and
+    from `pip install .` alike (the sources ship as package data).
+    """
+    import edgekit_iac.functions as functions
+
+    return Path(functions.__file__).resolve().parent
+
+
+def function_dir(name: str) -> Path:
+    path = functions_root() / name
+    if not (path / "function.toml").is_file():
+        known = ", ".join(sorted(available_functions())) or "none"
+        raise FileNotFoundError(f"no edge function named {name!r} (known: {known})")
+    return path
+
+
+def available_functions() -> list[str]:
+    root = functions_root()
+    return sorted(p.name for p in root.iterdir() if (p / "function.toml").is_file())
+
+
+def project_root() -> Path:
+    """The directory build/ and .edgekit/ live in: EDGEKIT_HOME, else the working directory."""
+    return Path(os.environ.get("EDGEKIT_HOME") or Path.cwd()).resolve()
+
+
+def build_dir() -> Path:
+    return project_root() / "build"
+
+
+def state_dir(stack: str) -> Path:
+    return project_root() / ".edgekit" / stack
