@@ -20,9 +20,12 @@ and its colon, obs-fold, control characters. What this module adds around it:
 * a request target that is not printable ASCII is a 400 (percent-encode, RFC 3986), a
   transfer coding other than chunked a 501 (RFC 9112 section 6.1), a body over
   `MAX_REQUEST_BODY` a 413; each says what was wrong and closes the connection;
-* apps run on a bounded thread pool per listener (they may block: a Lambda call, a Worker
-  dispatch); an app whose `__call__` is a coroutine function runs on the listener's
-  event loop instead;
+* a listener runs `Limits.loops` event loops (threads) on its one socket; each accepts
+  connections and serves them, a synchronous app right on that thread (no hand-off to a
+  pool and back: on a machine where system calls are dear that doubled the cost of a
+  request). An app that blocks (a Lambda call, a Worker dispatch) holds its loop, and
+  the others go on accepting and serving; an app whose `__call__` is a coroutine function
+  is awaited instead;
 * Content-Length is the body's length. A HEAD answer never carries its body: its
   Content-Length is the body's length when the app gave one, else the Content-Length the
   app set, the length GET would send (RFC 9110 section 9.3.2), else none.
@@ -101,7 +104,7 @@ class Limits:
     header_timeout: float = 10.0  # seconds for a request's head; also the keep-alive idle time
     body_timeout: float = 30.0  # seconds for a request's body once its head is in
     backlog: int = 1024  # connections the kernel queues before the loop accepts them
-    app_threads: int = 32  # threads running a synchronous app, per listener
+    loops: int = 8  # event loops (threads) per listener, each serving its share of connections
 
 
 @dataclass
@@ -217,9 +220,7 @@ class Listener:
         self._app_is_async = _is_async(app)
         self._socket = _bind(name, port, limits.backlog)
         self._port: int = self._socket.getsockname()[1]
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._loops: list[tuple[asyncio.AbstractEventLoop, threading.Thread]] = []
 
     @property
     def port(self) -> int:
@@ -230,29 +231,35 @@ class Listener:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Listener:
-        self._loop = asyncio.new_event_loop()
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            self.limits.app_threads, thread_name_prefix=f"twin-{self.name}-app")
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._serve, args=(self._loop, ready),
-                                        name=f"twin-{self.name}", daemon=True)
-        self._thread.start()
-        ready.result(timeout=30)
+        for _ in range(max(1, self.limits.loops)):
+            loop = asyncio.new_event_loop()
+            ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+            thread = threading.Thread(target=self._serve, args=(loop, self._socket.dup(), ready),
+                                      name=f"twin-{self.name}", daemon=True)
+            thread.start()
+            self._loops.append((loop, thread))
+            ready.result(timeout=30)
+        # Each loop's server re-listened with a backlog of 1 (see `_serve`); the socket's
+        # real backlog is restored here, once for all.
+        self._socket.listen(self.limits.backlog)
         return self
 
     def close(self) -> None:
-        if self._thread is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for loop, _ in self._loops:
+            loop.call_soon_threadsafe(loop.stop)
+        for _, thread in self._loops:
+            thread.join(timeout=5)
+        self._loops = []
         self._socket.close()
 
-    # --- the listener's own thread ---------------------------------------------------------
+    # --- the listener's own threads --------------------------------------------------------
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future) -> None:
+    def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+               ready: concurrent.futures.Future) -> None:
+        """One of the listener's loops: it accepts from the shared socket (a loop that is
+        inside a synchronous app accepts nothing meanwhile, the others do) and serves the
+        connections it accepted, a synchronous app right on this thread: no hand-off to
+        another thread and back per request."""
         asyncio.set_event_loop(loop)
         runner = web.AppRunner(
             self._web_app(), handle_signals=False, access_log=None, logger=_protocol_log,
@@ -261,7 +268,11 @@ class Listener:
         )
         try:
             loop.run_until_complete(runner.setup())
-            site = web.SockSite(runner, self._socket, backlog=self.limits.backlog)
+            # asyncio accepts up to `backlog` connections per wake-up, so the first loop to
+            # wake would take a whole burst and leave the others idle; one at a time spreads
+            # the connections over the loops. (This also re-listens the shared socket with
+            # a backlog of 1: `start` restores the real one after the last loop.)
+            site = web.SockSite(runner, sock, backlog=1)
             loop.run_until_complete(site.start())
         except BaseException as exc:  # reported to start()'s caller
             ready.set_exception(exc)
@@ -289,8 +300,10 @@ class Listener:
         if refused is not None:
             return refused
         try:
-            async with asyncio.timeout(self.limits.body_timeout):
-                body = await request.read()
+            body = b""
+            if request.body_exists:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    body = await request.read()
         except TimeoutError:
             return _refusal(408, f"the request body did not arrive within "
                                  f"{self.limits.body_timeout:g} s")
@@ -299,21 +312,17 @@ class Listener:
         except RequestPayloadError as exc:
             return _refusal(400, f"malformed request body: {exc}")
         peer = request.transport.get_extra_info("peername") if request.transport else None
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
         edge = EdgeRequest(
             method=request.method,
             target=request.raw_path,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
-                     if k.decode("latin-1").lower() not in HOP_BY_HOP],
+            headers=[(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP],
             body=body,
             peer_ip=peer[0] if peer else LOOPBACK,
             peer_port=peer[1] if peer else 0,
         )
         try:
-            if self._app_is_async:
-                response = await self._app(edge)
-            else:
-                loop = asyncio.get_running_loop()
-                response = await loop.run_in_executor(self._pool, self._app, edge)
+            response = await self._app(edge) if self._app_is_async else self._app(edge)
         except Exception:  # an app bug must not kill the connection silently
             log.exception("%s: %s %s failed", self.name, edge.method, edge.target)
             response = EdgeResponse(500, [("Content-Type", "text/plain")], b"twin internal error")
