@@ -2,14 +2,13 @@
 
 A trivial app (a 1 KB JSON answer, no work) on one listener, so the figure is what the
 HTTP layer itself costs: the ceiling every twin listener shares. The app is served both
-ways the layer runs apps: synchronous (handed to the listener's thread pool and back, as
-the distributions and Workers are) and asynchronous (run on the listener's event loop, as
-the demo origin is). Each shape is bounded in time: a few keep-alive connections
-(throughput), and 200 concurrent connections (the issue's abuse case: every request must be
-answered, none may time out). wrk's own timeout is 2 s; a request over it counts as a
-timeout. Besides requests per second, each run reports the server's CPU time per request
-(this process's user + system time over the run), which a busy machine disturbs less than
-throughput. All traffic goes to 127.0.0.1.
+ways the layer runs apps: synchronous (called on the event loop that read the request, as
+every twin app is) and asynchronous (awaited there). Each shape is bounded in time: a few
+keep-alive connections (throughput), and 200 concurrent connections (the issue's abuse
+case: every request must be answered, none may time out). wrk's own timeout is 2 s; a
+request over it counts as a timeout. Besides requests per second, each run reports the
+server's CPU time per request (this process's user + system time over the run), which a
+busy machine disturbs less than throughput. All traffic goes to 127.0.0.1.
 
 Without wrk on PATH, or in quick mode, the item is reported as skipped.
 """

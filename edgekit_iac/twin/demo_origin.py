@@ -58,13 +58,12 @@ def _known(city: str | None) -> str | None:
 
 
 class WeatherApi:
-    """The origin's request handler (an `App`). It never blocks, so it is a coroutine: the
-    listener runs it on its event loop instead of handing it to a thread and back."""
+    """The origin's request handler (an `App`)."""
 
     def __init__(self) -> None:
         self._served = itertools.count(1)
 
-    async def __call__(self, request: EdgeRequest) -> EdgeResponse:
+    def __call__(self, request: EdgeRequest) -> EdgeResponse:
         served = next(self._served)
         if request.method not in ("GET", "HEAD"):
             return self._json(405, {"error": "method not allowed"}, "no-store", served,
