@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= local
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test lint bench bench-quick cache-tests clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,15 @@ bench: $(VENV)/.bench-stamp
 
 bench-quick: $(VENV)/.bench-stamp
 	$(PY) -m bench --quick
+
+# The public HTTP cache test suite (npm http-cache-tests, pinned by package-lock.json) against
+# the cache wrapper in the twin; counts into bench/RESULTS.md. Needs node and npm.
+CACHE_TESTS := bench/cache-tests
+$(CACHE_TESTS)/node_modules/.package-lock.json: $(CACHE_TESTS)/package-lock.json
+	cd $(CACHE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+
+cache-tests: $(STAMP) $(CACHE_TESTS)/node_modules/.package-lock.json
+	$(PY) -m bench.cache_tests --before $(CACHE_TESTS)/results-before.json
 
 clean:
 	rm -rf build .edgekit

@@ -85,7 +85,16 @@ def markdown(results: dict[str, Any]) -> str:
             parts.append(f"**{item['status']}**: {item.get('reason', '')}")
             continue
         parts.append(SECTIONS[name](item))
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts) + "\n" + _cache_tests_section()
+
+
+def _cache_tests_section() -> str:
+    """The HTTP cache test suite's section, kept from its own last run (`make cache-tests`)."""
+    from bench import cache_tests
+
+    if not cache_tests.SUMMARY_FILE.exists():
+        return ""
+    return "\n" + cache_tests.section(json.loads(cache_tests.SUMMARY_FILE.read_text()))
 
 
 def key_figures(items: dict[str, Any]) -> str:

@@ -38,6 +38,11 @@ _EXPORTS: dict[str, str] = {
     "CloudflareLogpushArgs": "edgekit_iac.components.logpush",
     "EdgeAlarms": "edgekit_iac.components.alarms",
     "EdgeAlarmsArgs": "edgekit_iac.components.alarms",
+    "DnsTarget": "edgekit_iac.components.domains",
+    "EdgeCertificate": "edgekit_iac.components.domains",
+    "EdgeCertificateArgs": "edgekit_iac.components.domains",
+    "EdgeDnsRecords": "edgekit_iac.components.domains",
+    "EdgeDnsRecordsArgs": "edgekit_iac.components.domains",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -98,6 +98,18 @@ def bucket_arn(bucket_name: str) -> str:
 # --- the private bucket recipe -----------------------------------------------------------
 
 
+def data_options(parent: pulumi.Resource, protect: bool) -> pulumi.ResourceOptions:
+    """Options for a resource that holds data (a bucket, a KMS key).
+
+    protect: `pulumi destroy`, and any change that would replace the resource, stop before
+    anything is deleted, instead of deleting the distribution first and then failing on
+    BucketNotEmpty. retain_on_delete: once someone unprotects it on purpose, removing it
+    from the program (or a replacement) leaves the cloud resource and its data in place,
+    only Pulumi's state forgets it.
+    """
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect)
+
+
 @dataclass(frozen=True)
 class ExpiryRule:
     """Objects under `prefix` ("" for the whole bucket) are deleted `days` after creation."""
@@ -157,6 +169,7 @@ def private_bucket(
     expiry: Sequence[ExpiryRule],
     force_destroy: bool = False,
     tags: Mapping[str, str] | None = None,
+    protect: bool = False,
 ) -> PrivateBucket:
     """A private, encrypted bucket named `name` (auto-named physically), children of `parent`.
 
@@ -165,10 +178,17 @@ def private_bucket(
     SSE-S3 (AES256) rather than a KMS key on purpose: cross-account writers such as
     Cloudflare Logpush cannot use the account's AWS managed `aws/s3` key, and SSE-S3 needs
     no key-policy grants for any reader or writer.
+
+    `protect` makes the bucket itself (not its configuration resources) a protected
+    resource that is also retained on delete: see `data_options`.
     """
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
-        name, region=region, force_destroy=force_destroy, tags=dict(tags or {}) or None, opts=child
+        name,
+        region=region,
+        force_destroy=force_destroy,
+        tags=dict(tags or {}) or None,
+        opts=data_options(parent, protect),
     )
     public_access_block = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access",

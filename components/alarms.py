@@ -7,12 +7,23 @@ What pages, and why it is built this way:
 - p95 OriginLatency over a threshold (80 ms by default) and the 5xx error rate over a
   threshold, in us-east-1: CloudFront publishes its metrics there only, under namespace
   AWS/CloudFront with dimensions DistributionId and Region=Global.
-- Lambda@Edge Errors and Throttles. Lambda@Edge reports AWS/Lambda metrics in the region
-  where each replica ran (the one closest to the viewer, for origin triggers the
-  regional edge cache's region), under the function name `us-east-1.<name>`. An alarm
-  sees one region's metrics, so there is one pair of alarms per region in
-  `lambda_metric_regions`. The default watches us-east-1 only; add the regions your
-  viewers are served from.
+- Resizer failures anywhere in the world. Lambda@Edge writes its own AWS/Lambda metrics
+  in the region where each replica ran (the regional edge cache nearest the viewer), so an
+  alarm on AWS/Lambda in us-east-1 sees only that region, and the handler answers its own
+  errors with a 500 instead of raising, which AWS/Lambda `Errors` never counts. Two alarms
+  cover it from CloudFront's side, which reports per distribution and globally (namespace
+  AWS/CloudFront, dimensions DistributionId + Region=Global, us-east-1 only):
+  `5xxErrorRate` counts every 5xx a viewer got, the handler's own 500s included, wherever
+  it ran; `edge-function-errors` sums the distribution's Lambda@Edge metrics
+  `LambdaExecutionError` (the function crashed, timed out or ran out of memory),
+  `LambdaValidationError` (it returned an invalid response) and
+  `LambdaLimitExceededErrors` (throttled), again from every region. Per-region AWS/Lambda
+  `Errors`/`Throttles` alarms remain available (`lambda_metric_regions`) for diagnosis,
+  off by default: they need an alarm, a topic and a key per region and still miss the
+  handler's 500s. A metric filter on the function's logs was not chosen: the log groups
+  (`/aws/lambda/us-east-1.<name>`) appear in each region only once a replica ran there, so
+  the filters could not be declared ahead of the traffic.
+- p95 OriginLatency: see `DEFAULT_ORIGIN_LATENCY_P95_MS` for why the default is 1500 ms.
 - Missing data never pages (`notBreaching`): quiet hours and regions without traffic send
   no data points, which is not an incident.
 - Alarm and OK notifications go to an SNS topic per alarm region (CloudWatch alarm actions
@@ -33,6 +44,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from edgekit_iac.components._aws_helpers import (
+    data_options,
     is_tag_mapping,
     policy_document,
     policy_json,
@@ -49,6 +61,27 @@ LAMBDA_NAMESPACE = "AWS/Lambda"
 # Lambda@Edge functions are created in us-east-1 and report under this prefixed name.
 EDGE_FUNCTION_PREFIX = "us-east-1."
 TREAT_MISSING_DATA = "notBreaching"
+# CloudFront's per-distribution Lambda@Edge error metrics (Sum), reported from every region.
+EDGE_FUNCTION_ERROR_METRICS = (
+    "LambdaExecutionError",
+    "LambdaValidationError",
+    "LambdaLimitExceededErrors",
+)
+
+# OriginLatency is measured only on requests CloudFront could not answer from its cache, so
+# its p95 is the p95 of what a miss costs, and a miss here is a resize. What one costs
+# (bench/RESULTS.md, 2-core machine; Lambda at 1536 MB has about one such core): decoding a
+# 12 MP phone JPEG and encoding the largest allowed size takes 100 ms (JPEG) to 230 ms
+# (AVIF) and 320 ms (PNG); a cold start adds about 325 ms (handler import + first request)
+# before Lambda's own init; reading a 2-5 MB original from the bucket's region into a
+# regional edge cache on another continent adds 100-300 ms, storing the variant 50-100 ms.
+# A healthy but expensive miss therefore takes about one second, and the p95 of a burst of
+# misses (new images, a cold region) sits near it. 80 ms, the old default, is below the
+# cheapest resize: it breached on every traffic spike. 1500 ms sits above the healthy p95
+# and far below the 30 s origin timeout, so it fires when misses are really slow (S3
+# throttling, an origin region in trouble, a function starved of memory), not when there
+# are simply many of them.
+DEFAULT_ORIGIN_LATENCY_P95_MS = 1500
 
 # The key's administrators are the account's IAM principals (delegated to IAM policies);
 # each action is named, as everywhere in edgekit.
@@ -95,26 +128,29 @@ class EdgeAlarmsArgs:
     Required."""
 
     function_name: pulumi.Input[str] | None = None
-    """The Lambda@Edge function (unqualified name, as created in us-east-1) whose errors
-    and throttles are watched, e.g. `EdgeImageResizer.function_name`. Default: None (no
-    Lambda@Edge alarms)."""
+    """The Lambda@Edge function (unqualified name, as created in us-east-1) the distribution
+    runs, e.g. `EdgeImageResizer.function_name`; given, the distribution's Lambda@Edge
+    errors from every region are watched. Default: None (no Lambda@Edge alarms)."""
 
-    origin_latency_p95_ms: float = 80
-    """Alarm when p95 OriginLatency exceeds this many milliseconds, > 0. Default: 80."""
+    origin_latency_p95_ms: float = DEFAULT_ORIGIN_LATENCY_P95_MS
+    """Alarm when p95 OriginLatency (cache misses only, i.e. resizes) exceeds this many
+    milliseconds, > 0. Default: 1500 (see DEFAULT_ORIGIN_LATENCY_P95_MS for the costs)."""
 
     error_rate_percent: float = 5.0
     """Alarm when the average 5xx error rate exceeds this percentage, 0 < x <= 100.
     Default: 5.0."""
 
     lambda_errors_per_period: int = 5
-    """A period with at least this many Lambda@Edge errors breaches, >= 1. Default: 5."""
+    """A period with at least this many Lambda@Edge errors (execution, validation and
+    throttling errors summed over every region) breaches, >= 1. Default: 5."""
 
     lambda_throttles_per_period: int = 1
     """A period with at least this many Lambda@Edge throttles breaches, >= 1. Default: 1."""
 
-    lambda_metric_regions: Sequence[str] = (CLOUDFRONT_METRICS_REGION,)
-    """Regions whose Lambda@Edge metrics are watched (each gets its own alarms and topic).
-    Default: ("us-east-1",)."""
+    lambda_metric_regions: Sequence[str] = ()
+    """Regions whose own AWS/Lambda Errors and Throttles of the replicas are also watched
+    (each gets its own alarms, topic and key), for diagnosis: the global alarm already
+    covers every region. Default: none."""
 
     period_seconds: int = 60
     """Length of one evaluated period: 60..3600 in whole minutes. Default: 60."""
@@ -130,6 +166,10 @@ class EdgeAlarmsArgs:
     """HTTPS endpoint of an incident tool subscribed to every alarm topic, as a Pulumi
     secret (e.g. `pulumi.Config("edgekit").require_secret("alarmEndpoint")`); plain strings
     are refused. The endpoint confirms the subscription itself. Default: None."""
+
+    protect_data: bool = False
+    """Protect the topics' KMS keys (Pulumi `protect` and `retain_on_delete`), as prod's
+    policy requires of every key. Default: False."""
 
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the topics, keys and alarms. Default: none."""
@@ -150,6 +190,7 @@ class AlarmSettings:
     evaluation_periods: int
     datapoints_to_alarm: int
     alarm_endpoint: pulumi.Output[str] | None
+    protect_data: bool
     tags: dict[str, str]
 
     @property
@@ -183,8 +224,8 @@ def _positive(arg: str, value: Any, high: float | None = None) -> float:
 
 
 def _regions(value: Any) -> tuple[str, ...]:
-    accepted = 'a non-empty list of AWS region names such as ["us-east-1", "eu-west-1"]'
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+    accepted = 'a list of AWS region names such as ["us-east-1", "eu-west-1"], or none'
+    if isinstance(value, str) or not isinstance(value, Sequence):
         raise _fail("lambda_metric_regions", f"got {value!r}", accepted)
     bad = [region for region in value if not isinstance(region, str) or not _REGION.match(region)]
     if bad:
@@ -233,6 +274,8 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
     evaluation_periods = _int_in("evaluation_periods", args.evaluation_periods, 1, 60)
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
+    if not isinstance(args.protect_data, bool):
+        raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     return AlarmSettings(
         distribution_id=args.distribution_id,
         function_name=args.function_name,
@@ -251,6 +294,7 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
             "datapoints_to_alarm", args.datapoints_to_alarm, 1, evaluation_periods
         ),
         alarm_endpoint=_endpoint(args.alarm_endpoint),
+        protect_data=args.protect_data,
         tags=dict(args.tags),
     )
 
@@ -327,6 +371,42 @@ def cloudfront_alarms(settings: AlarmSettings) -> list[AlarmSpec]:
     ]
 
 
+def edge_function_error_queries(
+    distribution_id: pulumi.Input[str], period_seconds: int
+) -> list[dict[str, Any]]:
+    """CloudFront's three Lambda@Edge error counts for the distribution, and their sum.
+
+    Exactly one query returns data (the sum): CloudWatch alarms on a math expression need
+    every other query marked `return_data: False`.
+    """
+    queries: list[dict[str, Any]] = [
+        {
+            "id": f"m{index}",
+            "return_data": False,
+            "metric": {
+                "namespace": CLOUDFRONT_NAMESPACE,
+                "metric_name": metric,
+                "dimensions": cloudfront_dimensions(distribution_id),
+                "period": period_seconds,
+                "stat": "Sum",
+            },
+        }
+        for index, metric in enumerate(EDGE_FUNCTION_ERROR_METRICS, start=1)
+    ]
+    # FILL(..., 0): a metric without data points in a period counts as no errors, so one
+    # quiet metric does not blank the sum.
+    filled = ", ".join(f"FILL({query['id']}, 0)" for query in queries)
+    queries.append(
+        {
+            "id": "errors",
+            "expression": f"SUM([{filled}])",
+            "label": "Lambda@Edge errors, all regions",
+            "return_data": True,
+        }
+    )
+    return queries
+
+
 def lambda_alarms(settings: AlarmSettings, region: str) -> list[AlarmSpec]:
     """Lambda@Edge errors and throttles as reported in one region."""
     return [
@@ -384,6 +464,7 @@ class EdgeAlarms(pulumi.ComponentResource):
         self._create_topics()
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         self._create_cloudfront_alarms()
+        self._create_edge_function_alarm()
         self._create_lambda_alarms()
 
         self.topic_arn = self.topics[CLOUDFRONT_METRICS_REGION].arn
@@ -424,7 +505,7 @@ class EdgeAlarms(pulumi.ComponentResource):
                 deletion_window_in_days=7,
                 policy=policy_json(topic_key_policy, account_id),
                 tags=settings.tags or None,
-                opts=self._child,
+                opts=data_options(self, settings.protect_data),
             )
             topic = aws.sns.Topic(
                 f"{self._name}-topic-{region}",
@@ -446,28 +527,22 @@ class EdgeAlarms(pulumi.ComponentResource):
                 )
             self.topics[region] = topic
 
-    def _create_alarm(
+    def _declare_alarm(
         self,
-        spec: AlarmSpec,
+        suffix: str,
         region: str,
-        dimensions: Mapping[str, pulumi.Input[str]],
+        description: str,
         opts: pulumi.ResourceOptions,
+        **watch: Any,
     ) -> None:
+        """One alarm: what it watches (`watch`), plus what every edgekit alarm shares."""
         settings = self._settings
         actions = [self.topics[region].arn]
         self.alarms.append(
             aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.suffix}",
+                f"{self._name}-{suffix}",
                 region=region,
-                alarm_description=f"{self._name}: {spec.description}",
-                namespace=spec.namespace,
-                metric_name=spec.metric_name,
-                dimensions=dict(dimensions),
-                statistic=spec.statistic,
-                extended_statistic=spec.extended_statistic,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                period=settings.period_seconds,
+                alarm_description=f"{self._name}: {description}",
                 evaluation_periods=settings.evaluation_periods,
                 datapoints_to_alarm=settings.datapoints_to_alarm,
                 treat_missing_data=TREAT_MISSING_DATA,
@@ -475,7 +550,30 @@ class EdgeAlarms(pulumi.ComponentResource):
                 ok_actions=actions,
                 tags=settings.tags or None,
                 opts=opts,
+                **watch,
             )
+        )
+
+    def _create_alarm(
+        self,
+        spec: AlarmSpec,
+        region: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        self._declare_alarm(
+            spec.suffix,
+            region,
+            spec.description,
+            opts,
+            namespace=spec.namespace,
+            metric_name=spec.metric_name,
+            dimensions=dict(dimensions),
+            statistic=spec.statistic,
+            extended_statistic=spec.extended_statistic,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            period=self._settings.period_seconds,
         )
 
     def _create_cloudfront_alarms(self) -> None:
@@ -485,9 +583,27 @@ class EdgeAlarms(pulumi.ComponentResource):
         for spec in cloudfront_alarms(self._settings):
             self._create_alarm(spec, CLOUDFRONT_METRICS_REGION, dimensions, after_subscription)
 
-    def _create_lambda_alarms(self) -> None:
+    def _create_edge_function_alarm(self) -> None:
+        """Lambda@Edge errors of the distribution, every region summed, one alarm."""
         settings = self._settings
         if settings.function_name is None:
+            return
+        self._declare_alarm(
+            "edge-function-errors",
+            CLOUDFRONT_METRICS_REGION,
+            f"at least {settings.lambda_errors_per_period} Lambda@Edge errors (execution, "
+            "validation, throttling) per period, any region",
+            self._child,
+            metric_queries=edge_function_error_queries(
+                settings.distribution_id, settings.period_seconds
+            ),
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=settings.lambda_errors_per_period,
+        )
+
+    def _create_lambda_alarms(self) -> None:
+        settings = self._settings
+        if settings.function_name is None or not settings.lambda_metric_regions:
             return
         metric_function = pulumi.Output.from_input(settings.function_name).apply(
             edge_function_metric_name

@@ -2,7 +2,8 @@
 
 A thin recipe over `EdgeWorker`: it turns typed cache settings into the plain-text bindings
 `cache_worker.py` reads (ORIGIN_URL, DEFAULT_TTL, MAX_TTL, STALE_IF_ERROR,
-ORIGIN_TIMEOUT_MS, CACHEABLE_STATUSES, SESSION_COOKIES, TRACKING_PARAMS; their meaning is in
+ORIGIN_TIMEOUT_MS, CACHEABLE_STATUSES, SESSION_COOKIES, API_KEY_HEADERS, FORWARD_HEADERS,
+TRACKING_PARAMS; their meaning is in
 cache_policy's docstring), composes an EdgeWorker child for the script and its route or
 custom domain, and optionally declares the proxied DNS record the origin's hostname
 resolves through. Everything about deploying a Python Worker (content type, flags,
@@ -40,11 +41,11 @@ OWNER = "CachedWorkerArgs"
 
 # The Worker's own defaults (functions/cache_wrapper/cache_policy.py), bound explicitly so
 # the deployed settings are visible in the dashboard and in preview.
-DEFAULT_TTL = 30
+DEFAULT_TTL = 0
 DEFAULT_MAX_TTL = 86_400
 DEFAULT_STALE_IF_ERROR = 300
 DEFAULT_ORIGIN_TIMEOUT_MS = 5_000
-DEFAULT_CACHEABLE_STATUSES = (200, 203, 204, 300, 301, 404, 410)
+DEFAULT_CACHEABLE_STATUSES = (200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414)
 DEFAULT_SESSION_COOKIES = (
     "session",
     "sessionid",
@@ -54,7 +55,11 @@ DEFAULT_SESSION_COOKIES = (
     "PHPSESSID",
     "JSESSIONID",
 )
+DEFAULT_API_KEY_HEADERS = ("x-api-key", "api-key", "x-auth-token", "x-access-token")
 DEFAULT_TRACKING_PARAMS = ("utm_*", "gclid", "fbclid")
+# Never forwarded on a cacheable request, whatever forward_headers says (the Worker refuses
+# more: conditionals, hop-by-hop and client-address headers).
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 TTL_RANGE = (0, 31_536_000)
 ORIGIN_TIMEOUT_RANGE_MS = (100, 60_000)
@@ -68,6 +73,8 @@ AUTOMATIC_TTL = 1
 # RFC 6265 cookie-name token; a trailing "*" makes it a prefix, as in cache_policy.
 _COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 _QUERY_NAME = re.compile(r"^[^\s,&=#*]+\*?$")
+_HEADER_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_PATTERN = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 _LOOPBACK_NAMES = ("localhost",)
 
 
@@ -94,8 +101,10 @@ class CachedWorkerArgs(WorkerDeploymentArgs):
     fragment; http only for a loopback host (local twin). Required."""
 
     default_ttl: int = DEFAULT_TTL
-    """Seconds a response stays fresh when the origin sends no s-maxage/max-age,
-    0..31536000 and at most `max_ttl`. Default: 30."""
+    """Heuristic lifetime, seconds, for a response without explicit freshness (no
+    s-maxage, max-age or Expires), 0..31536000 and at most `max_ttl`; applies only to
+    statuses RFC 9110 calls heuristically cacheable (or `public`). Default: 0, such responses
+    are not stored: a shared cache should not guess."""
 
     max_ttl: int = DEFAULT_MAX_TTL
     """Upper bound on any TTL, seconds, 0..31536000. Default: 86400."""
@@ -109,11 +118,21 @@ class CachedWorkerArgs(WorkerDeploymentArgs):
 
     cacheable_statuses: Sequence[int] = DEFAULT_CACHEABLE_STATUSES
     """HTTP statuses that may be stored, 200..599 except 206; at least one.
-    Default: 200, 203, 204, 300, 301, 404, 410."""
+    Default: 200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414."""
 
     session_cookies: Sequence[str] = DEFAULT_SESSION_COOKIES
     """Cookie names that make a request bypass the cache ("name*" = prefix); may be empty.
     Default: session, sessionid, session_id, sid, connect.sid, PHPSESSID, JSESSIONID."""
+
+    api_key_headers: Sequence[str] = DEFAULT_API_KEY_HEADERS
+    """Request headers that carry credentials ("name*" = prefix); a request with any of
+    them (or Authorization) bypasses the cache. May be empty.
+    Default: x-api-key, api-key, x-auth-token, x-access-token."""
+
+    forward_headers: Sequence[str] = ()
+    """Request headers forwarded to the origin on cacheable requests besides trace context:
+    only headers that cannot change the response (the answer to one client is served to
+    all). Never credentials or cookies. Default: none."""
 
     tracking_params: Sequence[str] = DEFAULT_TRACKING_PARAMS
     """Query parameters left out of the cache key ("name*" = prefix); may be empty.
@@ -135,6 +154,8 @@ class CacheSettings:
     origin_timeout_ms: int
     cacheable_statuses: tuple[int, ...]
     session_cookies: tuple[str, ...]
+    api_key_headers: tuple[str, ...]
+    forward_headers: tuple[str, ...]
     tracking_params: tuple[str, ...]
     origin_dns: OriginDnsRecord | None
 
@@ -215,6 +236,21 @@ def normalize_names(
     return tuple(dict.fromkeys(names))
 
 
+def normalize_forward_headers(names: Any, api_key_headers: Sequence[str]) -> tuple[str, ...]:
+    """Header names, lower-cased, none of them a credential, cookie or API-key header."""
+    headers = tuple(dict.fromkeys(
+        name.lower() for name in normalize_names("forward_headers", names, _HEADER_NAME,
+                                                 '["X-Request-Id"]')
+    ))
+    keys = tuple(key.lower() for key in api_key_headers)
+    for name in headers:
+        is_key = name in keys or any(k.endswith("*") and name.startswith(k[:-1]) for k in keys)
+        if name in CREDENTIAL_HEADERS or is_key:
+            raise fail(OWNER, "forward_headers", f"{name!r} carries credentials",
+                       "headers that cannot change the response, e.g. X-Request-Id")
+    return headers
+
+
 def check_origin_dns(
     record: Any, origin_url: str, zone_id: Any, custom_domain: str | None
 ) -> OriginDnsRecord | None:
@@ -281,6 +317,9 @@ def validate_args(args: CachedWorkerArgs) -> CacheSettings:
             f"default_ttl={default_ttl} is above max_ttl={max_ttl}",
             "default_ttl <= max_ttl",
         )
+    api_key_headers = normalize_names(
+        "api_key_headers", args.api_key_headers, _HEADER_PATTERN, '["x-api-key", "x-token-*"]'
+    )
     return CacheSettings(
         origin_url=origin_url,
         default_ttl=default_ttl,
@@ -293,6 +332,8 @@ def validate_args(args: CachedWorkerArgs) -> CacheSettings:
         session_cookies=normalize_names(
             "session_cookies", args.session_cookies, _COOKIE_NAME, '["session", "wp_*"]'
         ),
+        api_key_headers=api_key_headers,
+        forward_headers=normalize_forward_headers(args.forward_headers, api_key_headers),
         tracking_params=normalize_names(
             "tracking_params", args.tracking_params, _QUERY_NAME, '["utm_*", "gclid"]'
         ),
@@ -320,6 +361,8 @@ def cache_bindings(settings: CacheSettings) -> dict[str, str]:
         "CACHEABLE_STATUSES": ",".join(str(status) for status in settings.cacheable_statuses),
         # An empty string is "none" to the Worker; an unbound name would mean "its default".
         "SESSION_COOKIES": ",".join(settings.session_cookies),
+        "API_KEY_HEADERS": ",".join(settings.api_key_headers),
+        "FORWARD_HEADERS": ",".join(settings.forward_headers),
         "TRACKING_PARAMS": ",".join(settings.tracking_params),
     }
 

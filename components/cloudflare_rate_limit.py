@@ -10,6 +10,14 @@ A zone has one entry-point ruleset per phase, so this component owns the zone's
 `http_ratelimit` phase: declare it once per zone. Which periods and timeouts are allowed
 depends on the zone's plan (see `PLAN_LIMITS`); the plan is an argument so a value the
 plan cannot use fails here, before anything is declared, instead of at the Cloudflare API.
+
+A zone that already has an `http_ratelimit` entry point (rules made in the dashboard) makes
+Cloudflare refuse a second one: "'zone' is not a valid value for kind because exceeded
+maximum number of zone rulesets for phase http_ratelimit" (API error 20217). Give its id
+as `existing_ruleset_id` and the ruleset is adopted (Pulumi's `import` option) and its rules
+replaced by this component's on the next `pulumi up`; or import it once with `pulumi
+import` (`adoption_steps` prints both). An error hook on the ruleset prints those steps
+next to Cloudflare's message when the create fails.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
+from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
 
 from edgekit_iac.errors import UserError
 
@@ -62,6 +73,9 @@ PLAN_LIMITS: dict[str, PlanLimits] = {
 }
 
 DEFAULT_EXPRESSION = '(starts_with(http.request.uri.path, "/api/"))'
+# How Cloudflare answers the create of a second entry point for the phase.
+ENTRYPOINT_EXISTS = "exceeded maximum number of zone rulesets for phase"
+IMPORT_CONFIG_KEY = "edgekit:rateLimits.cloudflare.importRulesetId"
 
 
 class CloudflareRateLimitArgsError(UserError, ValueError):
@@ -112,6 +126,11 @@ class CloudflareRateLimitArgs:
     """Body of the block response, at most 30 KB. Default: None, which sends a JSON object
     with error "too_many_requests" and retry_after_seconds set to the mitigation timeout."""
 
+    existing_ruleset_id: str | None = None
+    """The id (32 hex characters) of the zone's existing `http_ratelimit` entry-point ruleset
+    to adopt instead of creating one (Cloudflare allows one per zone and phase); its rules
+    are replaced by this component's on the next `pulumi up`. Default: None (create it)."""
+
 
 @dataclass(frozen=True)
 class CloudflareRateSettings:
@@ -126,6 +145,7 @@ class CloudflareRateSettings:
     response_status: int
     response_content_type: str
     response_body: str
+    existing_ruleset_id: str | None = None
 
 
 # --- validation: pure, runs before anything is declared ------------------------------------
@@ -247,6 +267,14 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
             f"got {type(body).__name__} of {len(str(body).encode())} bytes",
             f"a string of at most {RESPONSE_CONTENT_LIMIT} bytes (30 KB)",
         )
+    existing = args.existing_ruleset_id
+    if existing is not None and (not isinstance(existing, str) or not _ZONE_ID.match(existing)):
+        raise _fail(
+            "existing_ruleset_id",
+            f"got {existing!r}",
+            "the 32 hex character id of the zone's http_ratelimit entry-point ruleset "
+            f"(GET {entrypoint_url(args.zone_id)} answers it as result.id)",
+        )
     if args.response_content_type == "application/json":
         try:
             json.loads(body)
@@ -264,6 +292,7 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
         response_status=args.response_status,
         response_content_type=args.response_content_type,
         response_body=body,
+        existing_ruleset_id=existing,
     )
 
 
@@ -292,6 +321,38 @@ def rate_limit_rule(settings: CloudflareRateSettings, description: str) -> dict[
             "mitigation_timeout": settings.mitigation_timeout_seconds,
         },
     }
+
+
+def entrypoint_url(zone_id: str) -> str:
+    """Cloudflare's API address of the zone's http_ratelimit entry-point ruleset."""
+    return f"https://api.cloudflare.com/client/v4/zones/{zone_id}/rulesets/phases/{PHASE}/entrypoint"
+
+
+def import_id(zone_id: str, ruleset_id: str) -> str:
+    """The id Pulumi imports a zone ruleset by (pulumi-cloudflare Ruleset docs)."""
+    return f"zones/{zone_id}/{ruleset_id}"
+
+
+def adoption_steps(zone_id: str, resource_name: str) -> str:
+    """What to do when the zone already has an http_ratelimit entry point."""
+    return (
+        f"zone {zone_id} already has an {PHASE} entry-point ruleset (one per zone and phase; "
+        "rules made in the dashboard create it). Adopt it instead of creating one: "
+        f'1. find its id: curl -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" '
+        f"{entrypoint_url(zone_id)}  (result.id; copy any rules you want to keep, edgekit "
+        f"replaces them); 2. either set {IMPORT_CONFIG_KEY}: <id> in the stack file "
+        "(CloudflareRateLimitArgs.existing_ruleset_id) and run pulumi up, or run once "
+        f"`pulumi import cloudflare:index/ruleset:Ruleset {resource_name} "
+        f"{import_id(zone_id, '<id>')} --parent <name>=<URN of the CloudflareRateLimit "
+        "component>`. README: \"Rate limits on a zone that already has rules\"."
+    )
+
+
+def explain_failure(args: ErrorHookArgs, zone_id: str) -> bool:
+    """Error hook of the ruleset: a refused second entry point gets the adoption steps."""
+    if args.failed_operation == "create" and any(ENTRYPOINT_EXISTS in e for e in args.errors):
+        pulumi.log.error(adoption_steps(zone_id, args.name))
+    return False  # never retry: the zone will not change by itself
 
 
 # --- the component ---------------------------------------------------------------------------
@@ -332,5 +393,24 @@ class CloudflareRateLimit(pulumi.ComponentResource):
             name=f"{name} rate limits",
             description="Managed by edgekit (CloudflareRateLimit)",
             rules=[rate_limit_rule(settings, description)],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                import_=(
+                    import_id(settings.zone_id, settings.existing_ruleset_id)
+                    if settings.existing_ruleset_id
+                    else None
+                ),
+                hooks=self._entrypoint_hook(),
+            ),
         )
+
+    def _entrypoint_hook(self) -> ResourceHookBinding | None:
+        # A Pulumi CLI without error hooks would refuse the whole program for one: there,
+        # the README's troubleshooting entry is all the user gets.
+        if not monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS):
+            return None
+        zone_id = self._settings.zone_id
+        hook = ErrorHook(
+            f"{self._name}-entrypoint-exists", lambda args: explain_failure(args, zone_id)
+        )
+        return ResourceHookBinding(on_error=[hook])

@@ -147,6 +147,11 @@ class EdgeImageResizerArgs:
     force_destroy_bucket: bool = False
     """Let `pulumi destroy` delete a bucket that still holds originals. Default: False."""
 
+    protect_data: bool = False
+    """Protect the originals bucket (Pulumi `protect` and `retain_on_delete`): destroy and
+    replacement stop before it instead of half tearing the stack down. Turn on in prod (the
+    policy pack requires it there). Default: False."""
+
     resized_expiration_days: int | None = 30
     """Days after which stored variants under `resized/` expire (they are rebuilt on the next
     miss); None keeps them forever. Default: 30."""
@@ -180,6 +185,7 @@ class ResizerSettings:
     geo_locations: tuple[str, ...]
     bucket_region: str | None
     force_destroy_bucket: bool
+    protect_data: bool
     resized_expiration_days: int | None
     tags: dict[str, str]
 
@@ -301,6 +307,8 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         raise _fail("bucket_region", f"got {args.bucket_region!r}", 'a region such as "eu-west-1"')
     if not isinstance(args.force_destroy_bucket, bool):
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
+    if not isinstance(args.protect_data, bool):
+        raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     expiration = args.resized_expiration_days
     if expiration is not None:
         _int_in("resized_expiration_days", expiration, 1, 36_500)
@@ -345,6 +353,7 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         geo_locations=geo_locations,
         bucket_region=args.bucket_region,
         force_destroy_bucket=args.force_destroy_bucket,
+        protect_data=args.protect_data,
         resized_expiration_days=expiration,
         tags=dict(args.tags),
     )
@@ -487,6 +496,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
     domain_name: pulumi.Output[str]
+    hosted_zone_id: pulumi.Output[str]
     bucket_name: pulumi.Output[str]
     function_name: pulumi.Output[str]
     function_qualified_arn: pulumi.Output[str]
@@ -522,6 +532,8 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self.distribution_id = self.distribution.id
         self.distribution_arn = self.distribution.arn
         self.domain_name = self.distribution.domain_name
+        # Route 53 alias records to the distribution point at this zone.
+        self.hosted_zone_id = self.distribution.hosted_zone_id
         # Resolves once the bucket is private, so uploads by this name never race the guards.
         self.bucket_name = self.originals.ready_name
         self.function_name = self.function.name
@@ -534,6 +546,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
                 "distribution_id": self.distribution_id,
                 "distribution_arn": self.distribution_arn,
                 "domain_name": self.domain_name,
+                "hosted_zone_id": self.hosted_zone_id,
                 "bucket_name": self.bucket_name,
                 "function_name": self.function_name,
                 "function_qualified_arn": self.function_qualified_arn,
@@ -557,6 +570,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
             expiry=expiry,
             force_destroy=settings.force_destroy_bucket,
             tags=settings.tags,
+            protect=settings.protect_data,
         )
         self.bucket = self.originals.bucket
 
@@ -584,9 +598,12 @@ class EdgeImageResizer(pulumi.ComponentResource):
             description=version_description(artifact),
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
-            # Replicas of a Lambda@Edge function stay for hours after the distribution lets
-            # go of them, and deleting the function fails until then: on destroy Pulumi
-            # forgets the function instead, and AWS removes it once replicas are gone.
+            # Deleting a Lambda@Edge function fails until CloudFront has removed its
+            # replicas, typically hours after the last association goes. skip_destroy makes
+            # destroy (and replacement) drop the function from Pulumi's state instead of
+            # failing. Nothing deletes it later: the function and every version it
+            # published stay in us-east-1 until someone deletes them (README, "Cleaning up
+            # old Lambda@Edge versions").
             skip_destroy=True,
             tags=settings.tags or None,
             opts=self._child,
@@ -665,9 +682,13 @@ class EdgeImageResizer(pulumi.ComponentResource):
                 {
                     "origin_id": ORIGIN_ID,
                     "domain_name": self.bucket.bucket_regional_domain_name,
+                    # OAC signs every request. No s3_origin_config: the provider sends an
+                    # empty one itself when neither origin config is given, and never
+                    # writes an empty identity back to state, so declaring it made every
+                    # preview show an origin change (terraform-provider-aws
+                    # cloudfront/distribution_configuration_structure.go, ExpandOrigin /
+                    # FlattenOrigin).
                     "origin_access_control_id": origin_access.id,
-                    # OAC takes over from the legacy identity, which must stay empty.
-                    "s3_origin_config": {"origin_access_identity": ""},
                     "custom_headers": settings_headers(settings),
                 }
             ],

@@ -179,6 +179,10 @@ class EdgeLogPipelineArgs:
     force_destroy: bool = False
     """Let `pulumi destroy` delete a log bucket that still holds logs. Default: False."""
 
+    protect_data: bool = False
+    """Protect the log bucket (Pulumi `protect` and `retain_on_delete`), as prod's policy
+    requires. Default: False."""
+
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
@@ -196,6 +200,7 @@ class LogPipelineSettings:
     buffer_interval_seconds: int
     region: str
     force_destroy: bool
+    protect_data: bool
     tags: dict[str, str]
 
 
@@ -246,6 +251,8 @@ def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
         raise _fail("region", f"got {args.region!r}", 'an AWS region name such as "us-east-1"')
     if not isinstance(args.force_destroy, bool):
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
+    if not isinstance(args.protect_data, bool):
+        raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     return LogPipelineSettings(
@@ -262,6 +269,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
         ),
         region=args.region,
         force_destroy=args.force_destroy,
+        protect_data=args.protect_data,
         tags=dict(args.tags),
     )
 
@@ -379,6 +387,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
             expiry=[ExpiryRule("expire-logs", "", settings.retention_days)],
             force_destroy=settings.force_destroy,
             tags=settings.tags,
+            protect=settings.protect_data,
         )
 
     def _create_stream(self) -> None:

@@ -15,7 +15,14 @@ destination's owner proves ownership. Both steps are modelled here:
    suggests), while the token is only needed when a job is created.
 
 Jobs: `workers_trace_events` at account level, always; `http_requests` at zone level when
-`http_requests_zone_id` is set (a zone dataset, Enterprise plans). Each writes NDJSON with
+`http_requests_zone_id` is set (a zone dataset, Enterprise plans).
+
+`workers_trace_events` is an account-wide dataset: a job without a filter receives every
+Worker's events in the account, so two stacks in one account would each push the other's
+logs into their own bucket. The job is therefore always filtered to `script_names`
+(`{"where": {"key": "ScriptName", "operator": "in", "value": [...]}}`, Cloudflare's Logpush
+filter syntax), and a script only emits trace events once its own `logpush` flag is on
+(`EdgeWorkerArgs.logpush`); both halves are needed. Each writes NDJSON with
 RFC 3339 timestamps to `s3://<bucket>/<prefix>/<dataset>/{DATE}/` with SSE-S3. The
 Cloudflare API token is the provider's secret config (`cloudflare:apiToken`); this
 component takes no credentials.
@@ -23,6 +30,7 @@ component takes no credentials.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -100,6 +108,8 @@ _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _FIELD = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
+_SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _UNSUPPORTED_REGIONS = ("cn-north-1", "cn-northwest-1")
 
 
@@ -118,6 +128,12 @@ class CloudflareLogpushArgs:
     bucket_name: pulumi.Input[str]
     """The S3 bucket that receives the logs, e.g. `EdgeLogPipeline.log_bucket_name`.
     Required."""
+
+    script_names: Sequence[str]
+    """The Workers scripts whose trace events this job pushes (the job's ScriptName
+    filter); each script must also set `logpush` (EdgeWorkerArgs.logpush). Required and
+    non-empty: the dataset is account-wide, so an unfiltered job would collect every
+    stack's Workers."""
 
     bucket_region: pulumi.Input[str] = "us-east-1"
     """The bucket's region (China regions are not supported by Logpush), e.g.
@@ -150,6 +166,7 @@ class LogpushDestination:
     scope: str  # "account_id" or "zone_id"
     scope_id: str
     fields: tuple[str, ...]
+    filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +211,28 @@ def _fields(arg: str, value: Any, known: Sequence[str] | None) -> tuple[str, ...
     return tuple(dict.fromkeys(value))
 
 
+def _script_names(value: Any) -> tuple[str, ...]:
+    accepted = (
+        'a non-empty list of this stack\'s Workers script names, e.g. ["edge-cache", '
+        '"hello-geo"] (workers_trace_events is account-wide; unfiltered it collects every '
+        "stack's Workers)"
+    )
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise _fail("script_names", f"got {value!r}", accepted)
+    bad = [name for name in value if not isinstance(name, str) or not _SCRIPT_NAME.match(name)]
+    if bad:
+        raise _fail("script_names", f"bad script names {bad}", accepted)
+    return tuple(sorted(set(value)))
+
+
+def script_filter(script_names: Sequence[str]) -> str:
+    """The Logpush filter that keeps only these scripts' trace events (sorted: stable diff)."""
+    return json.dumps(
+        {"where": {"key": "ScriptName", "operator": "in", "value": sorted(script_names)}},
+        separators=(",", ":"),
+    )
+
+
 def _prefix(value: Any) -> str:
     accepted = (
         'lower-case path segments without leading or trailing "/", e.g. "cloudflare/workers", '
@@ -227,6 +266,7 @@ def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
             "account_id",
             account_id,
             _fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
+            script_filter(_script_names(args.script_names)),
         )
     ]
     if args.http_requests_zone_id is not None:
@@ -418,6 +458,7 @@ class CloudflareLogpush(pulumi.ComponentResource):
             destination_conf=conf,
             enabled=True,
             output_options=output_options(destination.fields),
+            filter=destination.filter,
             ownership_challenge=token.token,
             opts=pulumi.ResourceOptions(parent=self),
         )

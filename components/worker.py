@@ -114,6 +114,11 @@ class WorkerDeploymentArgs:
     """Share of requests that Workers observability logs, 0 < rate <= 1 (logs are always
     on). Default: 1.0."""
 
+    logpush: bool = False
+    """Send this script's trace events to Workers Logpush (the script's `logpush` flag).
+    A `workers_trace_events` job (e.g. CloudflareLogpush) receives nothing from a script
+    without it. Default: False."""
+
 
 @dataclass(kw_only=True)
 class EdgeWorkerArgs(WorkerDeploymentArgs):
@@ -143,6 +148,7 @@ class WorkerSettings:
     plain_text_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
     secret_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
     observability_sampling_rate: float
+    logpush: bool
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,8 @@ def validate_args(
     rate = args.observability_sampling_rate
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
         raise fail(owner, "observability_sampling_rate", f"got {rate!r}", "0 < rate <= 1")
+    if not isinstance(args.logpush, bool):
+        raise fail(owner, "logpush", f"got {args.logpush!r}", "True or False")
     return WorkerSettings(
         account_id=_check_id(owner, "account_id", args.account_id, required=True),
         script_name=args.script_name,
@@ -302,6 +310,7 @@ def validate_args(
         plain_text_bindings=plain,
         secret_bindings=secret,
         observability_sampling_rate=float(rate),
+        logpush=args.logpush,
     )
 
 
@@ -504,6 +513,7 @@ class EdgeWorker(pulumi.ComponentResource):
             compatibility_flags=list(settings.compatibility_flags),
             bindings=bindings(settings),
             observability=observability(settings.observability_sampling_rate),
+            logpush=settings.logpush,
             annotations={
                 "workers_tag": version_tag(artifact),
                 "workers_message": version_message(artifact),

@@ -89,11 +89,6 @@ class ImagesSettings(_Section):
             )
         return sizes
 
-    @model_validator(mode="after")
-    def _certificate_with_aliases(self) -> ImagesSettings:
-        if self.aliases and not self.certificate_arn:
-            raise ValueError("aliases need certificateArn (an ACM certificate in us-east-1)")
-        return self
 
 
 class WorkerRoute(_Section):
@@ -121,13 +116,15 @@ class CacheWrapperSettings(_Section):
     script_name: str = "edge-cache"
     origin_url: str
     route: WorkerRoute
-    default_ttl: Annotated[int, Field(ge=0)] = 30
+    default_ttl: Annotated[int, Field(ge=0)] = 0
     max_ttl: Annotated[int, Field(ge=0)] = 86_400
     stale_if_error: Annotated[int, Field(ge=0)] = 300
     origin_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
     # None keeps the Worker's own defaults (cache_policy.py), so the two cannot drift apart.
     cacheable_statuses: list[Annotated[int, Field(ge=200, le=599)]] | None = None
     session_cookies: list[str] | None = None
+    api_key_headers: list[str] | None = None
+    forward_headers: list[str] | None = None
     tracking_params: list[str] | None = None
     origin_dns: OriginDns | None = None
 
@@ -142,6 +139,9 @@ class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     compatibility_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2026-11-01"
+    # The zone's Cloudflare plan: it bounds rate-limit periods and timeouts. Required
+    # with rateLimits.cloudflare enabled (checked against the plan before declaring).
+    zone_plan: Literal["free", "pro", "business", "enterprise"] | None = None
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
 
@@ -160,6 +160,8 @@ class CloudflareRateSettings(_Section):
     period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
     mitigation_timeout_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
     expression: str = '(starts_with(http.request.uri.path, "/api/"))'
+    # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import).
+    import_ruleset_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
 
 
 class RateLimitSettings(_Section):
@@ -186,7 +188,9 @@ class LoggingSettings(_Section):
 
 class AlarmSettings(_Section):
     enabled: bool = True
-    origin_latency_p95_ms: Annotated[int, Field(ge=1)] = 80
+    # p95 of cache misses, i.e. of resizes: a healthy expensive miss takes about a second
+    # (components/alarms.py DEFAULT_ORIGIN_LATENCY_P95_MS has the measured costs).
+    origin_latency_p95_ms: Annotated[int, Field(ge=1)] = 1500
     error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
     paging: bool = False
 
@@ -194,6 +198,20 @@ class AlarmSettings(_Section):
 class ArtifactPin(_Section):
     version: Annotated[str, Field(pattern=SEMVER_PATTERN)]
     sha256: Annotated[str, Field(pattern=SHA256_PATTERN)]
+
+
+class DnsSettings(_Section):
+    """Where the records for the served names go (see components/domains.py)."""
+
+    provider: Literal["route53", "cloudflare", "external"]
+    # The Route 53 hosted zone of the image aliases (provider route53).
+    route53_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
+
+    @model_validator(mode="after")
+    def _zone_for_route53(self) -> DnsSettings:
+        if self.provider == "route53" and self.route53_zone_id is None:
+            raise ValueError("provider route53 needs route53ZoneId (the hosted zone's id)")
+        return self
 
 
 class StackSettings(_Section):
@@ -206,6 +224,31 @@ class StackSettings(_Section):
     logging: LoggingSettings = LoggingSettings()
     alarms: AlarmSettings = AlarmSettings(enabled=False)
     artifacts: dict[str, ArtifactPin] = {}
+    # Optional DNS management: "external" (print the records), or where to create them.
+    # Without it, no records and no certificate are managed.
+    dns: Literal["external"] | DnsSettings | None = None
+    # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
+    # None means "in prod only"; prod's policy pack refuses it off.
+    protect_data: bool | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_aliases(self) -> StackSettings:
+        if self.images.aliases and not self.images.certificate_arn and self.dns is None:
+            raise ValueError(
+                "images.aliases need images.certificateArn (an ACM certificate in us-east-1), "
+                "or edgekit:dns so that edgekit requests and validates one"
+            )
+        return self
+
+    @property
+    def dns_provider(self) -> str | None:
+        return self.dns if isinstance(self.dns, str) else (self.dns.provider if self.dns else None)
+
+    @property
+    def protects_data(self) -> bool:
+        if self.protect_data is None:
+            return self.environment == "prod"
+        return self.protect_data
 
 
 SECRET_KEYS = {"alarmEndpoint"}
@@ -255,7 +298,8 @@ def parse_settings(values: dict[str, Any], stack_file: str) -> StackSettings:
 def _describe(error: ValidationError, stack_file: str) -> str:
     lines = [f"{stack_file}: {error.error_count()} config problem(s):"]
     for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
+        # A rule across sections (a stack-level validator) has no location of its own.
+        location = [str(part) for part in problem["loc"]] or ["*"]
         key = f"{NAMESPACE}:{location[0]}" + "".join(
             f"[{part}]" if part.isdigit() else f".{part}" for part in location[1:]
         )
@@ -302,3 +346,30 @@ def load_settings() -> StackSettings:
 def alarm_endpoint() -> pulumi.Output[str] | None:
     """The incident tool's HTTPS endpoint, kept a secret, or None when not configured."""
     return pulumi.Config(NAMESPACE).get_secret("alarmEndpoint")
+
+
+def refuse(key: str, problem: str) -> ConfigError:
+    """The error for a stack key the program cannot use: the stack file, the key, why."""
+    return ConfigError(f"{_stack_file()}: {NAMESPACE}:{key}: {problem}")
+
+
+def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:
+    """The endpoint alarms page when `alarms.paging` is on, else None.
+
+    Paging on without the secret is refused here, before the program declares anything:
+    alarms that notify only their SNS topics would page nobody, and a warning is lost in a
+    deploy log.
+    """
+    if not (settings.alarms.enabled and settings.alarms.paging):
+        return None
+    endpoint = alarm_endpoint()
+    if endpoint is None:
+        stack = pulumi.get_stack()
+        raise ConfigError(
+            f"{_stack_file()}: {NAMESPACE}:alarms.paging is true but the secret "
+            f"{NAMESPACE}:alarmEndpoint is not set, so the alarms would page nobody. Set it "
+            f"with `pulumi config set --secret {NAMESPACE}:alarmEndpoint "
+            f"https://<incident tool's SNS endpoint> --stack {stack}`, or set "
+            f"{NAMESPACE}:alarms.paging to false until you have one."
+        )
+    return endpoint

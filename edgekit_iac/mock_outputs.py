@@ -64,6 +64,10 @@ _ARNS: dict[str, tuple[str, str | None]] = {
         "name",
     ),
     "aws:kms/key:Key": ("arn:aws:kms:{region}:{account}:key/{id}", None),
+    "aws:acm/certificate:Certificate": (
+        "arn:aws:acm:{region}:{account}:certificate/{id}",
+        None,
+    ),
 }
 
 # Resources whose id is their physical name rather than an opaque identifier.
@@ -133,6 +137,26 @@ def _extras(
         return {"capacity": 0, "lockToken": resource_id.lower()}
     if type_token == "aws:kms/key:Key":
         return {"keyId": resource_id}
+    if type_token == "aws:acm/certificate:Certificate":
+        # One CNAME per name; a wildcard shares its base name's record, as ACM does.
+        names = [state.get("domainName"), *(state.get("subjectAlternativeNames") or [])]
+        return {
+            "status": "PENDING_VALIDATION",
+            "domainValidationOptions": [
+                {
+                    "domainName": name,
+                    "resourceRecordName": f"_{_digest(name.removeprefix('*.'), length=32)}."
+                    f"{name.removeprefix('*.')}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_digest('acm', name.removeprefix('*.'), length=32)}"
+                    ".acm-validations.aws.",
+                }
+                for name in names
+                if name
+            ],
+        }
+    if type_token == "aws:route53/record:Record":
+        return {"fqdn": str(state.get("name", "")).rstrip(".")}
     if type_token == "cloudflare:index/logpushOwnershipChallenge:LogpushOwnershipChallenge":
         # Cloudflare writes the challenge file beside the destination's path ({DATE} aside).
         path = str(state.get("destinationConf", "")).split("?")[0].split("://", 1)[-1]

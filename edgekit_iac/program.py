@@ -45,6 +45,8 @@ class RecordedResource:
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     dependencies: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Resource options the engine acts on: protect, retainOnDelete, importId (when set)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class RecordedResource:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "dependencies": self.dependencies,
+            "options": self.options,
         }
 
     @classmethod
@@ -167,6 +170,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             outputs=_plain(registration.state) if registration else {},
             id=registration.id if registration else None,
             dependencies=sorted(set(request.dependencies)),
+            options=_options(request),
         )
         return response
 
@@ -175,6 +179,20 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if recorded is not None and not recorded.custom:
             recorded.outputs = _wire_plain(request.outputs)
         return super().RegisterResourceOutputs(request)
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The options a registration asked the engine for (only those that are set)."""
+    options: dict[str, Any] = {}
+    if request.protect:
+        options["protect"] = True
+    if request.retainOnDelete:
+        options["retainOnDelete"] = True
+    if request.importId:
+        options["importId"] = request.importId
+    if request.hooks.on_error:
+        options["onErrorHooks"] = list(request.hooks.on_error)
+    return options
 
 
 def _wire_plain(struct: Any) -> Any:

@@ -89,6 +89,7 @@ def stack_resource(resource: PolicyResource) -> rules.StackResource:
         "propertyDependencies": {
             key: [d.urn for d in deps] for key, deps in resource.property_dependencies.items()
         },
+        "protect": bool(resource.opts.protect),
     }
 
 

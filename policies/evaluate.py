@@ -56,6 +56,7 @@ def _stack_resource(resource: GraphResource) -> rules.StackResource:
         "props": props,
         "dependencies": list(getattr(resource, "dependencies", None) or []),
         "propertyDependencies": {},
+        "protect": bool((getattr(resource, "options", None) or {}).get("protect")),
     }
 
 

@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -65,6 +65,15 @@ PUBLIC_ACCESS_FLAGS = (
 )
 PYTHON_WORKERS_FLAG = "python_workers"
 PYTHON_CONTENT_TYPE = "text/x-python"
+# Resources whose deletion loses data: objects, the key that decrypts them, table rows.
+DATA_HOLDING_TYPES = (
+    *BUCKET_TYPES,
+    "aws:kms/key:Key",
+    "aws:dynamodb/table:Table",
+    "aws:rds/instance:Instance",
+    "aws:rds/cluster:Cluster",
+    "aws:efs/fileSystem:FileSystem",
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,8 @@ class StackResource(TypedDict):
     """URNs this resource depends on."""
     propertyDependencies: dict[str, list[str]]
     """Per property, the URNs its value came from (empty when not recorded)."""
+    protect: NotRequired[bool]
+    """The resource's `protect` option: Pulumi refuses to delete or replace it."""
 
 
 @dataclass(frozen=True)
@@ -522,6 +533,27 @@ def s3_public_access_blocked(resources: Sequence[StackResource]) -> list[tuple[s
     return found
 
 
+# --- stateful resources ---------------------------------------------------------------------
+
+
+def data_resources_protected(resources: Sequence[StackResource]) -> list[tuple[str, str]]:
+    """In prod, what holds data carries `protect`: destroy and replacement stop before it.
+
+    Without it `pulumi destroy` (or a replacement of the bucket) tears down the distribution
+    and then stops on BucketNotEmpty, leaving prod half torn down.
+    """
+    return [
+        (
+            resource["urn"],
+            f"{resource['name']!r} ({resource['type']}) holds data but is not protected; "
+            "set edgekit:protectData true (Pulumi protect + retain_on_delete), or "
+            "ResourceOptions(protect=True, retain_on_delete=True) on the resource",
+        )
+        for resource in resources
+        if resource["type"] in DATA_HOLDING_TYPES and resource.get("protect") is not True
+    ]
+
+
 # --- the pack -------------------------------------------------------------------------------
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
@@ -588,6 +620,14 @@ STACK_RULES: tuple[StackRule, ...] = (
         "memory limits, and associated by a numbered version.",
         level=MANDATORY,
         check=lambda_edge_functions,
+    ),
+    StackRule(
+        name="prod-data-protected",
+        description="In prod, buckets, KMS keys and other data-holding resources are "
+        "protected (Pulumi protect), so destroy or replacement cannot delete their data.",
+        level=MANDATORY,
+        check=data_resources_protected,
+        scope=PRODUCTION,
     ),
     StackRule(
         name="s3-public-access-blocked",

@@ -22,6 +22,11 @@ SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 ALARM_ENDPOINT = "https://events.incidents.example/hooks/do-not-print-me"
+# Prod as a team runs it once the secret is set and paging is turned on.
+PAGING_PROD = {
+    "edgekit:alarmEndpoint": {"secure": "v1:encrypted"},
+    "edgekit:alarms": {"enabled": True, "originLatencyP95Ms": 80, "paging": True},
+}
 
 
 def _run(stack: str, **overrides) -> ProgramGraph:
@@ -33,7 +38,7 @@ def graphs() -> dict[str, ProgramGraph]:
     return {
         "local": _run("local"),
         "staging": _run("staging"),
-        "prod": _run("prod", **{"edgekit:alarmEndpoint": {"secure": "v1:encrypted"}}),
+        "prod": _run("prod", **PAGING_PROD),
     }
 
 
@@ -99,11 +104,14 @@ def test_alarms_page_only_in_prod_and_the_endpoint_stays_secret(graphs):
     assert stack_files.OFFLINE_SECRET_PLACEHOLDER not in json.dumps(graphs["prod"].to_json())
 
 
-def test_paging_without_an_endpoint_is_said_not_silently_dropped(caplog):
-    graph = _run("prod")
-    assert not graph.of_type(SUBSCRIPTION)
-    assert "edgekit:alarmEndpoint is not set" in caplog.text
-    assert "page nobody" in caplog.text
+def test_paging_without_an_endpoint_stops_the_program_before_any_resource():
+    overrides = {"edgekit:alarms": PAGING_PROD["edgekit:alarms"]}
+    with pytest.raises(ConfigError) as raised:
+        run_program("prod", config_overrides=overrides)
+    message = str(raised.value)
+    assert "edgekit:alarms.paging" in message
+    assert "pulumi config set --secret edgekit:alarmEndpoint" in message
+    assert "--stack prod" in message
 
 
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])

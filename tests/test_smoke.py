@@ -117,7 +117,7 @@ def test_edge_cacheable_needs_a_positive_age_and_no_veto(cache_control, cacheabl
     assert edge_cacheable(cache_control) is cacheable
 
 
-@pytest.mark.parametrize("state", ["MISS", "HIT", "miss"])
+@pytest.mark.parametrize("state", ["MISS", "HIT", "miss", "REVALIDATED"])
 def test_the_first_api_answer_may_be_a_miss_or_a_hit(state):
     assert check_cache_fill(api_answer(state)).passed
 

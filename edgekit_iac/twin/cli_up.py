@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-environments", type=int, default=4,
                         help="concurrent execution environments per Lambda@Edge function "
                              "(default: 4)")
+    parser.add_argument("--origin-url", default=None, metavar="URL",
+                        help="the cache wrapper's origin instead of the demo origin, e.g. a "
+                             "test server on http://127.0.0.1:PORT (https, or http on "
+                             "loopback)")
     parser.add_argument("--verbose", action="store_true", help="log every twin event")
 
 
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         cf=CfDefaults(country=args.cf_country.upper(), colo=args.cf_colo.upper(),
                       city=args.cf_city),
         lambda_environments=max(1, args.lambda_environments),
+        origin_url=args.origin_url,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

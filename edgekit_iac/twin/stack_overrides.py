@@ -5,7 +5,8 @@ The local stack names a loopback origin URL (`edgekit:cloudflare` ->
 listens by default. When the demo origin gets another port (`--port demo-origin=N`,
 `--port-base 0`), the twin runs the program with that key set to the demo origin's real
 URL, so the graph (and graph.json) records the URL the Worker actually calls. A non-loopback
-origin URL (a real API) is left alone, and the Worker calls it.
+origin URL (a real API) is left alone, and the Worker calls it. `edgekit up --origin-url URL`
+points the cache wrapper at another origin instead (e.g. a test suite's own server).
 """
 
 from __future__ import annotations
@@ -60,4 +61,18 @@ def with_demo_origin(config: Mapping[str, Any], demo_url: str) -> dict[str, Any]
     for part in ORIGIN_URL_PATH[:-1]:
         node = node[part]
     node[ORIGIN_URL_PATH[-1]] = demo_url
+    return updated
+
+
+def with_origin_url(config: Mapping[str, Any], url: str) -> dict[str, Any]:
+    """A copy of `config` whose cache wrapper calls `url` (whatever the stack says)."""
+    updated = copy.deepcopy(dict(config))
+    node = updated.get(CONFIG_KEY)
+    if not isinstance(node, dict):
+        return updated  # no Cloudflare section: no cache wrapper to point anywhere
+    for part in ORIGIN_URL_PATH[:-1]:
+        if not isinstance(node.get(part), dict):
+            return updated  # no cache wrapper in this stack: nothing to point anywhere
+        node = node[part]
+    node[ORIGIN_URL_PATH[-1]] = url
     return updated

@@ -15,7 +15,7 @@ from typing import Any
 
 HIT, MISS, STALE, BYPASS, ERROR, BLOCKED = "HIT", "MISS", "STALE", "BYPASS", "ERROR", "BLOCKED"
 # Results that were answered from (or for) the cache: the hit ratio's denominator.
-_LOOKUPS = frozenset({HIT, MISS, STALE})
+_LOOKUPS = frozenset({HIT, MISS, STALE, "REVALIDATED"})  # REVALIDATED: origin said 304
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RequestRecord:
     method: str
     target: str
     status: int
-    cache: str  # HIT | MISS | STALE | BYPASS | ERROR | BLOCKED | "-"
+    cache: str  # HIT | MISS | REVALIDATED | STALE | BYPASS | ERROR | BLOCKED | "-"
     edge_ms: float
     client_ip: str
 

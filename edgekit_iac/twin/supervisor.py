@@ -57,6 +57,7 @@ class TwinOptions:
     bundle_first: bool = True
     program: Callable[[], None] | None = None  # default: the project's __main__.py
     config: Mapping[str, Any] | None = None  # default: stacks/Pulumi.<stack>.yaml
+    origin_url: str | None = None  # the cache wrapper's origin instead of the demo origin
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
                    "status page and controls")
     origin = starter.demo_origin(config, after=90)
     status.demo_origin = origin
-    config = stack_overrides.with_demo_origin(config, origin.url)
+    config = (stack_overrides.with_origin_url(config, options.origin_url) if options.origin_url
+              else stack_overrides.with_demo_origin(config, origin.url))
 
     graph = starter.graph(config)
     view = GraphView(graph)

@@ -45,6 +45,7 @@ from tests.components.test_image_resizer_component import make_artifact
 STACK_CONFIG = {"aws:region": "eu-west-1"}
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 ZONE = "fedcba9876543210fedcba9876543210"
+SCRIPTS = ("hello-geo", "edge-cache")
 
 PIPELINE = "edgekit:aws:EdgeLogPipeline"
 LOGPUSH = "edgekit:cloudflare:CloudflareLogpush"
@@ -76,7 +77,7 @@ def record_with_logpush(**logpush_changes) -> ProgramGraph:
                 account_id=ACCOUNT,
                 bucket_name=logs.log_bucket_name,
                 bucket_region=logs.log_bucket_region,
-                **logpush_changes,
+                **{"script_names": SCRIPTS, **logpush_changes},
             ),
         )
 
@@ -376,6 +377,16 @@ def test_workers_trace_events_are_pushed_at_account_level_as_ndjson(logpush: Pro
     assert job["destinationConf"] == {"secret": True}
 
 
+def test_workers_trace_events_are_filtered_to_the_stacks_own_scripts(logpush: ProgramGraph):
+    # The dataset is account-wide: without the filter every stack's Workers land here.
+    job = named(logpush, JOB, "workers-logpush-workers-trace-events").inputs
+    assert json.loads(job["filter"]) == {
+        "where": {"key": "ScriptName", "operator": "in", "value": ["edge-cache", "hello-geo"]}
+    }
+    # The zone dataset is the zone's own; it needs no script filter.
+    assert "filter" not in named(logpush, JOB, "workers-logpush-http-requests").inputs
+
+
 def test_http_requests_are_pushed_from_the_zone_only_when_asked(logpush: ProgramGraph):
     job = named(logpush, JOB, "workers-logpush-http-requests").inputs
     assert (job["zoneId"], job["dataset"]) == (ZONE, "http_requests")
@@ -432,10 +443,18 @@ def test_logpush_outputs_and_children(logpush: ProgramGraph):
         ),
         ({"bucket_region": "cn-north-1"}, "bucket_region", "China"),
         ({"bucket_name": ""}, "bucket_name", "the log bucket's name"),
+        ({"script_names": []}, "script_names", "account-wide"),
+        ({"script_names": "edge-cache"}, "script_names", "non-empty list"),
+        ({"script_names": ["Edge Cache"]}, "script_names", "bad script names"),
     ],
 )
 def test_logpush_refusals_name_the_field_and_what_is_accepted(changes, field, accepted):
-    args = {"account_id": ACCOUNT, "bucket_name": "edge-logs-1", **changes}
+    args = {
+        "account_id": ACCOUNT,
+        "bucket_name": "edge-logs-1",
+        "script_names": SCRIPTS,
+        **changes,
+    }
     with pytest.raises(LogpushArgsError) as raised:
         run_program(
             "test",

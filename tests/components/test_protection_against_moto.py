@@ -275,6 +275,27 @@ def monitoring_subscription_request(resource: RecordedResource) -> dict[str, Any
     }
 
 
+def metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    query = strict(query, "id", "expression", "label", "returnData", "metric")
+    translated: dict[str, Any] = {"Id": query["id"], "ReturnData": query["returnData"]}
+    if "expression" in query:
+        translated["Expression"] = query["expression"]
+    if "label" in query:
+        translated["Label"] = query["label"]
+    if "metric" in query:
+        metric = strict(query["metric"], "namespace", "metricName", "dimensions", "period", "stat")
+        translated["MetricStat"] = {
+            "Metric": {
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": [{"Name": k, "Value": v} for k, v in metric["dimensions"].items()],
+            },
+            "Period": int(metric["period"]),
+            "Stat": metric["stat"],
+        }
+    return translated
+
+
 def metric_alarm_request(resource: RecordedResource, topics: Mapping[str, str]) -> dict[str, Any]:
     inputs = strict(
         resource.inputs,
@@ -282,6 +303,7 @@ def metric_alarm_request(resource: RecordedResource, topics: Mapping[str, str]) 
         "alarmDescription",
         "namespace",
         "metricName",
+        "metricQueries",
         "dimensions",
         "statistic",
         "extendedStatistic",
@@ -298,12 +320,8 @@ def metric_alarm_request(resource: RecordedResource, topics: Mapping[str, str]) 
     request: dict[str, Any] = {
         "AlarmName": resource.outputs["name"],
         "AlarmDescription": inputs["alarmDescription"],
-        "Namespace": inputs["namespace"],
-        "MetricName": inputs["metricName"],
-        "Dimensions": [{"Name": k, "Value": v} for k, v in inputs["dimensions"].items()],
         "ComparisonOperator": inputs["comparisonOperator"],
         "Threshold": float(inputs["threshold"]),
-        "Period": int(inputs["period"]),
         "EvaluationPeriods": int(inputs["evaluationPeriods"]),
         "DatapointsToAlarm": int(inputs["datapointsToAlarm"]),
         "TreatMissingData": inputs["treatMissingData"],
@@ -311,6 +329,17 @@ def metric_alarm_request(resource: RecordedResource, topics: Mapping[str, str]) 
         "AlarmActions": [topics[arn] for arn in inputs["alarmActions"]],
         "OKActions": [topics[arn] for arn in inputs["okActions"]],
     }
+    if "metricQueries" in inputs:
+        request["Metrics"] = [metric_query(query) for query in inputs["metricQueries"]]
+        return request
+    request.update(
+        {
+            "Namespace": inputs["namespace"],
+            "MetricName": inputs["metricName"],
+            "Dimensions": [{"Name": k, "Value": v} for k, v in inputs["dimensions"].items()],
+            "Period": int(inputs["period"]),
+        }
+    )
     if "statistic" in inputs:
         request["Statistic"] = inputs["statistic"]
     if "extendedStatistic" in inputs:
@@ -340,6 +369,7 @@ def protected() -> ProgramGraph:
                 account_id=ACCOUNT,
                 bucket_name=logs.log_bucket_name,
                 bucket_region=logs.log_bucket_region,
+                script_names=["edge-cache"],
                 prefix="cloudflare/prod",
             ),
         )
@@ -570,11 +600,14 @@ def test_alarm_stack_builds_in_aws_from_its_recorded_inputs(observed: ProgramGra
 
     east = client("cloudwatch").describe_alarms()["MetricAlarms"]
     west = client("cloudwatch", "eu-west-1").describe_alarms()["MetricAlarms"]
-    assert len(east) == 4
+    assert len(east) == 5
     assert len(west) == 2
-    latency = next(a for a in east if a["MetricName"] == "OriginLatency")
+    latency = next(a for a in east if a.get("MetricName") == "OriginLatency")
     assert latency["ExtendedStatistic"] == "p95"
-    assert latency["Threshold"] == 80.0
+    assert latency["Threshold"] == 1500.0
+    # The global Lambda@Edge alarm is metric math over CloudFront's own metrics.
+    edge = next(a for a in east if a.get("Metrics"))
+    assert [m["Id"] for m in edge["Metrics"] if m["ReturnData"]] == ["errors"]
     assert {d["Name"]: d["Value"] for d in latency["Dimensions"]} == {
         "DistributionId": "E2QWRUHAPOMQZL",
         "Region": "Global",
@@ -585,7 +618,7 @@ def test_alarm_stack_builds_in_aws_from_its_recorded_inputs(observed: ProgramGra
             (action,) = found["AlarmActions"]
             assert action.split(":")[3] == region
             client("sns", region).get_topic_attributes(TopicArn=action)
-    lambda_errors = next(a for a in west if a["MetricName"] == "Errors")
+    lambda_errors = next(a for a in west if a.get("MetricName") == "Errors")
     assert lambda_errors["Dimensions"] == [
         {"Name": "FunctionName", "Value": "us-east-1.images-fn-1a2b3c4"}
     ]

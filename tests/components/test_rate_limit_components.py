@@ -309,6 +309,7 @@ def test_config_values_reach_the_rule():
         ({"expression": "(cf.colo.id eq 1)"}, "expression", "does not use cf.colo.id"),
         ({"expression": '(http.host eq "a"'}, "expression", "parentheses"),
         ({"zone_plan": "premium"}, "zone_plan", "free, pro, business, enterprise"),
+        ({"existing_ruleset_id": "dashboard"}, "existing_ruleset_id", "entrypoint"),
         ({"response_status": 503}, "response_status", "400..499"),
         ({"response_content_type": "text/csv"}, "response_content_type", "application/json"),
         ({"response_body": "slow down"}, "response_body", "JSON"),
@@ -340,3 +341,56 @@ def test_each_plan_may_use_its_documented_maximum(plan, period, timeout):
     ratelimit = only_rule(graph)["ratelimit"]
     assert (ratelimit["period"], ratelimit["mitigationTimeout"]) == (period, timeout)
     assert PLAN_LIMITS[plan].max_period == period
+
+
+# --- an existing http_ratelimit entry point (issue 10) --------------------------------------
+
+
+def test_cloudflares_refusal_of_a_second_entry_point_prints_the_adoption_steps(monkeypatch):
+    from edgekit_iac.components import cloudflare_rate_limit as module
+    from pulumi.resource_hooks import ErrorHookArgs
+
+    logged: list[str] = []
+    monkeypatch.setattr(module.pulumi.log, "error", lambda message, *a, **k: logged.append(message))
+    zone = "fedcba9876543210fedcba9876543210"
+    refused = ErrorHookArgs(
+        urn="urn:x",
+        id="",
+        name="api-rate-limit-ruleset",
+        type="cloudflare:index/ruleset:Ruleset",
+        failed_operation="create",
+        errors=[
+            "400 Bad Request: 'zone' is not a valid value for kind because exceeded maximum "
+            "number of zone rulesets for phase http_ratelimit (20217)"
+        ],
+    )
+    assert module.explain_failure(refused, zone) is False
+    (message,) = logged
+    assert f"zones/{zone}/rulesets/phases/http_ratelimit/entrypoint" in message
+    assert "edgekit:rateLimits.cloudflare.importRulesetId" in message
+    assert (
+        f"pulumi import cloudflare:index/ruleset:Ruleset api-rate-limit-ruleset zones/{zone}/<id>"
+        in message
+    )
+    # Any other failure is Cloudflare's own message alone.
+    other = ErrorHookArgs(
+        urn="urn:x", id="", name="r", type="t", failed_operation="create", errors=["timeout"]
+    )
+    assert module.explain_failure(other, zone) is False
+    assert len(logged) == 1
+
+
+def test_an_existing_entry_point_is_imported_by_its_zone_qualified_id():
+    existing = "0" * 31 + "1"
+    graph = record_cloudflare(CloudflareRateLimitArgs(zone_id=ZONE, existing_ruleset_id=existing))
+    ruleset = graph.one("cloudflare:index/ruleset:Ruleset")
+    assert ruleset.options["importId"] == f"zones/{ZONE}/{existing}"
+    assert ruleset.options["onErrorHooks"] == ["api-rl-entrypoint-exists"]
+
+
+def test_a_pulumi_cli_without_error_hooks_still_gets_the_ruleset(monkeypatch):
+    from edgekit_iac.components import cloudflare_rate_limit as module
+
+    monkeypatch.setattr(module, "monitor_supports_feature", lambda feature: False)
+    graph = record_cloudflare(CloudflareRateLimitArgs(zone_id=ZONE))
+    assert "onErrorHooks" not in graph.one("cloudflare:index/ruleset:Ruleset").options

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from edgekit_iac.components.cached_worker import (
+    DEFAULT_API_KEY_HEADERS,
     DEFAULT_CACHEABLE_STATUSES,
     DEFAULT_MAX_TTL,
     DEFAULT_ORIGIN_TIMEOUT_MS,
@@ -181,6 +182,8 @@ def cached(cache_artifact: Artifact) -> ProgramGraph:
         origin_timeout_ms=2500,
         cacheable_statuses=[404, 200, 200, 301],
         session_cookies=["sid", "wp_*"],
+        api_key_headers=["X-Tenant-Key", "x-secret-*"],
+        forward_headers=["X-Request-Id", "x-request-id"],
         tracking_params=["utm_*", "ref"],
         origin_dns=OriginDnsRecord(name="Origin.Example.com", content="203.0.113.10", type="A"),
     )
@@ -358,6 +361,8 @@ def test_cache_settings_are_bound_under_the_names_the_worker_reads(cached):
         "ORIGIN_TIMEOUT_MS": "2500",
         "CACHEABLE_STATUSES": "200,301,404",
         "SESSION_COOKIES": "sid,wp_*",
+        "API_KEY_HEADERS": "X-Tenant-Key,x-secret-*",
+        "FORWARD_HEADERS": "x-request-id",
         "TRACKING_PARAMS": "utm_*,ref",
     }
     assert policy.parse_settings(bindings) == policy.Settings(
@@ -368,6 +373,8 @@ def test_cache_settings_are_bound_under_the_names_the_worker_reads(cached):
         origin_timeout_ms=2500,
         cacheable_statuses=frozenset({200, 301, 404}),
         session_cookies=("sid", "wp_*"),
+        api_key_headers=("X-Tenant-Key", "x-secret-*"),
+        forward_headers=("x-request-id",),
         tracking_params=("utm_*", "ref"),
     )
 
@@ -382,6 +389,8 @@ def test_component_defaults_are_the_workers_own_defaults():
         origin_timeout_ms=DEFAULT_ORIGIN_TIMEOUT_MS,
         cacheable_statuses=frozenset(DEFAULT_CACHEABLE_STATUSES),
         session_cookies=DEFAULT_SESSION_COOKIES,
+        api_key_headers=DEFAULT_API_KEY_HEADERS,
+        forward_headers=(),
         tracking_params=DEFAULT_TRACKING_PARAMS,
     )
 
@@ -569,6 +578,14 @@ def test_edge_worker_refuses_bundles_it_cannot_deploy(tmp_path, geo_artifact):
         ({"session_cookies": ["has space"]}, "CachedWorkerArgs.session_cookies"),
         ({"tracking_params": ["utm_*x"]}, "CachedWorkerArgs.tracking_params"),
         ({"tracking_params": ["a=b"]}, "CachedWorkerArgs.tracking_params"),
+        ({"api_key_headers": "x-api-key"}, "CachedWorkerArgs.api_key_headers"),
+        ({"api_key_headers": ["x key"]}, "CachedWorkerArgs.api_key_headers"),
+        ({"forward_headers": ["Authorization"]}, "CachedWorkerArgs.forward_headers"),
+        ({"forward_headers": ["Cookie"]}, "CachedWorkerArgs.forward_headers"),
+        ({"forward_headers": ["X-Api-Key"]}, "CachedWorkerArgs.forward_headers"),
+        ({"forward_headers": ["X-Secret-A"], "api_key_headers": ["x-secret-*"]},
+         "CachedWorkerArgs.forward_headers"),
+        ({"forward_headers": ["X-Req*"]}, "CachedWorkerArgs.forward_headers"),
         # The deployment fields are EdgeWorker's checks, reported under CachedWorkerArgs.
         ({"custom_domain": "api.example.com"}, "CachedWorkerArgs.custom_domain"),
         ({"compatibility_date": "2999-01-01"}, "CachedWorkerArgs.compatibility_date"),

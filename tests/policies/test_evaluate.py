@@ -205,7 +205,10 @@ def resizer_program(artifact, **extra):
 
 def test_the_image_resizer_component_satisfies_the_pack_in_prod(tmp_path):
     program = resizer_program(
-        resizer_artifact(tmp_path), web_acl_arn=WEB_ACL, realtime_log_config_arn=REALTIME_LOGS
+        resizer_artifact(tmp_path),
+        web_acl_arn=WEB_ACL,
+        realtime_log_config_arn=REALTIME_LOGS,
+        protect_data=True,
     )
     graph = run_program("prod", program=program, config={"aws:region": "eu-west-1"})
     assert evaluate(graph.resources, "prod") == []

@@ -340,6 +340,14 @@ def test_only_a_loopback_origin_url_is_pointed_at_the_demo_origin():
     assert stack_overrides.with_demo_origin(real, "http://127.0.0.1:5555") == real
 
 
+def test_origin_url_option_points_the_cache_wrapper_anywhere():
+    real = {"edgekit:cloudflare": {"cacheWrapper": {"originUrl": "https://api.example.com"}}}
+    moved = stack_overrides.with_origin_url(real, "http://127.0.0.1:6000")
+    assert moved["edgekit:cloudflare"]["cacheWrapper"]["originUrl"] == "http://127.0.0.1:6000"
+    assert real["edgekit:cloudflare"]["cacheWrapper"]["originUrl"] == "https://api.example.com"
+    assert stack_overrides.with_origin_url({}, "http://127.0.0.1:6000") == {}
+
+
 def test_percentiles_are_nearest_rank():
     values = list(range(1, 101))
     assert (percentile(values, 0.5), percentile(values, 0.95)) == (50, 95)
