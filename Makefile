@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= local
 
-.PHONY: run test lint bench bench-quick cache-tests clean
+.PHONY: run test lint fuzz bench bench-quick cache-tests clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
 	touch $(STAMP)
 
+# Options pass through ARGS, e.g. `make run ARGS="--port-base 0"`.
 run: $(STAMP)
-	$(PY) -m edgekit_iac up --stack $(STACK)
+	$(PY) -m edgekit_iac up --stack $(STACK) $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -25,6 +26,12 @@ lint: $(STAMP)
 test: lint
 	./scripts/ensure-chromium
 	$(PY) -m pytest
+
+# The resizer's fuzz test in full: FUZZ_EXAMPLES mutated images from a new random start each
+# run (FUZZ_SEED=N repeats one); `make test` runs a fixed 500. Findings go to build/fuzz/.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	$(PY) -m tests.functions.fuzz_resizer --examples $(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 $(VENV)/.bench-stamp: $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,bench]"

@@ -352,7 +352,7 @@ def _custom_domain(value: Any) -> str | None:
 
 def cache_bindings(settings: CacheSettings) -> dict[str, str]:
     """The plain-text bindings cache_worker.py reads, in the formats cache_policy parses."""
-    return {
+    bindings = {
         "ORIGIN_URL": settings.origin_url,
         "DEFAULT_TTL": str(settings.default_ttl),
         "MAX_TTL": str(settings.max_ttl),
@@ -362,9 +362,13 @@ def cache_bindings(settings: CacheSettings) -> dict[str, str]:
         # An empty string is "none" to the Worker; an unbound name would mean "its default".
         "SESSION_COOKIES": ",".join(settings.session_cookies),
         "API_KEY_HEADERS": ",".join(settings.api_key_headers),
-        "FORWARD_HEADERS": ",".join(settings.forward_headers),
         "TRACKING_PARAMS": ",".join(settings.tracking_params),
     }
+    # FORWARD_HEADERS defaults to none in the Worker, so an empty list is left unbound: an
+    # empty text binding is one the provider may not write back (a diff on every preview).
+    if settings.forward_headers:
+        bindings["FORWARD_HEADERS"] = ",".join(settings.forward_headers)
+    return bindings
 
 
 def edge_worker_args(args: CachedWorkerArgs, settings: CacheSettings) -> EdgeWorkerArgs:

@@ -41,3 +41,22 @@ def build_dir() -> Path:
 
 def state_dir(stack: str) -> Path:
     return project_root() / ".edgekit" / stack
+
+
+def writable_dir(path: Path, option: str) -> Path:
+    """`path` created if missing and probed with a file, or a UserError naming `option`.
+
+    Commands check the directories they were given before any slow work, so a typo or a
+    read-only place is one line, not a traceback after minutes of bundling."""
+    import tempfile
+
+    from edgekit_iac.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write there ({error.strerror or error}); "
+                        "give a directory you can write to") from None
+    return path

@@ -8,10 +8,13 @@ are UserErrors that `edgekit_iac.cli` prints and turns into exit status 2.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from edgekit_iac.bundle.build import HOST, build_all
 from edgekit_iac.bundle.manifest import display_path
+from edgekit_iac.paths import writable_dir
+from edgekit_iac.progress import progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    artifacts = build_all(
-        args.names or None, python_version=args.python_version, out_dir=args.out_dir
-    )
+    if args.out_dir is not None:
+        writable_dir(args.out_dir, "--out-dir")
+    label = f"edgekit bundle: building {', '.join(args.names) if args.names else 'every function'}"
+    with progress(lambda line: print(line, file=sys.stderr, flush=True), label):
+        artifacts = build_all(
+            args.names or None, python_version=args.python_version, out_dir=args.out_dir
+        )
     for artifact in artifacts:
         print(f"{artifact.name} {display_path(artifact.path)} {artifact.size} {artifact.sha256}")
     return 0

@@ -1,7 +1,8 @@
 """`python -m edgekit_iac down --stack local`: stop the stack's running twin and clean its state.
 
 Signals the pid in .edgekit/<stack>/twin.pid (SIGTERM, the same clean stop as Ctrl-C) and
-waits for it to exit; a twin that does not stop in time is killed and its lock removed.
+waits for the process to exit, not only for its lock to go; a twin that does not stop in
+time is killed and its lock removed.
 With no twin running it says so and succeeds.
 """
 
@@ -40,16 +41,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"edgekit down: no twin is running for stack {args.stack!r}")
         return 0
     pid = int(record.get("pid") or 0)
-    if not pid or not state.pid_alive(pid):
+    if not pid or not state.pid_running(pid):
         _clean(files)
         print(f"edgekit down: the twin for stack {args.stack!r} (pid {pid}) was not running; "
               "removed its stale lock")
         return 0
     os.kill(pid, signal.SIGTERM)
+    # Return only once the process is gone: its ports are free and its files final then
+    # (the lock goes first, while the process still stops).
     deadline = time.monotonic() + args.timeout
-    while time.monotonic() < deadline and state.pid_alive(pid) and files.pid_file.exists():
-        time.sleep(0.1)
-    if state.pid_alive(pid) and files.pid_file.exists():
+    while time.monotonic() < deadline and state.pid_running(pid):
+        time.sleep(0.05)
+    if state.pid_running(pid):
         os.kill(pid, signal.SIGKILL)
         _clean(files)
         print(f"edgekit down: the twin (pid {pid}) did not stop within {args.timeout:g} s; "

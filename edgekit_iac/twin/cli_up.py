@@ -10,13 +10,16 @@ import argparse
 import gc
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 
+from edgekit_iac import paths
+from edgekit_iac.release import stack_files
 from edgekit_iac.twin import ports
 from edgekit_iac.twin.cloudflare.workers_host import CfDefaults
 from edgekit_iac.twin.supervisor import RunningTwin, TwinOptions, start_twin
+
+MAX_ENVIRONMENTS = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", default=None,
                         help="where the lock, endpoints.json, graph.json and logs go "
                              "(default: .edgekit/<stack>)")
-    parser.add_argument("--lambda-environments", type=int, default=4,
-                        help="concurrent execution environments per Lambda@Edge function "
-                             "(default: 4)")
+    parser.add_argument("--lambda-environments", type=_environments, default=4, metavar="N",
+                        help="concurrent execution environments per Lambda@Edge function, "
+                             f"1..{MAX_ENVIRONMENTS} (default: 4)")
     parser.add_argument("--origin-url", default=None, metavar="URL",
                         help="the cache wrapper's origin instead of the demo origin, e.g. a "
                              "test server on http://127.0.0.1:PORT (https, or http on "
@@ -66,38 +69,85 @@ def print_banner(twin: RunningTwin) -> None:
     print(f"\nStop with Ctrl-C or `python -m edgekit_iac down --stack {twin.stack}`.", flush=True)
 
 
+def _environments(value: str) -> int:
+    """argparse type of --lambda-environments: a whole number 1..64, never silently 1."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_ENVIRONMENTS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected a whole number of environments, 1..{MAX_ENVIRONMENTS}")
+    return int(value)
+
+
+def configure_logging(verbose: bool, logs_dir: Path) -> Path:
+    """Warnings and errors on the console (everything with --verbose); what the functions
+    print and log (cold-start INFO lines from botocore included) in logs/lambda.log."""
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(console)
+    function_log = logs_dir / "lambda.log"
+    to_file = logging.FileHandler(function_log, delay=True, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("edgekit.twin.lambda").addHandler(to_file)
+    return function_log
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not args.verbose:
-        logging.getLogger("edgekit.twin.lambda").setLevel(logging.INFO)
+    # Everything that can be checked without slow work is checked first, and an unknown
+    # stack is refused before its state directory is made: a failed `up` leaves nothing.
+    overrides = ports.parse_port_overrides(args.port)
+    ports.check_base(args.port_base)
+    config = stack_files.read_config(args.stack)
+    state_dir = paths.writable_dir(
+        Path(args.state_dir).resolve() if args.state_dir else paths.state_dir(args.stack),
+        "--state-dir")
+    function_log = configure_logging(args.verbose, paths.writable_dir(state_dir / "logs",
+                                                                      "--state-dir"))
     options = TwinOptions(
         stack=args.stack,
-        state_dir=Path(args.state_dir).resolve() if args.state_dir else None,
+        state_dir=state_dir,
         port_base=args.port_base,
-        port_overrides=ports.parse_port_overrides(args.port),
+        port_overrides=overrides,
         cf=CfDefaults(country=args.cf_country.upper(), colo=args.cf_colo.upper(),
                       city=args.cf_city),
-        lambda_environments=max(1, args.lambda_environments),
+        lambda_environments=args.lambda_environments,
+        config=config,
         origin_url=args.origin_url,
     )
+    # Ctrl-C (SIGINT to the whole foreground group) or SIGTERM (`edgekit down`): while
+    # starting, unwind what started; once up, leave the wait loop and stop in order. The
+    # Lambda environments ignore SIGINT: the twin stops them itself.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    print(f"edgekit up: starting the twin for stack {args.stack!r} ...", flush=True)
+    try:
+        twin = start_twin(options, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print("\nedgekit up: interrupted while starting; stopped what had started",
+              flush=True)
+        return 130
+    # Everything loaded so far (the program's graph, boto3, moto, the Workers) lives as long
+    # as the twin: keep it out of the cyclic collector, whose full passes over it paused
+    # every listener for up to 0.7 s under load (given back when the twin stops).
+    gc.collect()
+    gc.freeze()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"edgekit up: starting the twin for stack {args.stack!r} ...", flush=True)
-    twin = start_twin(options, say=lambda line: print(line, flush=True))
-    # Everything loaded so far (the program's graph, boto3, moto, the Workers) lives as long
-    # as the twin: keep it out of the cyclic collector, whose full passes over it paused
-    # every listener for up to 0.7 s under load.
-    gc.collect()
-    gc.freeze()
     try:
         print_banner(twin)
+        print(f"Function logs: {function_log}", flush=True)
         while not stop.wait(0.5):
             pass
-        print("\nedgekit up: stopping ...", flush=True)
+        print(f"\nedgekit up: stopping the twin for stack {args.stack!r} ...", end="",
+              flush=True)
     finally:
         twin.stop()
-    print("edgekit up: stopped", flush=True)
-    sys.stdout.flush()
+        gc.unfreeze()
+    print(" stopped", flush=True)
     return 0

@@ -63,6 +63,30 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def pid_running(pid: int) -> bool:
+    """Alive and not merely a zombie: a twin that exited but was not reaped yet by its
+    parent (a shell, a test) has stopped, whatever `kill -0` says. On Linux the process's
+    leader thread shows as a zombie while its other threads are still being torn down, so
+    every thread must be gone or a zombie."""
+    if not pid_alive(pid):
+        return False
+    tasks = Path(f"/proc/{pid}/task")
+    if not Path("/proc/self/task").is_dir():
+        return True  # no /proc (macOS): kill -0 is all there is
+    try:
+        threads = list(tasks.iterdir())
+    except FileNotFoundError:
+        return False  # reaped between the two looks
+    for thread in threads:
+        try:
+            state = (thread / "stat").read_text().rpartition(")")[2].split()[:1]
+        except FileNotFoundError:
+            continue  # this thread has just gone
+        if state not in (["Z"], ["X"]):
+            return True
+    return False
+
+
 def read_lock(files: StateFiles) -> dict[str, Any] | None:
     """The running twin's record, or None (no lock file, or an unreadable one)."""
     try:

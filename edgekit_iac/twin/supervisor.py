@@ -24,6 +24,7 @@ from edgekit_iac import paths
 from edgekit_iac.bundle import build as bundle
 from edgekit_iac.errors import UserError
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
+from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
@@ -156,7 +157,9 @@ class _Starter:
     def graph(self, config: Mapping[str, Any]) -> ProgramGraph:
         opts = self.options
         if opts.bundle_first and opts.program is None:
-            for artifact in bundle.build_all():
+            with progress(self.say, "  bundling the functions"):
+                artifacts = bundle.build_all()
+            for artifact in artifacts:
                 self.say(f"  bundled {artifact.name} {artifact.version}: {artifact.size:,} "
                          f"bytes, sha256 {artifact.sha256[:12]}")
         graph = run_program(opts.stack, program=opts.program, config=config)
@@ -251,12 +254,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
 
     graph = starter.graph(config)
     view = GraphView(graph)
-    s3 = starter.s3(view)
-    services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
-                            starter.stats, starter.files.logs_dir, options.cf.country)
-    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
-    starter.stoppers.append(workers.close)
-
+    # The listener names come from the graph: check --port names against them before
+    # S3, the Lambda environments and the Workers start.
     listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
     graph_names = [resource.name for resource in listened]
     unknown = ports.unknown_overrides(overrides, [*graph_names, ports.STATUS, ports.S3,
@@ -265,6 +264,12 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
                         f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
                         "demo-origin")
+    s3 = starter.s3(view)
+    services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
+                            starter.stats, starter.files.logs_dir, options.cf.country)
+    workers = WorkersHost(view, starter.clock, starter.stats, options.cf)
+    starter.stoppers.append(workers.close)
+
     planned = ports.plan(graph_names, base, overrides)
     examples = []
     for resource in listened:

@@ -9,8 +9,10 @@ Responses:
   immutable ``Cache-Control``, when it fits Lambda@Edge's 1 MB generated-response limit;
 - otherwise the request is rewritten to the stored variant (see below) and CloudFront
   fetches it from S3, which serves the Content-Type and Cache-Control stored with it;
-- 400 bad path, size, key or format; 404 no such original; 415 the original is not a JPEG,
-  PNG, WebP or AVIF image; 422 the original is a corrupt image, over the pixel limit
+- 400 bad path, size, key or format, or a key under ``resized/`` (a stored variant is
+  never resized again); 404 no such original; 415 the original is not a JPEG (MPO
+  included), PNG, WebP or AVIF image; 422 the original is a corrupt image (anything Pillow
+  raises on it; broken metadata alone is ignored and the image served), over the pixel limit
   (decompression bombs are refused from the header) or over MAX_ORIGINAL_BYTES. These are
   cached for a minute: an original may be uploaded or fixed soon after.
 - 503 S3 throttled, failed or was unreachable; 502 S3 refused us (permissions, missing

@@ -3,25 +3,32 @@
 No I/O and no AWS here, so it can be tested and benchmarked on its own.
 
 Speed comes from decoding less, not from resizing faster:
-- JPEG originals are decoded at a reduced DCT scale (Pillow's ``draft``): the largest of
-  1/2, 1/4, 1/8 that still leaves the image at least as large as the target, so a 12 MP
-  photo fitted into 400x300 decodes only 1/64 of its pixels.
+- JPEG originals (MPO included) are decoded at a reduced DCT scale (Pillow's ``draft``):
+  the largest of 1/2, 1/4, 1/8 that still leaves the image at least as large as the
+  target, so a 12 MP photo fitted into 400x300 decodes only 1/64 of its pixels.
 - Other formats are decoded in full (Pillow offers no scaled decode for them); ``resize``
   with a ``reducing_gap`` first shrinks by an integer factor with a cheap box reduce, then
   finishes with Lanczos over at most ``REDUCING_GAP`` times the target size.
-- Only the four Pillow plugins we read and write are imported, so ``Image.open`` never
-  falls back to ``Image.init()`` (which imports every plugin Pillow ships).
+- Only the Pillow plugins we read and write are imported, so ``Image.open`` never falls
+  back to ``Image.init()`` (which imports every plugin Pillow ships).
 
-Accepted originals: JPEG, PNG, WebP, AVIF (the first frame of animated files). Outputs:
-jpeg, png, webp, and avif when this Pillow build can encode it (``encodable_formats()``).
+Accepted originals: JPEG, PNG, WebP, AVIF (the first frame of animated files), and MPO,
+the multi-picture JPEG many phones and cameras write (depth maps, HDR gain maps): it is a
+JPEG, resized from its first picture and reported and kept as ``jpeg``. Outputs: jpeg, png,
+webp, and avif when this Pillow build can encode it (``encodable_formats()``).
 Metadata (EXIF, XMP, comments, text chunks) is stripped after the EXIF orientation has been
 applied to the pixels; an ICC colour profile is kept, because dropping it shifts the
-colours of wide-gamut photos.
+colours of wide-gamut photos. Metadata never fails a resize: real photos carry truncated
+or corrupt EXIF, and an orientation that cannot be read is taken as "as stored".
 
 Failures raise a ``ResizeError`` subclass whose message says what was wrong:
 ``NotAnImage`` (not one of the accepted formats), ``CorruptImage`` (looks like an accepted
 format but cannot be decoded), ``ImageTooLarge`` (over the pixel limit, found from the
-header before any pixel is decoded, so decompression bombs cost no memory).
+header before any pixel is decoded, so decompression bombs cost no memory, or more than
+this process's memory can decode). Any exception raised inside Pillow while opening,
+orienting, decoding or encoding is one of these: a broken file is the file's fault, never
+a server error. An exception raised by this module's own code is not caught here: it is
+a bug, and the handler answers it with a logged 500.
 """
 
 from __future__ import annotations
@@ -39,6 +46,23 @@ _OUTPUTS = {
     "avif": ("AVIF", "image/avif"),
 }
 _INPUTS = ("JPEG", "PNG", "WEBP", "AVIF")
+# Pillow format of an opened original -> our name for it. Pillow opens a JPEG carrying a
+# multi-picture index as MPO; it is a JPEG (its first picture is the photo).
+_SOURCES = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
+# Formats whose decoder can decode at a reduced scale (Pillow's `draft`).
+_DRAFTABLE = ("JPEG", "MPO")
+# EXIF orientation -> the transpose that shows the stored pixels upright (EXIF 2.32, 4.6.4;
+# the same table as Pillow's ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
+_MESSAGE_LIMIT = 200
 
 DEFAULT_QUALITY = 80
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -84,24 +108,24 @@ class ResizedImage:
 
 def _pillow():
     """Import Pillow with only the plugins we need registered (see module docstring)."""
-    # Importing a plugin registers it; these four are all we open or save. (The AVIF plugin
-    # registers a saver only when this Pillow build has libavif.)
+    # Importing a plugin registers it; these are all we open or save. (The AVIF plugin
+    # registers a saver only when this Pillow build has libavif. The JPEG plugin imports
+    # the MPO plugin itself, and with it the TIFF reader, only when a file is an MPO.)
     from PIL import (  # noqa: F401
         AvifImagePlugin,
         Image,
-        ImageOps,
         JpegImagePlugin,
         PngImagePlugin,
         WebPImagePlugin,
     )
 
-    return Image, ImageOps
+    return Image
 
 
 @cache
 def encodable_formats() -> frozenset[str]:
     """Output format names this Pillow build can write (avif needs libavif)."""
-    image, _ = _pillow()
+    image = _pillow()
     return frozenset(name for name, (pil_format, _) in _OUTPUTS.items() if pil_format in image.SAVE)
 
 
@@ -125,26 +149,33 @@ def resize(
 
     `output_format` is one of ``encodable_formats()``, or None for the original's format.
     """
-    image_module, image_ops = _pillow()
+    image_module = _pillow()
     if output_format is not None and output_format not in encodable_formats():
         accepted = ", ".join(sorted(encodable_formats()))
         raise ValueError(f"output format {output_format!r} is not supported; accepted: {accepted}")
 
     im = _open(image_module, data, max_pixels)
-    source_format = im.format.lower()
+    source_format = _SOURCES[im.format]
     output_format = output_format or source_format
     pil_format, content_type = _OUTPUTS[output_format]
     source_size = im.size
     try:
-        oriented = _resized(image_module, image_ops, im, box)
+        oriented = _resized(image_module, im, box)
         final = _for_output(image_module, oriented, pil_format)
         icc_profile = im.info.get("icc_profile")
         final.info = {}  # strip EXIF/XMP/comments: the savers fall back to im.info
         out = io.BytesIO()
         final.save(out, pil_format, **_save_options(pil_format, quality, icc_profile))
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        # Pillow reports truncated or malformed pixel data with these while decoding.
-        raise CorruptImage(f"the {im.format} image cannot be decoded: {exc}") from exc
+    except Exception as exc:
+        if not _raised_in_pillow(exc):
+            raise  # our own bug: the handler logs it and answers 500
+        if isinstance(exc, MemoryError):
+            raise ImageTooLarge(
+                f"the {source_size[0]}x{source_size[1]} image needs more memory to decode "
+                "than the resizer has"
+            ) from exc
+        # Truncated or malformed pixel data, or anything else Pillow trips over in them.
+        raise CorruptImage(f"the {im.format} image cannot be decoded: {_said(exc)}") from exc
     finally:
         im.close()
     return ResizedImage(
@@ -169,8 +200,11 @@ def _open(image_module, data: bytes, max_pixels: int):
     except image_module.DecompressionBombError as exc:
         # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS) fired before our limit could.
         raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # UnidentifiedImageError is an OSError: no accepted plugin recognised the bytes.
+    except Exception as exc:
+        # UnidentifiedImageError (an OSError): no accepted plugin recognised the bytes; any
+        # other exception escaped a plugin that did recognise them but broke on the header.
+        if not _raised_in_pillow(exc):
+            raise
         sniffed = _sniff(data)
         if sniffed:
             raise CorruptImage(f"the {sniffed} image header is malformed") from exc
@@ -190,6 +224,31 @@ def _open(image_module, data: bytes, max_pixels: int):
     return im
 
 
+def _raised_in_pillow(exc: BaseException) -> bool:
+    """Whether `exc` came out of Pillow: a frame after this module's last one is Pillow's.
+
+    Frames are told apart by their module's name, not their file, so this holds however
+    the bundle lays files out. Pillow's C decoders and the stdlib C functions it calls
+    (struct, zlib) add no frame of their own: their errors end in the Pillow function that
+    called them.
+    """
+    modules = []
+    frame = exc.__traceback__
+    while frame is not None:
+        modules.append(frame.tb_frame.f_globals.get("__name__", ""))
+        frame = frame.tb_next
+    ours = [i for i, name in enumerate(modules) if name == __name__]
+    after = modules[ours[-1] + 1 :] if ours else modules
+    return any(name == "PIL" or name.startswith("PIL.") for name in after)
+
+
+def _said(exc: BaseException) -> str:
+    """An exception as a short, printable phrase for an error message."""
+    text = f"{exc}" or type(exc).__name__
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+
+
 def _sniff(data: bytes) -> str | None:
     for signature, name in _SIGNATURES:
         if data.startswith(signature):
@@ -201,15 +260,28 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _resized(image_module, image_ops, im, box: tuple[int, int]):
+def _orientation(im) -> int:
+    """The EXIF (or XMP) orientation, 1..8; 1 ("as stored") when it cannot be read.
+
+    Truncated and corrupt EXIF blocks are common in real photos (Pillow's TIFF reader then
+    raises struct.error, SyntaxError and the like); a broken tag must not cost the image.
+    """
+    try:
+        orientation = im.getexif().get(0x0112, 1)  # 0x0112 = Orientation
+    except Exception:
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def _resized(image_module, im, box: tuple[int, int]):
     """Decode at the cheapest scale, resize into `box`, then apply the EXIF orientation."""
-    orientation = im.getexif().get(0x0112, 1)  # 0x0112 = Orientation
+    orientation = _orientation(im)
     # Orientations 5-8 rotate by 90 degrees: fit the stored pixels into the swapped box.
     stored_box = (box[1], box[0]) if orientation in (5, 6, 7, 8) else box
     target = fit_within(im.size, stored_box)
 
     crop_box = None
-    if im.format == "JPEG" and target != im.size:
+    if im.format in _DRAFTABLE and target != im.size:
         # Decodes at 1/2, 1/4 or 1/8 scale, staying >= target; `crop_box` maps the
         # original's extent onto the scaled pixels (scaled sizes are rounded up).
         drafted = im.draft(None, target)
@@ -222,7 +294,10 @@ def _resized(image_module, image_ops, im, box: tuple[int, int]):
         )
     elif working is im:
         working = im.copy()  # never hand the caller's decoded original back to be mutated
-    image_ops.exif_transpose(working, in_place=True)
+    if orientation in _UPRIGHT:
+        # Transposed here rather than by ImageOps.exif_transpose, which parses the EXIF
+        # again and rewrites it: metadata we strip anyway and that may be broken.
+        working = working.transpose(image_module.Transpose[_UPRIGHT[orientation]])
     return working
 
 

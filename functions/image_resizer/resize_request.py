@@ -149,6 +149,13 @@ def _key_problem(key: str) -> str | None:
         return "the image key must not contain control characters"
     if any(segment in ("", ".", "..") for segment in key.split("/")):
         return "the image key must not contain empty, '.' or '..' path segments"
+    if key.startswith(VARIANT_PREFIX + "/"):
+        # Stored variants live there: resizing one would store a variant of a variant, one
+        # more level per request, each a full resize (issue 11).
+        return (
+            f"the image key must not be under '{VARIANT_PREFIX}/', where resized variants are "
+            "stored; ask for the original's key"
+        )
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return f"the image key is longer than {MAX_KEY_BYTES} bytes"
     if any(unicodedata.category(char) == "Cs" for char in key):

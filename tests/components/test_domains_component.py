@@ -4,6 +4,8 @@ validated through DNS, and `dns: external` listing what the team must create."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from edgekit_iac.components.domains import (
     DnsTarget,
@@ -223,9 +225,10 @@ def test_edgekit_preview_prints_the_records_an_external_dns_team_must_create(mon
         return {**real(stack), "edgekit:images": images, "edgekit:dns": "external"}
 
     monkeypatch.setattr(stack_files, "read_config", read_config)
-    assert main(["preview", "--stack", "prod"]) == 0
-    printed = capsys.readouterr().out
-    (line,) = [line for line in printed.splitlines() if "dnsRecordsToCreate" in line]
+    # The text folds long outputs to the terminal's width; --json holds them whole.
+    assert main(["preview", "--stack", "prod", "--json"]) == 0
+    outputs = json.loads(capsys.readouterr().out)["outputs"]
+    line = json.dumps(outputs["dnsRecordsToCreate"])
     assert '"name": "img.example.com"' in line and '"type": "CNAME"' in line
     assert '"name": "api.example.com"' in line and '"content": "100::"' in line
-    assert "certificateValidationRecords" in printed
+    assert "certificateValidationRecords" in outputs

@@ -20,6 +20,8 @@ import pytest
 from PIL import Image
 
 RESIZER_DIR = Path(__file__).resolve().parents[2] / "functions" / "image_resizer"
+SEEDS_DIR = Path(__file__).resolve().parent / "seeds"
+BROKEN_EXIF_SEEDS = ("exif-truncated-header.jpg", "exif-truncated-ifd.jpg", "exif-not-tiff.jpg")
 
 
 @contextmanager
@@ -76,6 +78,23 @@ def oriented_jpeg(size: tuple[int, int] = (600, 400), orientation: int = 6) -> b
     exif[0x0112] = orientation
     exif[0x010F] = "edgekit test camera"  # Make: metadata that must be stripped
     return encode(im, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def seed(name: str) -> bytes:
+    """A committed fuzz seed (tests/functions/seeds/, made by make_seeds.py)."""
+    return (SEEDS_DIR / name).read_bytes()
+
+
+def mpo(size: tuple[int, int] = (640, 480), second: tuple[int, int] = (160, 120)) -> bytes:
+    """A phone-style MPO: a red photo first, then a smaller blue second picture (a depth map).
+
+    Pillow opens it as format MPO; a resizer that took the wrong picture shows blue.
+    """
+    first = Image.new("RGB", size, (220, 20, 20))
+    depth = Image.new("RGB", second, (20, 20, 220))
+    exif = Image.Exif()
+    exif[0x010F] = "edgekit test phone"
+    return encode(first, "MPO", quality=85, exif=exif, save_all=True, append_images=[depth])
 
 
 def alpha_png(size: tuple[int, int] = (500, 500)) -> bytes:

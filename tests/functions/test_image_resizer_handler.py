@@ -176,6 +176,29 @@ def test_png_alpha_survives_in_formats_that_have_it(handler, s3, output_format):
     assert im.convert("RGBA").getpixel((75, 75))[3] == 255
 
 
+def test_mpo_from_a_phone_is_served_as_jpeg(handler, s3):
+    """Issue 10: Pillow opens many phone photos as MPO, and the resizer answered 500."""
+    put(s3, "phone.jpg", images.mpo((640, 480)))
+
+    response = handler.handler(origin_request("/images/400x300/phone.jpg"), None)
+
+    im = served_image(response)
+    assert (im.format, im.size) == ("JPEG", (400, 300))
+    assert header(response, "Content-Type") == "image/jpeg"
+    assert im.getpixel((200, 150))[0] > 180  # the first (red) picture
+    obj, _ = stored(s3, "resized/400x300/original/phone.jpg")
+    assert obj["ContentType"] == "image/jpeg"
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read")  # Pillow on the cut IFD
+@pytest.mark.parametrize("name", images.BROKEN_EXIF_SEEDS)
+def test_photo_with_broken_exif_is_served(handler, s3, name):
+    """Issue 10: truncated EXIF raised struct.error in Pillow's TIFF reader: a 500."""
+    put(s3, "broken-exif.jpg", images.seed(name))
+    response = handler.handler(origin_request("/images/150x150/broken-exif.jpg"), None)
+    assert served_image(response).size == (96, 64)
+
+
 def test_png_without_format_stays_png(handler, s3):
     put(s3, "logo.png", images.alpha_png((500, 500)))
     im = served_image(handler.handler(origin_request("/images/150x150/logo.png"), None))
@@ -325,6 +348,19 @@ def test_bad_requests_are_400_and_cached_briefly(handler, s3, uri, querystring, 
     assert reason in error_of(handler.handler(origin_request(uri, querystring), None), 400)
 
 
+def test_a_stored_variant_is_never_resized_again(handler, s3):
+    """Issue 11: each level of /resized/ nesting resized a variant and stored a new one."""
+    put(s3, "samples/landscape.jpg", images.small_jpeg())
+    served_image(handler.handler(origin_request("/images/400x300/samples/landscape.jpg"), None))
+
+    nested = "/images/400x300/resized/400x300/original/samples/landscape.jpg"
+    response = handler.handler(origin_request(nested), None)
+
+    assert "must not be under 'resized/'" in error_of(response, 400)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="resized/")["Contents"]
+    assert [item["Key"] for item in listed] == ["resized/400x300/original/samples/landscape.jpg"]
+
+
 def test_avif_request_without_an_encoder_says_what_is_accepted(handler, s3, modules, monkeypatch):
     monkeypatch.setattr(modules[1], "encodable_formats", lambda: frozenset({"jpeg", "png", "webp"}))
     response = handler.handler(origin_request("/images/400x300/cat.jpg", "format=avif"), None)
@@ -352,6 +388,22 @@ def test_not_an_image_is_415(handler, s3):
 def test_corrupt_image_is_422(handler, s3, make, expected):
     put(s3, "broken", make())
     response = handler.handler(origin_request("/images/400x300/broken"), None)
+    assert expected in error_of(response, 422)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # RuntimeError from Pillow's AVIF decoder: "Decoding of color planes failed".
+        ("avif-colour-planes-runtime-error.avif", "the AVIF image cannot be decoded"),
+        # struct.error from a cut BigTIFF header in an eXIf chunk, then broken pixel data.
+        ("png-exif-struct-error.png", "the PNG image cannot be decoded"),
+    ],
+)
+def test_files_the_fuzzer_found_answering_500_are_422(handler, s3, name, expected):
+    """Found by tests/functions/fuzz_resizer.py on the code before issue 10's fix."""
+    put(s3, "found", images.seed(f"found/{name}"))
+    response = handler.handler(origin_request("/images/400x300/found", "format=png"), None)
     assert expected in error_of(response, 422)
 
 

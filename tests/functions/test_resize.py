@@ -91,15 +91,21 @@ def test_original_format_is_kept_by_default(resize):
 # ---------------------------------------------------------------- draft decoding
 
 
-def test_jpeg_decodes_at_the_smallest_scale_still_covering_the_target(resize, monkeypatch):
-    decoded_sizes = []
+@pytest.fixture
+def decoded_sizes(monkeypatch):
+    """The sizes JPEG (and MPO) originals are decoded at, in order."""
+    sizes = []
     original_load = JpegImagePlugin.JpegImageFile.load
 
     def recording_load(self):
-        decoded_sizes.append(self.size)
+        sizes.append(self.size)
         return original_load(self)
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", recording_load)
+    return sizes
+
+
+def test_jpeg_decodes_at_the_smallest_scale_still_covering_the_target(resize, decoded_sizes):
     resize.resize(images.large_photo_jpeg(), (400, 300))
     resize.resize(images.large_photo_jpeg(), (1200, 800))
 
@@ -113,6 +119,102 @@ def test_draft_decoding_looks_like_a_full_decode(resize):
     reference = images.decode(data).resize((400, 300), Image.Resampling.LANCZOS)
     ours = images.decode(resize.resize(data, (400, 300), quality=95).data)
     assert mean_difference(ours, reference) < 3.0  # out of 255
+
+
+def test_mpo_decodes_at_reduced_scale_like_jpeg(resize, decoded_sizes):
+    """Issue 11: MPO originals took the full decode because draft was gated on format JPEG.
+
+    ``python -m bench.decode_memory``: a 50 MP MPO to 400x300 grew peak RSS by 194 MiB with
+    the full decode, by 5 MiB (as a plain JPEG does) with draft.
+    """
+    result = resize.resize(images.mpo((4000, 3000)), (400, 300))
+
+    assert (result.width, result.height) == (400, 300)
+    assert set(decoded_sizes) == {(500, 375)}  # 1/8 scale, as for a JPEG
+
+
+# ---------------------------------------------------------------- photos from phones (MPO)
+
+
+@pytest.mark.parametrize("output_format", [None, "jpeg", "webp"])
+def test_mpo_resizes_like_a_jpeg_from_its_first_picture(resize, output_format):
+    data = images.mpo((640, 480), second=(160, 120))
+    assert Image.open(io.BytesIO(data)).format == "MPO"  # what phones' files open as
+
+    result = resize.resize(data, (400, 300), output_format)
+
+    out = images.decode(result.data)
+    expected = (output_format or "jpeg").upper()
+    assert (out.format, out.size) == (expected, (400, 300))
+    assert result.format == (output_format or "jpeg")
+    assert (result.source_format, result.source_width, result.source_height) == ("jpeg", 640, 480)
+    red, green, blue = out.convert("RGB").getpixel((200, 150))
+    assert red > 180 and blue < 60  # the red first picture, not the blue depth map
+    assert "mp" not in out.info and getattr(out, "n_frames", 1) == 1  # one picture only
+
+
+def test_mpo_seed_keeps_its_orientation(resize):
+    out = images.decode(resize.resize(images.seed("photo.mpo"), (400, 300)).data)
+    assert (out.format, out.size) == ("JPEG", (64, 96))  # 96x64 stored, EXIF orientation 6
+
+
+# ---------------------------------------------------------------- broken metadata
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read")  # Pillow on the cut IFD
+@pytest.mark.parametrize("name", images.BROKEN_EXIF_SEEDS)
+def test_broken_exif_is_ignored_and_the_image_served(resize, name):
+    """Issue 10: truncated or corrupt EXIF answered 500 (struct.error in Pillow's TIFF
+    reader) or 422; the pixels are fine, so they are served."""
+    result = resize.resize(images.seed(name), (400, 300), "jpeg")
+    out = images.decode(result.data)
+    assert out.format == "JPEG"
+    # Served as stored: Pillow drops a whole IFD it cannot finish reading, orientation too.
+    assert out.size == (96, 64)
+    assert not out.getexif()
+
+
+@pytest.mark.parametrize("orientation", [0, 9, 65535])
+def test_out_of_range_orientation_is_taken_as_stored(resize, orientation):
+    data = images.oriented_jpeg((600, 400), orientation)
+    assert images.decode(resize.resize(data, (400, 300)).data).size == (400, 267)
+
+
+def test_out_of_memory_inside_pillow_is_image_too_large(resize):
+    """A MemoryError from Pillow's decoder is the image's size, not a server error."""
+    script = (
+        "import io, resource, sys; sys.path.insert(0, sys.argv[1]); import resize\n"
+        "from PIL import Image\n"
+        "im = Image.linear_gradient('L').resize((4000, 3000)).convert('RGB')\n"
+        "out = io.BytesIO(); im.save(out, 'PNG', compress_level=1); del im\n"
+        "resize.encodable_formats()  # Pillow's plugins loaded before the limit\n"
+        "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l[:7] == 'VmSize:')\n"
+        "# 24 MiB more address space: far from the 48 MB the decoded 12 MP image needs.\n"
+        "resource.setrlimit(resource.RLIMIT_AS, ((vm + 24 * 1024) * 1024, -1))\n"
+        "try:\n"
+        "    resize.resize(out.getvalue(), (150, 150))\n"
+        "except resize.ImageTooLarge as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(images.RESIZER_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4000x3000 image needs more memory to decode than the resizer has" in done.stdout
+
+
+def test_our_own_bugs_are_not_disguised_as_corrupt_images(resize, monkeypatch):
+    """Only exceptions raised inside Pillow are the file's fault; ours stay loud (a 500)."""
+
+    def broken(*args):
+        raise KeyError("a bug in resize.py")
+
+    monkeypatch.setattr(resize, "_for_output", broken)
+    with pytest.raises(KeyError, match="a bug in resize.py"):
+        resize.resize(images.small_jpeg(), (150, 150))
 
 
 # ---------------------------------------------------------------- orientation, modes

@@ -6,7 +6,7 @@ import unicodedata
 from urllib.parse import quote, unquote
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from . import images
@@ -44,6 +44,10 @@ def parse(rr, uri, querystring="", formats=FORMATS):
         ),
         ("/images/400x300/a+b.jpg", "", (400, 300, "a+b.jpg", None)),  # '+' is literal in paths
         ("/images/400x300/photo..final.jpg", "", (400, 300, "photo..final.jpg", None)),
+        # Only keys under resized/ are variants; names that merely start so are originals.
+        ("/images/400x300/resized.jpg", "", (400, 300, "resized.jpg", None)),
+        ("/images/400x300/resized-2024/a.jpg", "", (400, 300, "resized-2024/a.jpg", None)),
+        ("/images/400x300/photos/resized/a.jpg", "", (400, 300, "photos/resized/a.jpg", None)),
     ],
 )
 def test_valid_requests_are_parsed(rr, uri, querystring, expected):
@@ -77,6 +81,13 @@ def test_valid_requests_are_parsed(rr, uri, querystring, expected):
         ("/images/400x300/a%7F.jpg", "", "control characters"),
         ("/images/400x300/a%FF.jpg", "", "not valid UTF-8"),
         ("/images/400x300/" + "k" * 961, "", "longer than 960 bytes"),
+        # A stored variant is not an original: resizing it stores a variant of a variant.
+        (
+            "/images/400x300/resized/400x300/original/samples/landscape.jpg",
+            "",
+            "must not be under 'resized/', where resized variants are stored",
+        ),
+        ("/images/150x150/resized%2F400x300/webp/cat.jpg", "", "under 'resized/'"),
         ("/images/400x300/cat.jpg", "format=gif", "format 'gif' is not supported; accepted: avif"),
         ("/images/400x300/cat.jpg", "format=", "format '' is not supported"),
         ("/images/400x300/cat.jpg", "format=png&format=webp", "format query parameter once"),
@@ -201,6 +212,7 @@ def test_accepted_keys_are_always_safe(rr, uri):
         assert (asked.width, asked.height) in SIZES
         assert not asked.key.startswith("/")
         assert not set(asked.key.split("/")) & {"", ".", ".."}
+        assert not asked.key.startswith("resized/")  # never a stored variant
         assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in asked.key)
         assert rr.variant_key(asked).startswith("resized/")
         # The stored variant's URI leads CloudFront back to exactly that key.
@@ -222,6 +234,7 @@ safe_segment = st.text(
     output_format=st.sampled_from(sorted(FORMATS) + [None]),
 )
 def test_encoded_keys_round_trip(rr, segments, size, output_format):
+    assume(segments[0] != "resized" or len(segments) == 1)  # under resized/: refused above
     key = "/".join(segments)
     uri = f"/images/{size[0]}x{size[1]}/{quote(key)}"
     querystring = f"format={output_format}" if output_format else ""

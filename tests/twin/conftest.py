@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,19 @@ def edgekit(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def wait_until_up(process: subprocess.Popen, state_dir: Path,
+                  printed: Callable[[], str]) -> dict[str, str]:
+    """The endpoints once `up` wrote them; fails with what it printed if it exits first."""
+    endpoints_file = state_dir / "endpoints.json"
+    deadline = time.monotonic() + START_TIMEOUT
+    while not endpoints_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the twin did not come up:\n{printed()}")
+        time.sleep(0.1)
+    return json.loads(endpoints_file.read_text())
+
+
 @pytest.fixture(scope="session")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
     state_dir = tmp_path_factory.mktemp("twin-state")
@@ -56,14 +69,8 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
              "--cf-colo", CF["colo"], "--cf-city", CF["city"]],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
-    endpoints_file = state_dir / "endpoints.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not endpoints_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the twin did not come up:\n{output.read_text()}")
-        time.sleep(0.1)
-    running = RunningTwin(process, state_dir, output, json.loads(endpoints_file.read_text()))
+    endpoints = wait_until_up(process, state_dir, output.read_text)
+    running = RunningTwin(process, state_dir, output, endpoints)
     try:
         yield running
     finally:

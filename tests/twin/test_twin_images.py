@@ -60,6 +60,13 @@ def test_originals_are_not_served_as_they_are(twin: RunningTwin):
     assert request(twin.url(CDN, "/samples/landscape.jpg")).status == 400
 
 
+def test_a_stored_variant_is_refused_not_resized_into_a_nested_one(twin: RunningTwin):
+    variant = "resized/400x300/original/samples/landscape.jpg"
+    nested = request(twin.url(CDN, f"/images/400x300/{variant}"))
+    assert nested.status == 400
+    assert "must not be under 'resized/'" in nested.json()["error"]
+
+
 def test_after_an_invalidation_the_stored_variant_comes_from_s3(twin: RunningTwin):
     """A second miss for a variant is rewritten by the function to resized/..., which
     CloudFront then reads from the bucket with its Origin Access Control."""

@@ -100,6 +100,9 @@ class _Environment:
             [sys.executable, "-m", "edgekit_iac.twin.aws.lambda_child"],
             cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, bufsize=0,
+            # Its own session: Ctrl-C on the terminal reaches the twin, which stops its
+            # environments itself, instead of killing them mid-start with a traceback.
+            start_new_session=True,
         )
         self._buffer = b""
         threading.Thread(target=self._copy_logs, daemon=True, name=f"{label}-logs").start()

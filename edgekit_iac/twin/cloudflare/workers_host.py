@@ -73,6 +73,12 @@ class CfDefaults:
             override = request.header(f"{TWIN_HEADER_PREFIX}cf-{name}")
             if override:
                 cf[name] = override
+        if str(cf["country"]).upper() != self.country.upper():
+            # A visitor from another country is not in the default city, continent or time
+            # zone: leave out what the request did not say rather than mix two places.
+            if not request.header(f"{TWIN_HEADER_PREFIX}cf-city"):
+                del cf["city"]
+            del cf["continent"], cf["timezone"]
         cf["country"] = str(cf["country"]).upper()
         cf["colo"] = str(cf["colo"]).upper()
         return cf
