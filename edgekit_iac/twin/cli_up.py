@@ -131,15 +131,15 @@ def run(args: argparse.Namespace) -> int:
         print("\nedgekit up: interrupted while starting; stopped what had started",
               flush=True)
         return 130
-    # Everything loaded so far (the program's graph, boto3, moto, the Workers) lives as long
-    # as the twin: keep it out of the cyclic collector, whose full passes over it paused
-    # every listener for up to 0.7 s under load (given back when the twin stops).
-    gc.collect()
-    gc.freeze()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        # Everything loaded so far (the program's graph, boto3, moto, the Workers) lives as
+        # long as the twin: keep it out of the cyclic collector, whose full passes over it
+        # paused every listener for up to 0.7 s under load (given back when it stops).
+        gc.collect()
+        gc.freeze()
         print_banner(twin)
         print(f"Function logs: {function_log}", flush=True)
         while not stop.wait(0.5):
