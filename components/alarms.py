@@ -39,10 +39,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_region,
+    documented,
+    int_in,
+    provider_module,
+)
+from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
     data_options,
     is_tag_mapping,
@@ -50,8 +57,12 @@ from edgekit_iac.components._aws_helpers import (
     policy_json,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 TYPE_TOKEN = "edgekit:aws:EdgeAlarms"
 
@@ -107,19 +118,22 @@ KEY_ADMIN_ACTIONS = (
     "kms:UntagResource",
     "kms:UpdateKeyDescription",
 )
+
 # What CloudWatch needs to publish to an encrypted topic.
 PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+# CloudWatch's OriginLatency cannot exceed CloudFront's longest origin response timeout
+# (60 s, 180 s with a quota increase): a higher p95 threshold would never alarm.
+ORIGIN_LATENCY_LIMIT_MS = 180_000
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-# The component name prefixes SNS topic and alarm names; topics allow only these.
-_COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
-
-class AlarmsArgsError(UserError, ValueError):
+class AlarmsArgsError(ArgsError):
     """A field of `EdgeAlarmsArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "EdgeAlarmsArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class EdgeAlarmsArgs:
     """What a caller chooses about edge alarms; where CloudFront metrics live is not a choice."""
 
@@ -134,7 +148,8 @@ class EdgeAlarmsArgs:
 
     origin_latency_p95_ms: float = DEFAULT_ORIGIN_LATENCY_P95_MS
     """Alarm when p95 OriginLatency (cache misses only, i.e. resizes) exceeds this many
-    milliseconds, > 0. Default: 1500 (see DEFAULT_ORIGIN_LATENCY_P95_MS for the costs)."""
+    milliseconds, 0 < x <= 180000 (CloudFront's longest origin response timeout).
+    Default: 1500 (see DEFAULT_ORIGIN_LATENCY_P95_MS for the costs)."""
 
     error_rate_percent: float = 5.0
     """Alarm when the average 5xx error rate exceeds this percentage, 0 < x <= 100.
@@ -205,14 +220,11 @@ class AlarmSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> AlarmsArgsError:
-    return AlarmsArgsError(f"EdgeAlarmsArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = AlarmsArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(AlarmsArgsError, arg, value, low, high)
 
 
 def _positive(arg: str, value: Any, high: float | None = None) -> float:
@@ -227,9 +239,8 @@ def _regions(value: Any) -> tuple[str, ...]:
     accepted = 'a list of AWS region names such as ["us-east-1", "eu-west-1"], or none'
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise _fail("lambda_metric_regions", f"got {value!r}", accepted)
-    bad = [region for region in value if not isinstance(region, str) or not _REGION.match(region)]
-    if bad:
-        raise _fail("lambda_metric_regions", f"bad regions {bad}", accepted)
+    for region in value:
+        check_region(AlarmsArgsError, "lambda_metric_regions", region)
     return tuple(dict.fromkeys(value))
 
 
@@ -249,20 +260,16 @@ def check_https_endpoint(url: str) -> str:
     """SNS HTTPS subscriptions need an https:// URL with a host."""
     if not isinstance(url, str) or not re.match(r"^https://[^/\s]+(/\S*)?$", url):
         raise AlarmsArgsError(
-            "EdgeAlarmsArgs.alarm_endpoint: the secret is not an https:// URL; "
-            "accepted: https://host/path of the incident tool's SNS integration"
+            "alarm_endpoint",
+            "the secret is not an https:// URL",
+            "https://host/path of the incident tool's SNS integration",
         )
     return url
 
 
 def check_component_name(name: str) -> str:
     """The name must make valid SNS topic names once suffixed with a region."""
-    if not _COMPONENT_NAME.match(name):
-        raise AlarmsArgsError(
-            f"EdgeAlarms name {name!r}: it prefixes SNS topic names; "
-            "accepted: 1-100 letters, digits, '-' or '_'"
-        )
-    return name
+    return _check_name(AlarmsArgsError, "EdgeAlarms", name, "SNS topic names")
 
 
 def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
@@ -279,7 +286,9 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
     return AlarmSettings(
         distribution_id=args.distribution_id,
         function_name=args.function_name,
-        origin_latency_p95_ms=_positive("origin_latency_p95_ms", args.origin_latency_p95_ms),
+        origin_latency_p95_ms=_positive(
+            "origin_latency_p95_ms", args.origin_latency_p95_ms, ORIGIN_LATENCY_LIMIT_MS
+        ),
         error_rate_percent=_positive("error_rate_percent", args.error_rate_percent, 100),
         lambda_errors_per_period=_int_in(
             "lambda_errors_per_period", args.lambda_errors_per_period, 1, 10**9
@@ -302,8 +311,16 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
 # --- pure decisions the resources are built from ------------------------------------------
 
 
-def topic_key_policy(account_id: str) -> dict[str, Any]:
-    """The account administers the key through IAM; CloudWatch may encrypt alarm messages."""
+def topic_key_policy(account_id: str, region: str) -> dict[str, Any]:
+    """The account administers the key through IAM; CloudWatch may encrypt alarm messages.
+
+    CloudWatch's grant holds only for alarms of this account in the key's region
+    (aws:SourceAccount and aws:SourceArn, as the SNS developer guide's "compatibility with
+    AWS services" key policy allows), so no other account's alarm can have CloudWatch use
+    this key (the confused deputy). The ARN pattern is the account's alarms in `region`,
+    not the alarm names themselves: those are auto-named, and a pattern that drifted from
+    them would drop every notification without an error.
+    """
     return policy_document(
         statement(
             "AccountAdministersKey",
@@ -316,6 +333,10 @@ def topic_key_policy(account_id: str) -> dict[str, Any]:
             PUBLISHER_KEY_ACTIONS,
             "*",
             principal={"Service": "cloudwatch.amazonaws.com"},
+            condition={
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
         ),
     )
 
@@ -440,8 +461,10 @@ def lambda_alarms(settings: AlarmSettings, region: str) -> list[AlarmSpec]:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeAlarms(pulumi.ComponentResource):
+class EdgeAlarms(EdgeComponent):
     """Additional CloudFront metrics, alarms on latency/5xx/Lambda@Edge, SNS topics."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     topic_arn: pulumi.Output[str]
     topic_arns: pulumi.Output[dict[str, str]]
@@ -455,10 +478,9 @@ class EdgeAlarms(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args)
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_monitoring_subscription()
         self._create_topics()
@@ -467,22 +489,17 @@ class EdgeAlarms(pulumi.ComponentResource):
         self._create_edge_function_alarm()
         self._create_lambda_alarms()
 
-        self.topic_arn = self.topics[CLOUDFRONT_METRICS_REGION].arn
-        self.topic_arns = pulumi.Output.all(
-            **{region: topic.arn for region, topic in self.topics.items()}
-        )
-        self.alarm_names = pulumi.Output.all(*[alarm.name for alarm in self.alarms])
-        self.register_outputs(
-            {
-                "topic_arn": self.topic_arn,
-                "topic_arns": self.topic_arns,
-                "alarm_names": self.alarm_names,
-            }
+        self.set_outputs(
+            topic_arn=self.topics[CLOUDFRONT_METRICS_REGION].arn,
+            topic_arns=pulumi.Output.all(
+                **{region: topic.arn for region, topic in self.topics.items()}
+            ),
+            alarm_names=pulumi.Output.all(*[alarm.name for alarm in self.alarms]),
         )
 
     def _create_monitoring_subscription(self) -> None:
         self.monitoring = aws.cloudfront.MonitoringSubscription(
-            f"{self._name}-additional-metrics",
+            self.child_name("additional-metrics"),
             distribution_id=self._settings.distribution_id,
             monitoring_subscription={
                 "realtime_metrics_subscription_config": {
@@ -498,17 +515,17 @@ class EdgeAlarms(pulumi.ComponentResource):
         self.topics: dict[str, aws.sns.Topic] = {}
         for region in settings.topic_regions:
             key = aws.kms.Key(
-                f"{self._name}-key-{region}",
+                self.child_name(f"key-{region}"),
                 region=region,
                 description=f"{self._name}: encrypts alarm notifications CloudWatch publishes",
                 enable_key_rotation=True,
                 deletion_window_in_days=7,
-                policy=policy_json(topic_key_policy, account_id),
+                policy=policy_json(topic_key_policy, account_id, region),
                 tags=settings.tags or None,
                 opts=data_options(self, settings.protect_data),
             )
             topic = aws.sns.Topic(
-                f"{self._name}-topic-{region}",
+                self.child_name(f"topic-{region}"),
                 region=region,
                 display_name=f"{self._name} alarms",
                 kms_master_key_id=key.arn,
@@ -517,7 +534,7 @@ class EdgeAlarms(pulumi.ComponentResource):
             )
             if settings.alarm_endpoint is not None:
                 aws.sns.TopicSubscription(
-                    f"{self._name}-paging-{region}",
+                    self.child_name(f"paging-{region}"),
                     region=region,
                     topic=topic.arn,
                     protocol="https",
@@ -540,7 +557,7 @@ class EdgeAlarms(pulumi.ComponentResource):
         actions = [self.topics[region].arn]
         self.alarms.append(
             aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{suffix}",
+                self.child_name(suffix),
                 region=region,
                 alarm_description=f"{self._name}: {description}",
                 evaluation_periods=settings.evaluation_periods,

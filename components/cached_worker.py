@@ -21,19 +21,26 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pulumi
-import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._args import documented, int_in, provider_module
+from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.worker import (
     EdgeWorker,
     EdgeWorkerArgs,
+    WorkerArgsError,
     WorkerDeploymentArgs,
     check_hostname,
     fail,
     prepare,
 )
+
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CachedWorker"
 FUNCTION_NAME = "cache_wrapper"
@@ -78,7 +85,8 @@ _HEADER_PATTERN = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 _LOOPBACK_NAMES = ("localhost",)
 
 
-@dataclass(kw_only=True)
+@documented
+@dataclass(kw_only=True, frozen=True)
 class OriginDnsRecord:
     """The proxied DNS record the origin URL's hostname resolves through."""
 
@@ -92,7 +100,8 @@ class OriginDnsRecord:
     """A, AAAA or CNAME. Default: "CNAME"."""
 
 
-@dataclass(kw_only=True)
+@documented
+@dataclass(kw_only=True, frozen=True)
 class CachedWorkerArgs(WorkerDeploymentArgs):
     """The cache wrapper: where it is deployed (see WorkerDeploymentArgs) and how it caches."""
 
@@ -164,9 +173,7 @@ class CacheSettings:
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise fail(OWNER, arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(WorkerArgsError, arg, value, low, high, owner=OWNER)
 
 
 def is_loopback(host: str) -> bool:
@@ -382,8 +389,10 @@ def edge_worker_args(args: CachedWorkerArgs, settings: CacheSettings) -> EdgeWor
 # --- the component ---------------------------------------------------------------------------
 
 
-class CachedWorker(pulumi.ComponentResource):
+class CachedWorker(EdgeComponent):
     """The cache wrapper Worker, its route or custom domain, and optionally the origin's DNS."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     script_name: pulumi.Output[str]
     routes: pulumi.Output[list[str]]
@@ -403,30 +412,20 @@ class CachedWorker(pulumi.ComponentResource):
         settings = validate_args(args)
         worker_args = edge_worker_args(args, settings)
         prepared = prepare(worker_args, owner=OWNER)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_origin_dns(args.zone_id)
         self._create_worker(replace(worker_args, artifact=prepared.artifact))
 
-        self.script_name = self.worker.script_name
-        self.routes = self.worker.routes
-        self.hostnames = self.worker.hostnames
-        self.bundle_sha256 = self.worker.bundle_sha256
-        self.version = self.worker.version
-        self.version_tag = self.worker.version_tag
-        self.origin_url = pulumi.Output.from_input(settings.origin_url)
-        self.register_outputs(
-            {
-                "script_name": self.script_name,
-                "routes": self.routes,
-                "hostnames": self.hostnames,
-                "bundle_sha256": self.bundle_sha256,
-                "version": self.version,
-                "version_tag": self.version_tag,
-                "origin_url": self.origin_url,
-            }
+        self.set_outputs(
+            script_name=self.worker.script_name,
+            routes=self.worker.routes,
+            hostnames=self.worker.hostnames,
+            bundle_sha256=self.worker.bundle_sha256,
+            version=self.worker.version,
+            version_tag=self.worker.version_tag,
+            origin_url=pulumi.Output.from_input(settings.origin_url),
         )
 
     def _create_origin_dns(self, zone_id: pulumi.Input[str] | None) -> None:
@@ -435,7 +434,7 @@ class CachedWorker(pulumi.ComponentResource):
         if record is None:
             return
         self.origin_dns = cloudflare.DnsRecord(
-            f"{self._name}-origin-dns",
+            self.child_name("origin-dns"),
             zone_id=zone_id,
             name=record.name,
             type=record.type,
@@ -450,7 +449,7 @@ class CachedWorker(pulumi.ComponentResource):
         # Traffic reaches the Worker only once its origin's name resolves.
         depends_on = [self.origin_dns] if self.origin_dns is not None else []
         self.worker = EdgeWorker(
-            f"{self._name}-worker",
+            self.child_name("worker"),
             worker_args,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

@@ -1,10 +1,13 @@
 """CloudflareRateLimit: the zone's rate-limiting rule in front of a Worker, answered with 429 JSON.
 
-One zone `Ruleset` in the `http_ratelimit` phase with one rule: requests matching
-`expression` are counted per client IP per Cloudflare data center (characteristics
+One zone `Ruleset` in the `http_ratelimit` phase with two rules. The first counts requests
+matching `expression` per client IP per Cloudflare data center (characteristics
 `cf.colo.id` and `ip.src`; Cloudflare's API requires `cf.colo.id`), and once a client sends
 more than `requests_per_period` within `period_seconds` it is blocked for
-`mitigation_timeout_seconds` with a JSON body and status 429.
+`mitigation_timeout_seconds` with a JSON body and status 429. The second, with its own
+looser `default_requests_per_period`, counts every request `default_expression` matches
+(by default every request on the zone), so paths outside `expression` (`/?bust=1`) are
+limited too. Cloudflare evaluates the rules in order and a block ends the evaluation.
 
 A zone has one entry-point ruleset per phase, so this component owns the zone's
 `http_ratelimit` phase: declare it once per zone. Which periods and timeouts are allowed
@@ -25,20 +28,29 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._component import EdgeComponent
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareRateLimit"
 PHASE = "http_ratelimit"
 RULE_REF = "edgekit_rate_limit"
+DEFAULT_RULE_REF = "edgekit_rate_limit_all"
+DEFAULT_RULE_EXPRESSION = "true"
+# Cloudflare documents no maximum for requests_per_period; edgekit caps it where AWS WAF
+# caps the same setting, which keeps it a 32-bit integer and refuses absurd values (1e20).
+REQUESTS_PER_PERIOD_RANGE = (1, 2_000_000_000)
 
 # Cloudflare's documented API values (developers.cloudflare.com/waf/rate-limiting-rules/).
 PERIODS = (10, 60, 120, 300, 600, 3600)
@@ -61,11 +73,12 @@ class PlanLimits:
     max_mitigation_timeout: int
     characteristics: frozenset[str] | None  # None: any characteristic the API accepts
     throttling: bool  # mitigation_timeout 0 with "block" (throttle above the rate)
+    max_rules: int = 5  # rate limiting rules per zone
 
 
 PLAN_LIMITS: dict[str, PlanLimits] = {
-    "free": PlanLimits(10, 10, frozenset({"cf.colo.id", "ip.src"}), False),
-    "pro": PlanLimits(60, 3600, frozenset({"cf.colo.id", "ip.src"}), False),
+    "free": PlanLimits(10, 10, frozenset({"cf.colo.id", "ip.src"}), False, max_rules=1),
+    "pro": PlanLimits(60, 3600, frozenset({"cf.colo.id", "ip.src"}), False, max_rules=2),
     "business": PlanLimits(
         600, 86400, frozenset({"cf.colo.id", "ip.src", "cf.unique_visitor_id"}), False
     ),
@@ -78,11 +91,14 @@ ENTRYPOINT_EXISTS = "exceeded maximum number of zone rulesets for phase"
 IMPORT_CONFIG_KEY = "edgekit:rateLimits.cloudflare.importRulesetId"
 
 
-class CloudflareRateLimitArgsError(UserError, ValueError):
+class CloudflareRateLimitArgsError(ArgsError):
     """A field of `CloudflareRateLimitArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "CloudflareRateLimitArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class CloudflareRateLimitArgs:
     """What a caller chooses about the zone's rate limit."""
 
@@ -94,8 +110,19 @@ class CloudflareRateLimitArgs:
     Default: '(starts_with(http.request.uri.path, "/api/"))'."""
 
     requests_per_period: int = 100
-    """Requests one client may send per period before it is blocked, at least 1.
+    """Requests one client may send per period before it is blocked, 1..2_000_000_000.
     Default: 100."""
+
+    default_requests_per_period: int | None = 300
+    """Requests one client may send per period to anything `default_expression` matches,
+    counted by a second rule after the first; from `requests_per_period` (the first rule
+    stays the tighter one) to 2_000_000_000. Needs a plan with two rules (not free).
+    None: no second rule. Default: 300."""
+
+    default_expression: str = DEFAULT_RULE_EXPRESSION
+    """Which requests the second rule counts, in the Rules language. Default: "true", every
+    request on the zone: scope it to your Workers' hosts (`http.host in {...}`) when the
+    zone serves other sites too."""
 
     period_seconds: int = 60
     """Counting period: 10, 60, 120, 300, 600 or 3600 seconds, up to what the plan
@@ -132,31 +159,12 @@ class CloudflareRateLimitArgs:
     are replaced by this component's on the next `pulumi up`. Default: None (create it)."""
 
 
-@dataclass(frozen=True)
-class CloudflareRateSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    zone_id: str
-    expression: str
-    requests_per_period: int
-    period_seconds: int
-    mitigation_timeout_seconds: int
-    characteristics: tuple[str, ...]
-    response_status: int
-    response_content_type: str
-    response_body: str
-    existing_ruleset_id: str | None = None
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _fail(arg: str, problem: str, accepted: str) -> CloudflareRateLimitArgsError:
-    return CloudflareRateLimitArgsError(
-        f"CloudflareRateLimitArgs.{arg}: {problem}; accepted: {accepted}"
-    )
+_fail = CloudflareRateLimitArgsError
 
 
 def _is_int(value: Any) -> bool:
@@ -174,22 +182,44 @@ def _one_of(arg: str, value: Any, allowed: Sequence[int], cap: int, plan: str) -
     return value
 
 
-def _expression(value: Any) -> str:
+def _expression(value: Any, arg: str = "expression") -> str:
     accepted = (
         "a non-empty Rules language expression of at most "
         f"{EXPRESSION_LIMIT} characters that does not use cf.colo.id"
     )
     if not isinstance(value, str) or not value.strip():
-        raise _fail("expression", f"got {value!r}", accepted)
+        raise _fail(arg, f"got {value!r}", accepted)
     text = value.strip()
     if len(text) > EXPRESSION_LIMIT:
-        raise _fail("expression", f"{len(text)} characters", accepted)
+        raise _fail(arg, f"{len(text)} characters", accepted)
     # cf.colo.id is a counting characteristic; Cloudflare refuses it inside expressions.
     if REQUIRED_CHARACTERISTIC in text:
-        raise _fail("expression", "uses cf.colo.id", accepted)
+        raise _fail(arg, "uses cf.colo.id", accepted)
     if text.count("(") != text.count(")"):
-        raise _fail("expression", f"unbalanced parentheses in {text!r}", accepted)
+        raise _fail(arg, f"unbalanced parentheses in {text!r}", accepted)
     return text
+
+
+def _default_rule(args: CloudflareRateLimitArgs, limits: PlanLimits, plan: str) -> int | None:
+    """The second rule's limit: looser than the first, and only on a plan with two rules."""
+    value = args.default_requests_per_period
+    if value is None:
+        return None
+    low, high = args.requests_per_period, REQUESTS_PER_PERIOD_RANGE[1]
+    if not _is_int(value) or not low <= value <= high:
+        raise _fail(
+            "default_requests_per_period",
+            f"got {value!r} with requests_per_period {low}",
+            f"an integer from requests_per_period ({low}) to {high}, so the first rule stays "
+            "the tighter one, or None for no second rule",
+        )
+    if limits.max_rules < 2:
+        raise _fail(
+            "default_requests_per_period",
+            f"a second rule on the {plan} plan, which allows {limits.max_rules}",
+            "None on the free plan (one rate limiting rule per zone), or a pro or higher plan",
+        )
+    return value
 
 
 def _characteristics(value: Any, limits: PlanLimits, plan: str) -> tuple[str, ...]:
@@ -230,7 +260,7 @@ def default_response_body(mitigation_timeout_seconds: int) -> str:
     )
 
 
-def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
+def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     if not isinstance(args.zone_id, str) or not _ZONE_ID.match(args.zone_id):
         raise _fail("zone_id", f"got {args.zone_id!r}", "32 lower-case hex characters")
@@ -238,8 +268,14 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
     if plan not in PLAN_LIMITS:
         raise _fail("zone_plan", f"got {plan!r}", ", ".join(PLAN_LIMITS))
     limits = PLAN_LIMITS[plan]
-    if not _is_int(args.requests_per_period) or args.requests_per_period < 1:
-        raise _fail("requests_per_period", f"got {args.requests_per_period!r}", "an integer >= 1")
+    low, high = REQUESTS_PER_PERIOD_RANGE
+    if not _is_int(args.requests_per_period) or not low <= args.requests_per_period <= high:
+        raise _fail(
+            "requests_per_period",
+            f"got {args.requests_per_period!r}",
+            f"an integer from {low} to {high}",
+        )
+    default_requests = _default_rule(args, limits, plan)
     period = _one_of("period_seconds", args.period_seconds, PERIODS, limits.max_period, plan)
     allowed_timeouts = [t for t in MITIGATION_TIMEOUTS if t > 0 or limits.throttling]
     timeout = _one_of(
@@ -282,10 +318,13 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
             raise _fail(
                 "response_body", f"is not JSON ({error})", "a JSON text for application/json"
             ) from None
-    return CloudflareRateSettings(
+    return replace(
+        args,
         zone_id=args.zone_id,
         expression=_expression(args.expression),
         requests_per_period=args.requests_per_period,
+        default_requests_per_period=default_requests,
+        default_expression=_expression(args.default_expression, "default_expression"),
         period_seconds=period,
         mitigation_timeout_seconds=timeout,
         characteristics=_characteristics(args.characteristics, limits, plan),
@@ -299,13 +338,20 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateSettings:
 # --- pure decision the ruleset is built from ------------------------------------------------
 
 
-def rate_limit_rule(settings: CloudflareRateSettings, description: str) -> dict[str, Any]:
-    """The one rule of the phase: count, then block with the configured response."""
+def rate_limit_rule(
+    settings: CloudflareRateLimitArgs,
+    description: str,
+    *,
+    ref: str = RULE_REF,
+    expression: str | None = None,
+    requests_per_period: int | None = None,
+) -> dict[str, Any]:
+    """One rule of the phase: count, then block with the configured response."""
     return {
-        "ref": RULE_REF,
+        "ref": ref,
         "description": description,
         "enabled": True,
-        "expression": settings.expression,
+        "expression": settings.expression if expression is None else expression,
         "action": "block",
         "action_parameters": {
             "response": {
@@ -317,10 +363,35 @@ def rate_limit_rule(settings: CloudflareRateSettings, description: str) -> dict[
         "ratelimit": {
             "characteristics": list(settings.characteristics),
             "period": settings.period_seconds,
-            "requests_per_period": settings.requests_per_period,
+            "requests_per_period": (
+                settings.requests_per_period if requests_per_period is None else requests_per_period
+            ),
             "mitigation_timeout": settings.mitigation_timeout_seconds,
         },
     }
+
+
+def ruleset_rules(settings: CloudflareRateLimitArgs, name: str) -> list[dict[str, Any]]:
+    """The tighter rule on `expression` first, then the looser one on `default_expression`."""
+
+    def description(requests: int, scope: str) -> str:
+        return (
+            f"{name}: {requests} requests per {settings.period_seconds} s per client "
+            f"({scope}), blocked {settings.mitigation_timeout_seconds} s"
+        )
+
+    rules = [rate_limit_rule(settings, description(settings.requests_per_period, "path rule"))]
+    if settings.default_requests_per_period is not None:
+        rules.append(
+            rate_limit_rule(
+                settings,
+                description(settings.default_requests_per_period, "every path"),
+                ref=DEFAULT_RULE_REF,
+                expression=settings.default_expression,
+                requests_per_period=settings.default_requests_per_period,
+            )
+        )
+    return rules
 
 
 def entrypoint_url(zone_id: str) -> str:
@@ -358,8 +429,10 @@ def explain_failure(args: ErrorHookArgs, zone_id: str) -> bool:
 # --- the component ---------------------------------------------------------------------------
 
 
-class CloudflareRateLimit(pulumi.ComponentResource):
+class CloudflareRateLimit(EdgeComponent):
     """The zone's `http_ratelimit` entry-point ruleset with one per-client rule."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     ruleset_id: pulumi.Output[str]
 
@@ -370,21 +443,17 @@ class CloudflareRateLimit(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_ruleset()
 
-        self.ruleset_id = self.ruleset.id
-        self.register_outputs({"ruleset_id": self.ruleset_id})
+        self.set_outputs(
+            ruleset_id=self.ruleset.id,
+        )
 
     def _create_ruleset(self) -> None:
         name, settings = self._name, self._settings
-        description = (
-            f"{name}: {settings.requests_per_period} requests per {settings.period_seconds} s "
-            f"per client, blocked {settings.mitigation_timeout_seconds} s"
-        )
         self.ruleset = cloudflare.Ruleset(
             f"{name}-ruleset",
             zone_id=settings.zone_id,
@@ -392,7 +461,7 @@ class CloudflareRateLimit(pulumi.ComponentResource):
             phase=PHASE,
             name=f"{name} rate limits",
             description="Managed by edgekit (CloudflareRateLimit)",
-            rules=[rate_limit_rule(settings, description)],
+            rules=ruleset_rules(settings, name),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 import_=(

@@ -33,6 +33,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._args import documented
+from edgekit_iac.components._component import EdgeComponent
 
 from edgekit_iac.errors import UserError
 
@@ -148,6 +150,7 @@ def _field(option: Any, name: str) -> Any:
 # --- EdgeCertificate -------------------------------------------------------------------------
 
 
+@documented
 @dataclass
 class EdgeCertificateArgs:
     """A certificate in us-east-1 for a distribution's aliases, validated through DNS."""
@@ -161,8 +164,10 @@ class EdgeCertificateArgs:
     Required."""
 
 
-class EdgeCertificate(pulumi.ComponentResource):
+class EdgeCertificate(EdgeComponent):
     """ACM certificate (us-east-1, DNS validation) whose ARN resolves once it is issued."""
+
+    TYPE_TOKEN = CERTIFICATE_TYPE
 
     certificate_arn: pulumi.Output[str]
     validation_records: pulumi.Output[list[dict[str, str]]]
@@ -175,7 +180,7 @@ class EdgeCertificate(pulumi.ComponentResource):
         if not domains:
             raise _fail(owner, "domain_names", "the list is empty", "at least one DNS name")
         target = check_target(owner, args.dns)
-        super().__init__(CERTIFICATE_TYPE, name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.certificate = aws.acm.Certificate(
@@ -258,6 +263,7 @@ class EdgeCertificate(pulumi.ComponentResource):
 # --- EdgeDnsRecords --------------------------------------------------------------------------
 
 
+@documented
 @dataclass
 class EdgeDnsRecordsArgs:
     """The names a stack serves and what answers them."""
@@ -280,8 +286,10 @@ class EdgeDnsRecordsArgs:
     Cloudflare zone. Default: none."""
 
 
-class EdgeDnsRecords(pulumi.ComponentResource):
+class EdgeDnsRecords(EdgeComponent):
     """Records for the aliases and Worker routes, or (external) the list to create."""
+
+    TYPE_TOKEN = RECORDS_TYPE
 
     records: pulumi.Output[list[dict[str, Any]]]
 
@@ -317,8 +325,7 @@ class EdgeDnsRecords(pulumi.ComponentResource):
                 "missing with Worker routes",
                 "the Cloudflare zone of the routes",
             )
-        super().__init__(RECORDS_TYPE, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._target = target
         self._child = pulumi.ResourceOptions(parent=self)
 

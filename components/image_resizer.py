@@ -22,12 +22,18 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_region,
+    documented,
+    int_in,
+    provider_module,
+)
 from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
@@ -37,8 +43,13 @@ from edgekit_iac.components._aws_helpers import (
     private_bucket,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.functions.image_resizer import contract
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact
@@ -54,38 +65,50 @@ TRIGGER = "origin-request"
 ORIGIN_TIMEOUT_LIMIT_SECONDS = 30
 MEMORY_RANGE_MB = (128, 10_240)
 
-DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
-SIDE_RANGE = (1, 4096)
-QUALITY_RANGE = (1, 100)
-# Below 1 MP ordinary photos are refused; above 200 MP one decode outgrows the function.
-MAX_PIXELS_RANGE = (1_000_000, 200_000_000)
+# What this component writes and the function reads: one pure module, bundled with it.
+DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
+SIDE_RANGE = (1, contract.MAX_SIDE)
+QUALITY_RANGE = contract.QUALITY_RANGE
+# Below 1 MP ordinary photos are refused. Above 178,956,970 pixels (2 x Image.MAX_IMAGE_PIXELS)
+# Pillow itself refuses to open an image (DecompressionBombError), so a higher limit could
+# never be reached.
+PILLOW_PIXEL_LIMIT = 178_956_970
+MAX_PIXELS_RANGE = (1_000_000, PILLOW_PIXEL_LIMIT)
+# Peak memory of one resize, per pixel of the original, in the worst case: an RGBA WebP is
+# decoded in full (no reduced-scale decode as for JPEG), copied into Pillow's image and
+# converted. Measured with Pillow 13.0.0 on 16 MP and 36 MP RGBA WebPs resized to
+# 1920x1080: 17.7 and 17.9 bytes per pixel (peak RSS); an RGBA PNG 9.4, a 16-bit PNG 10.0,
+# a JPEG 0.6 (draft). The issue's 178 MP WebP peaked at 2.8 GB, 15.7 bytes per pixel.
+BYTES_PER_PIXEL = 18
+# What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
+# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
+BASELINE_MEMORY_MB = 128
+# A year: what edgekit lets a variant be cached for at most.
+MAX_TTL_LIMIT = 31_536_000
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
 MINIMUM_TLS = "TLSv1.2_2021"
 
-RESIZED_PREFIX = "resized/"
-FORMAT_QUERY_STRING = "format"
+RESIZED_PREFIX = contract.RESIZED_PREFIX
+FORMAT_QUERY_STRING = contract.FORMAT_QUERY_PARAMETER
 ORIGIN_ID = "originals"
-ALLOWED_SIZES_HEADER = "x-edgekit-allowed-sizes"
-QUALITY_HEADER = "x-edgekit-quality"
-MAX_PIXELS_HEADER = "x-edgekit-max-pixels"
-# CloudFront's limit on one origin custom header value.
-HEADER_VALUE_LIMIT = 1783
+HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
 _REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
 
 
-class ImageResizerArgsError(UserError, ValueError):
+class ImageResizerArgsError(ArgsError):
     """A field of `EdgeImageResizerArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "EdgeImageResizerArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class EdgeImageResizerArgs:
     """What a caller may choose about the image resizer; the edge rules are not among them."""
 
@@ -98,10 +121,13 @@ class EdgeImageResizerArgs:
 
     max_pixels: int = 50_000_000
     """Originals with more pixels than this are refused before decoding (decompression
-    bombs), 1_000_000..200_000_000. Default: 50_000_000 (the resizer's own default)."""
+    bombs), 1_000_000..178_956_970 (Pillow refuses more), and small enough for `memory_mb`
+    to decode: 128 MB + 18 bytes per pixel must fit (see `required_memory_mb`).
+    Default: 50_000_000 (the resizer's own default; needs 987 MB)."""
 
     memory_mb: int = 1536
-    """Lambda memory (CPU scales with it), 128..10240 MB. Default: 1536."""
+    """Lambda memory (CPU scales with it), 128..10240 MB, at least
+    `required_memory_mb(max_pixels)`. Default: 1536."""
 
     timeout_seconds: int = 30
     """Lambda timeout, 1..30 s (the Lambda@Edge origin-trigger limit). Default: 30."""
@@ -113,7 +139,8 @@ class EdgeImageResizerArgs:
     """Cache policy TTL when the response has no Cache-Control. Default: 86400 (a day)."""
 
     max_ttl: int = 31_536_000
-    """Cache policy maximum TTL in seconds; needs min <= default <= max. Default: 31536000."""
+    """Cache policy maximum TTL in seconds, at most 31536000 (a year); needs
+    min <= default <= max. Default: 31536000."""
 
     price_class: str = "PriceClass_100"
     """CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All.
@@ -164,43 +191,14 @@ class EdgeImageResizerArgs:
     """Tags for the bucket, role, function and distribution. Default: none."""
 
 
-@dataclass(frozen=True)
-class ResizerSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    allowed_sizes: tuple[str, ...]
-    quality: int
-    max_pixels: int
-    memory_mb: int
-    timeout_seconds: int
-    min_ttl: int
-    default_ttl: int
-    max_ttl: int
-    price_class: str
-    aliases: tuple[str, ...]
-    certificate_arn: pulumi.Input[str] | None
-    web_acl_arn: pulumi.Input[str] | None
-    realtime_log_config_arn: pulumi.Input[str] | None
-    geo_restriction_type: str
-    geo_locations: tuple[str, ...]
-    bucket_region: str | None
-    force_destroy_bucket: bool
-    protect_data: bool
-    resized_expiration_days: int | None
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> ImageResizerArgsError:
-    return ImageResizerArgsError(f"EdgeImageResizerArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = ImageResizerArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(ImageResizerArgsError, arg, value, low, high)
 
 
 def _strings(arg: str, value: Any, accepted: str) -> list[str]:
@@ -218,15 +216,14 @@ def normalize_sizes(sizes: Any) -> tuple[str, ...]:
     accepted = f'a non-empty list of "WIDTHxHEIGHT" with each side {low}..{high}, e.g. "400x300"'
     canonical: list[str] = []
     for text in _strings("allowed_sizes", sizes, accepted):
-        match = _SIZE.match(text.lower())
-        if not match or not all(low <= int(side) <= high for side in match.groups()):
+        size = contract.normalize_size(text)
+        if size is None:
             raise _fail("allowed_sizes", f"bad size {text!r}", accepted)
-        size = f"{int(match[1])}x{int(match[2])}"
         if size not in canonical:
             canonical.append(size)
     if not canonical:
         raise _fail("allowed_sizes", "the list is empty", accepted)
-    if len(",".join(canonical)) > HEADER_VALUE_LIMIT:
+    if len(contract.sizes_header(canonical)) > HEADER_VALUE_LIMIT:
         raise _fail(
             "allowed_sizes",
             f"{len(canonical)} sizes do not fit one CloudFront header",
@@ -288,11 +285,34 @@ def _normalize_geo(restriction_type: Any, locations: Any) -> tuple[str, tuple[st
     return restriction_type, tuple(sorted(set(codes)))
 
 
-def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
+def required_memory_mb(max_pixels: int) -> int:
+    """Function memory that decodes an original of `max_pixels` in the worst case."""
+    return BASELINE_MEMORY_MB + -(-max_pixels * BYTES_PER_PIXEL // 2**20)
+
+
+def max_pixels_for(memory_mb: int) -> int:
+    """The largest pixel budget `memory_mb` decodes in the worst case (0 if none)."""
+    return max(0, (memory_mb - BASELINE_MEMORY_MB) * 2**20 // BYTES_PER_PIXEL)
+
+
+def _check_pixel_budget(max_pixels: int, memory_mb: int) -> None:
+    needed = required_memory_mb(max_pixels)
+    if needed > memory_mb:
+        raise _fail(
+            "max_pixels",
+            f"{max_pixels} pixels need {needed} MB to decode in the worst case "
+            f"({BYTES_PER_PIXEL} bytes per pixel + {BASELINE_MEMORY_MB} MB), "
+            f"but memory_mb is {memory_mb}",
+            f"at most {max_pixels_for(memory_mb)} pixels with memory_mb {memory_mb}, "
+            f"or memory_mb of at least {needed}",
+        )
+
+
+def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     min_ttl = _int_in("min_ttl", args.min_ttl, 0, 2**31 - 1)
     default_ttl = _int_in("default_ttl", args.default_ttl, 0, 2**31 - 1)
-    max_ttl = _int_in("max_ttl", args.max_ttl, 0, 2**31 - 1)
+    max_ttl = _int_in("max_ttl", args.max_ttl, 0, MAX_TTL_LIMIT)
     if not min_ttl <= default_ttl <= max_ttl:
         raise _fail(
             "default_ttl",
@@ -301,10 +321,8 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
         )
     if args.price_class not in PRICE_CLASSES:
         raise _fail("price_class", f"got {args.price_class!r}", ", ".join(PRICE_CLASSES))
-    if args.bucket_region is not None and not (
-        isinstance(args.bucket_region, str) and _REGION.match(args.bucket_region)
-    ):
-        raise _fail("bucket_region", f"got {args.bucket_region!r}", 'a region such as "eu-west-1"')
+    if args.bucket_region is not None:
+        check_region(ImageResizerArgsError, "bucket_region", args.bucket_region)
     if not isinstance(args.force_destroy_bucket, bool):
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     if not isinstance(args.protect_data, bool):
@@ -317,11 +335,15 @@ def validate_args(args: EdgeImageResizerArgs) -> ResizerSettings:
     ):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     geo_type, geo_locations = _normalize_geo(args.geo_restriction_type, args.geo_locations)
-    return ResizerSettings(
+    max_pixels = _int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE)
+    memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
+    _check_pixel_budget(max_pixels, memory_mb)
+    return replace(
+        args,
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
-        max_pixels=_int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE),
-        memory_mb=_int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB),
+        max_pixels=max_pixels,
+        memory_mb=memory_mb,
         timeout_seconds=_int_in(
             "timeout_seconds", args.timeout_seconds, 1, ORIGIN_TIMEOUT_LIMIT_SECONDS
         ),
@@ -401,7 +423,14 @@ def version_description(artifact: Artifact) -> str:
 
 
 def edge_trust_policy() -> dict[str, Any]:
-    """Lambda runs the function; Lambda@Edge replicates and runs it at the edge."""
+    """Lambda runs the function; Lambda@Edge replicates and runs it at the edge.
+
+    No aws:SourceAccount/SourceArn condition, on purpose: an execution role is attached to a
+    function only by a caller allowed iam:PassRole on it, which no other account can be,
+    and Lambda documents aws:SourceArn for policies whose resource is the function, not for
+    the execution role's trust; a condition the replicas' assume-role did not satisfy would
+    break the function in every edge region without an error at deploy time.
+    """
     return {
         "Version": POLICY_VERSION,
         "Statement": [
@@ -472,12 +501,15 @@ def geo_restriction(restriction_type: str, locations: Sequence[str]) -> dict[str
     return {"geo_restriction": restriction}
 
 
-def settings_headers(settings: ResizerSettings) -> list[dict[str, str]]:
+def settings_headers(settings: EdgeImageResizerArgs) -> list[dict[str, str]]:
     """How the per-distribution settings reach the function (it has no environment)."""
     return [
-        {"name": ALLOWED_SIZES_HEADER, "value": ",".join(settings.allowed_sizes)},
-        {"name": QUALITY_HEADER, "value": str(settings.quality)},
-        {"name": MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
+        {
+            "name": contract.ALLOWED_SIZES_HEADER,
+            "value": contract.sizes_header(settings.allowed_sizes),
+        },
+        {"name": contract.QUALITY_HEADER, "value": str(settings.quality)},
+        {"name": contract.MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
     ]
 
 
@@ -490,8 +522,10 @@ def _default_artifact() -> Artifact:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeImageResizer(pulumi.ComponentResource):
+class EdgeImageResizer(EdgeComponent):
     """Private originals bucket + Lambda@Edge resizer + CloudFront distribution."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
@@ -515,11 +549,10 @@ class EdgeImageResizer(pulumi.ComponentResource):
         args = args or EdgeImageResizerArgs()
         settings = validate_args(args)
         artifact = check_artifact(args.artifact or _default_artifact())
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
         self._artifact = artifact
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_bucket()
         self._create_role()
@@ -529,31 +562,19 @@ class EdgeImageResizer(pulumi.ComponentResource):
         self._create_distribution()
         self._grant_distribution_access()
 
-        self.distribution_id = self.distribution.id
-        self.distribution_arn = self.distribution.arn
-        self.domain_name = self.distribution.domain_name
-        # Route 53 alias records to the distribution point at this zone.
-        self.hosted_zone_id = self.distribution.hosted_zone_id
-        # Resolves once the bucket is private, so uploads by this name never race the guards.
-        self.bucket_name = self.originals.ready_name
-        self.function_name = self.function.name
-        self.function_qualified_arn = self.function.qualified_arn
-        self.function_version = self.function.version
-        self.artifact_sha256 = pulumi.Output.from_input(artifact.sha256)
-        self.artifact_version = pulumi.Output.from_input(artifact.version)
-        self.register_outputs(
-            {
-                "distribution_id": self.distribution_id,
-                "distribution_arn": self.distribution_arn,
-                "domain_name": self.domain_name,
-                "hosted_zone_id": self.hosted_zone_id,
-                "bucket_name": self.bucket_name,
-                "function_name": self.function_name,
-                "function_qualified_arn": self.function_qualified_arn,
-                "function_version": self.function_version,
-                "artifact_sha256": self.artifact_sha256,
-                "artifact_version": self.artifact_version,
-            }
+        self.set_outputs(
+            distribution_id=self.distribution.id,
+            distribution_arn=self.distribution.arn,
+            domain_name=self.distribution.domain_name,
+            # Route 53 alias records to the distribution point at this zone.
+            hosted_zone_id=self.distribution.hosted_zone_id,
+            # Resolves once the bucket is private: uploads by this name never race the guards.
+            bucket_name=self.originals.ready_name,
+            function_name=self.function.name,
+            function_qualified_arn=self.function.qualified_arn,
+            function_version=self.function.version,
+            artifact_sha256=pulumi.Output.from_input(artifact.sha256),
+            artifact_version=pulumi.Output.from_input(artifact.version),
         )
 
     def _create_bucket(self) -> None:
@@ -564,7 +585,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
             else []
         )
         self.originals = private_bucket(
-            f"{self._name}-originals",
+            self.child_name("originals"),
             parent=self,
             region=settings.bucket_region,
             expiry=expiry,
@@ -576,7 +597,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
 
     def _create_role(self) -> None:
         self.role = aws.iam.Role(
-            f"{self._name}-edge-role",
+            self.child_name("edge-role"),
             assume_role_policy=json.dumps(edge_trust_policy()),
             description="Lambda@Edge image resizer: read originals, write resized/, write logs",
             tags=self._settings.tags or None,
@@ -586,7 +607,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
     def _create_function(self) -> None:
         artifact, settings = self._artifact, self._settings
         self.function = aws.lambda_.Function(
-            f"{self._name}-fn",
+            self.child_name("fn"),
             region=EDGE_REGION,
             publish=True,
             architectures=[ARCHITECTURE],
@@ -613,7 +634,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
         # The role's own account owns the log groups; reading it from the ARN needs no call.
         account_id = self.role.arn.apply(account_of)
         self.role_policy = aws.iam.RolePolicy(
-            f"{self._name}-edge-policy",
+            self.child_name("edge-policy"),
             role=self.role.id,
             policy=policy_json(execution_policy, self.bucket.arn, account_id, self.function.name),
             opts=self._child,
@@ -624,7 +645,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
         # negotiated from Accept, so one URL is one variant and nothing else splits the cache.
         settings = self._settings
         self.cache_policy = aws.cloudfront.CachePolicy(
-            f"{self._name}-cache",
+            self.child_name("cache"),
             comment="Image variants: keyed on the path (size, key) and ?format only",
             min_ttl=settings.min_ttl,
             default_ttl=settings.default_ttl,
@@ -705,7 +726,7 @@ class EdgeImageResizer(pulumi.ComponentResource):
 
     def _grant_distribution_access(self) -> None:
         aws.s3.BucketPolicy(
-            f"{self._name}-originals-policy",
+            self.child_name("originals-policy"),
             # The name resolves once the bucket is private: the grant lands after the guards.
             bucket=self.originals.ready_name,
             region=self._settings.bucket_region,

@@ -22,11 +22,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_region,
+    documented,
+    int_in,
+    provider_module,
+)
+from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
     ExpiryRule,
     account_of,
@@ -38,8 +45,12 @@ from edgekit_iac.components._aws_helpers import (
     service_trust_policy,
     statement,
 )
+from edgekit_iac.components._component import EdgeComponent
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 TYPE_TOKEN = "edgekit:aws:EdgeLogPipeline"
 
@@ -133,17 +144,19 @@ FIREHOSE_BUCKET_ACTIONS = (
 )
 FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # The component name prefixes physical names: the bucket's must be lower case, and the
 # longest auto-name (`<name>-cloudfront-role-<7 hex>`) must fit IAM's and Firehose's 64.
 _COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-class LogPipelineArgsError(UserError, ValueError):
+class LogPipelineArgsError(ArgsError):
     """A field of `EdgeLogPipelineArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "EdgeLogPipelineArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class EdgeLogPipelineArgs:
     """What a caller chooses about the real-time log pipeline; its access rules are fixed."""
 
@@ -187,34 +200,14 @@ class EdgeLogPipelineArgs:
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
 
-@dataclass(frozen=True)
-class LogPipelineSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    sampling_rate: int
-    fields: tuple[str, ...]
-    shard_count: int | None
-    stream_retention_hours: int
-    retention_days: int
-    buffer_size_mb: int
-    buffer_interval_seconds: int
-    region: str
-    force_destroy: bool
-    protect_data: bool
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> LogPipelineArgsError:
-    return LogPipelineArgsError(f"EdgeLogPipelineArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = LogPipelineArgsError
 
 
 def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(arg, f"got {value!r}", f"an integer from {low} to {high}")
-    return value
+    return int_in(LogPipelineArgsError, arg, value, low, high)
 
 
 def normalize_fields(fields: Any) -> tuple[str, ...]:
@@ -234,28 +227,30 @@ def normalize_fields(fields: Any) -> tuple[str, ...]:
 
 def check_component_name(name: str) -> str:
     """The name must make valid bucket, role and Firehose names once Pulumi suffixes it."""
-    if not _COMPONENT_NAME.match(name):
-        raise LogPipelineArgsError(
-            f"EdgeLogPipeline name {name!r}: it prefixes bucket, role and stream names; "
-            "accepted: 1-40 lower-case letters, digits or '-', starting with a letter or digit"
-        )
-    return name
+    return _check_name(
+        LogPipelineArgsError,
+        "EdgeLogPipeline",
+        name,
+        "bucket, role and stream names",
+        _COMPONENT_NAME,
+        "1-40 lower-case letters, digits or '-', starting with a letter or digit",
+    )
 
 
-def validate_args(args: EdgeLogPipelineArgs) -> LogPipelineSettings:
+def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     shard_count = args.shard_count
     if shard_count is not None:
         _int_in("shard_count", shard_count, 1, 500)
-    if not isinstance(args.region, str) or not _REGION.match(args.region):
-        raise _fail("region", f"got {args.region!r}", 'an AWS region name such as "us-east-1"')
+    check_region(LogPipelineArgsError, "region", args.region)
     if not isinstance(args.force_destroy, bool):
         raise _fail("force_destroy", f"got {args.force_destroy!r}", "True or False")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
-    return LogPipelineSettings(
+    return replace(
+        args,
         sampling_rate=_int_in("sampling_rate", args.sampling_rate, 1, 100),
         fields=normalize_fields(args.fields),
         shard_count=shard_count,
@@ -311,7 +306,7 @@ def firehose_delivery_policy(stream_arn: str, bucket: str) -> dict[str, Any]:
     )
 
 
-def s3_destination(settings: LogPipelineSettings) -> dict[str, Any]:
+def s3_destination(settings: EdgeLogPipelineArgs) -> dict[str, Any]:
     """Where and how Firehose writes: date-partitioned GZIP batches, errors kept apart."""
     return {
         "prefix": f"{LOG_PREFIX}{DATE_PARTITION}",
@@ -325,8 +320,10 @@ def s3_destination(settings: LogPipelineSettings) -> dict[str, Any]:
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeLogPipeline(pulumi.ComponentResource):
+class EdgeLogPipeline(EdgeComponent):
     """Real-time log config + Kinesis stream + Firehose + private, expiring log bucket."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     realtime_log_config_arn: pulumi.Output[str]
     stream_arn: pulumi.Output[str]
@@ -345,10 +342,9 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args or EdgeLogPipelineArgs())
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
-        self._child = pulumi.ResourceOptions(parent=self)
+        self._child = self.child_opts()
 
         self._create_bucket()
         self._create_stream()
@@ -357,31 +353,21 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         self._create_firehose_access()
         self._create_delivery_stream()
 
-        self.realtime_log_config_arn = self.realtime_log_config.arn
-        self.stream_arn = self.stream.arn
-        self.stream_name = self.stream.name
-        self.delivery_stream_arn = self.delivery_stream.arn
-        self.log_bucket_name = self.logs.ready_name
-        self.log_bucket_arn = self.logs.bucket.arn
-        self.log_bucket_region = pulumi.Output.from_input(settings.region)
-        self.fields = pulumi.Output.from_input(list(settings.fields))
-        self.register_outputs(
-            {
-                "realtime_log_config_arn": self.realtime_log_config_arn,
-                "stream_arn": self.stream_arn,
-                "stream_name": self.stream_name,
-                "delivery_stream_arn": self.delivery_stream_arn,
-                "log_bucket_name": self.log_bucket_name,
-                "log_bucket_arn": self.log_bucket_arn,
-                "log_bucket_region": self.log_bucket_region,
-                "fields": self.fields,
-            }
+        self.set_outputs(
+            realtime_log_config_arn=self.realtime_log_config.arn,
+            stream_arn=self.stream.arn,
+            stream_name=self.stream.name,
+            delivery_stream_arn=self.delivery_stream.arn,
+            log_bucket_name=self.logs.ready_name,
+            log_bucket_arn=self.logs.bucket.arn,
+            log_bucket_region=pulumi.Output.from_input(settings.region),
+            fields=pulumi.Output.from_input(list(settings.fields)),
         )
 
     def _create_bucket(self) -> None:
         settings = self._settings
         self.logs = private_bucket(
-            f"{self._name}-bucket",
+            self.child_name("bucket"),
             parent=self,
             region=settings.region,
             expiry=[ExpiryRule("expire-logs", "", settings.retention_days)],
@@ -393,7 +379,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_stream(self) -> None:
         settings = self._settings
         self.stream = aws.kinesis.Stream(
-            f"{self._name}-stream",
+            self.child_name("stream"),
             region=settings.region,
             stream_mode_details=stream_mode(settings.shard_count),
             shard_count=settings.shard_count,
@@ -405,15 +391,18 @@ class EdgeLogPipeline(pulumi.ComponentResource):
         )
 
     def _create_cloudfront_access(self) -> None:
+        # Trust without aws:SourceAccount: CloudFront's real-time log docs give no condition
+        # for this role, and only a principal of this account with iam:PassRole can name it
+        # in a real-time log config. (Firehose's trust has the sts:ExternalId its docs use.)
         self.cloudfront_role = aws.iam.Role(
-            f"{self._name}-cloudfront-role",
+            self.child_name("cloudfront-role"),
             assume_role_policy=json.dumps(service_trust_policy("cloudfront.amazonaws.com")),
             description="CloudFront real-time logs: put records into one Kinesis stream",
             tags=self._settings.tags or None,
             opts=self._child,
         )
         self.cloudfront_policy = aws.iam.RolePolicy(
-            f"{self._name}-cloudfront-policy",
+            self.child_name("cloudfront-policy"),
             role=self.cloudfront_role.id,
             policy=policy_json(cloudfront_stream_policy, self.stream.arn),
             opts=self._child,
@@ -422,7 +411,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_realtime_log_config(self) -> None:
         settings = self._settings
         self.realtime_log_config = aws.cloudfront.RealtimeLogConfig(
-            f"{self._name}-realtime",
+            self.child_name("realtime"),
             sampling_rate=settings.sampling_rate,
             fields=list(settings.fields),
             endpoint={
@@ -439,14 +428,14 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_firehose_access(self) -> None:
         account_id = self.stream.arn.apply(account_of)
         self.firehose_role = aws.iam.Role(
-            f"{self._name}-firehose-role",
+            self.child_name("firehose-role"),
             assume_role_policy=policy_json(firehose_trust_policy, account_id),
             description="Firehose: read the real-time log stream, write its log prefix",
             tags=self._settings.tags or None,
             opts=self._child,
         )
         self.firehose_policy = aws.iam.RolePolicy(
-            f"{self._name}-firehose-policy",
+            self.child_name("firehose-policy"),
             role=self.firehose_role.id,
             policy=policy_json(firehose_delivery_policy, self.stream.arn, self.logs.ready_name),
             opts=self._child,
@@ -455,7 +444,7 @@ class EdgeLogPipeline(pulumi.ComponentResource):
     def _create_delivery_stream(self) -> None:
         settings = self._settings
         self.delivery_stream = aws.kinesis.FirehoseDeliveryStream(
-            f"{self._name}-firehose",
+            self.child_name("firehose"),
             region=settings.region,
             destination="extended_s3",
             kinesis_source_configuration={

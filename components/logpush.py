@@ -35,16 +35,21 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic
-import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented, provider_module
 from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+    import pulumi_cloudflare as cloudflare
+else:
+    aws = provider_module("pulumi_aws")
+    cloudflare = provider_module("pulumi_cloudflare")
 
 TYPE_TOKEN = "edgekit:cloudflare:CloudflareLogpush"
 
@@ -84,6 +89,7 @@ DEFAULT_WORKERS_FIELDS = (
     "Logs",
     "Event",
 )
+
 DEFAULT_HTTP_FIELDS = (
     "EdgeStartTimestamp",
     "EdgeEndTimestamp",
@@ -107,17 +113,18 @@ RESERVED_PREFIXES = (LOG_PREFIX, ERROR_PREFIX)
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _FIELD = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
 _SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
-_UNSUPPORTED_REGIONS = ("cn-north-1", "cn-northwest-1")
 
 
-class LogpushArgsError(UserError, ValueError):
+class LogpushArgsError(ArgsError):
     """A field of `CloudflareLogpushArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "CloudflareLogpushArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class CloudflareLogpushArgs:
     """Which Cloudflare logs go where; the grant and the ownership proof are not optional."""
 
@@ -183,8 +190,7 @@ class LogpushSettings:
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> LogpushArgsError:
-    return LogpushArgsError(f"CloudflareLogpushArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = LogpushArgsError
 
 
 def _hex_id(arg: str, value: Any) -> str:
@@ -254,11 +260,14 @@ def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
     if args.bucket_name is None or (isinstance(args.bucket_name, str) and not args.bucket_name):
         raise _fail("bucket_name", f"got {args.bucket_name!r}", "the log bucket's name")
     region = args.bucket_region
-    if isinstance(region, str) and (not _REGION.match(region) or region in _UNSUPPORTED_REGIONS):
+    # An Output (the log pipeline's region) was checked where it was made. China regions
+    # are not in AWS_REGIONS; Logpush does not support them either.
+    if isinstance(region, str) and region not in AWS_REGIONS:
         raise _fail(
             "bucket_region",
             f"got {region!r}",
-            "an AWS region name such as us-east-1 (Logpush does not support China regions)",
+            "an AWS region of the aws partition such as us-east-1 (Logpush does not support "
+            "China regions)",
         )
     destinations = [
         LogpushDestination(
@@ -393,8 +402,10 @@ class OwnershipToken(pulumi.dynamic.Resource):
 # --- the component ---------------------------------------------------------------------------
 
 
-class CloudflareLogpush(pulumi.ComponentResource):
+class CloudflareLogpush(EdgeComponent):
     """Bucket grant for Cloudflare, ownership proof, and one Logpush job per dataset."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     job_ids: pulumi.Output[list[str]]
     destinations: pulumi.Output[list[str]]
@@ -406,21 +417,21 @@ class CloudflareLogpush(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         settings = validate_args(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._grant_cloudflare_access()
         self.jobs = [self._create_job(destination) for destination in settings.destinations]
 
-        self.job_ids = pulumi.Output.all(*[job.id for job in self.jobs])
-        self.destinations = pulumi.Output.all(*[job.destination_conf for job in self.jobs])
-        self.register_outputs({"job_ids": self.job_ids, "destinations": self.destinations})
+        self.set_outputs(
+            job_ids=pulumi.Output.all(*[job.id for job in self.jobs]),
+            destinations=pulumi.Output.all(*[job.destination_conf for job in self.jobs]),
+        )
 
     def _grant_cloudflare_access(self) -> None:
         settings = self._settings
         self.bucket_policy = aws.s3.BucketPolicy(
-            f"{self._name}-bucket-policy",
+            self.child_name("bucket-policy"),
             bucket=settings.bucket_name,
             region=settings.bucket_region,
             policy=policy_json(logpush_bucket_policy, settings.bucket_name, settings.prefix),

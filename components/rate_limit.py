@@ -2,9 +2,11 @@
 
 The ACL allows by default and blocks, with a 429 JSON body, any client IP that sends more
 than `limit` requests within `window_seconds` (optionally only counting requests under a
-path prefix). AWS's managed rule groups for common attacks and known bad inputs run after
-the rate rule, on by default. Every rule reports CloudWatch metrics and keeps sampled
-requests, so a platform team sees what was blocked and why.
+path prefix). With a path prefix, a second per-IP rule with its own, looser
+`default_limit` counts every path, so requests outside the prefix (`/?bust=1`, `/any`)
+cannot reach the origin unthrottled. AWS's managed rule groups for common attacks and
+known bad inputs run after the rate rules, on by default. Every rule reports CloudWatch
+metrics and keeps sampled requests, so a platform team sees what was blocked and why.
 
 The CloudFront rules live here, not with the caller: scope CLOUDFRONT, and the ACL in
 us-east-1, the only region CloudFront reads web ACLs from. Attach it by passing
@@ -17,14 +19,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
+from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import is_tag_mapping
+from edgekit_iac.components._component import EdgeComponent
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+else:
+    aws = provider_module("pulumi_aws")
 
 TYPE_TOKEN = "edgekit:aws:EdgeRateLimit"
 
@@ -38,9 +45,11 @@ EVALUATION_WINDOWS = (60, 120, 300, 600)
 
 RESPONSE_CODE = 429
 RESPONSE_BODY_KEY = "rate-limited"
+DEFAULT_RESPONSE_BODY_KEY = "rate-limited-all-paths"
 RESPONSE_CONTENT_TYPE = "APPLICATION_JSON"
 
 RATE_RULE = "rate-limit-per-ip"
+DEFAULT_RATE_RULE = "rate-limit-per-ip-all-paths"
 MANAGED_RULE_GROUPS = (
     # (rule name in the ACL, AWS managed rule group): common exploits first, then inputs
     # known to be malicious (Log4Shell lookups, exploitable paths).
@@ -48,17 +57,19 @@ MANAGED_RULE_GROUPS = (
     ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
 )
 
-# Component names become metric names: WAF allows letters, digits, - _ # : . / only.
-_METRIC_SAFE = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
 # A URI path prefix: starts with "/", printable, no spaces or wildcards (WAF matches bytes).
 _PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@/-]{0,199}$")
 
 
-class RateLimitArgsError(UserError, ValueError):
+class RateLimitArgsError(ArgsError):
     """A field of `EdgeRateLimitArgs` is wrong; the message names it and what is accepted."""
 
+    owner = "EdgeRateLimitArgs"
 
-@dataclass
+
+@documented
+@dataclass(frozen=True)
 class EdgeRateLimitArgs:
     """What a caller may choose about the edge rate limit; scope and region are not among them."""
 
@@ -75,6 +86,13 @@ class EdgeRateLimitArgs:
     Matched after URL-decoding and lower-casing, so "/IMAGES/" and "/%69mages/" count too.
     Default: None (every request counts)."""
 
+    default_limit: int | None = 2000
+    """With `path_prefix`: requests one client IP may send to any path within the window,
+    counted by a second rule after the path rule; from `limit` (the path rule stays the
+    tighter one) to 2_000_000_000. Without `path_prefix` the first rule already counts
+    every path and this one is not declared. None: no rule for the other paths.
+    Default: 2000."""
+
     managed_rules: bool = True
     """Add the AWS managed rule groups AWSManagedRulesCommonRuleSet and
     AWSManagedRulesKnownBadInputsRuleSet after the rate rule. Default: True."""
@@ -83,29 +101,17 @@ class EdgeRateLimitArgs:
     """Tags for the web ACL. Default: none."""
 
 
-@dataclass(frozen=True)
-class RateLimitSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    limit: int
-    window_seconds: int
-    path_prefix: str | None
-    managed_rules: bool
-    tags: dict[str, str]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _fail(arg: str, problem: str, accepted: str) -> RateLimitArgsError:
-    return RateLimitArgsError(f"EdgeRateLimitArgs.{arg}: {problem}; accepted: {accepted}")
+_fail = RateLimitArgsError
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
+def validate_args(args: EdgeRateLimitArgs) -> EdgeRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     low, high = LIMIT_RANGE
     if not _is_int(args.limit) or not low <= args.limit <= high:
@@ -128,14 +134,28 @@ def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
         # WAF compares after the rule's LOWERCASE transformation, so the search string must
         # be lower case to ever match.
         prefix = prefix.lower()
+    default_limit = args.default_limit
+    if prefix is None:
+        default_limit = None  # the one rule already counts every path
+    elif default_limit is not None and (
+        not _is_int(default_limit) or not args.limit <= default_limit <= high
+    ):
+        raise _fail(
+            "default_limit",
+            f"got {default_limit!r} with limit {args.limit!r} on {prefix}",
+            f"an integer from limit ({args.limit}) to {high}, so the path rule stays the "
+            "tighter one, or None for no rule over the other paths",
+        )
     if not isinstance(args.managed_rules, bool):
         raise _fail("managed_rules", f"got {args.managed_rules!r}", "True or False")
     if not is_tag_mapping(args.tags):
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
-    return RateLimitSettings(
+    return replace(
+        args,
         limit=args.limit,
         window_seconds=args.window_seconds,
         path_prefix=prefix,
+        default_limit=default_limit,
         managed_rules=args.managed_rules,
         tags=dict(args.tags),
     )
@@ -143,12 +163,7 @@ def validate_args(args: EdgeRateLimitArgs) -> RateLimitSettings:
 
 def check_component_name(name: str) -> str:
     """The component name prefixes every metric name, so it must be one WAF accepts."""
-    if not _METRIC_SAFE.match(name):
-        raise RateLimitArgsError(
-            f"EdgeRateLimit name {name!r}: it prefixes WAF metric names; "
-            "accepted: 1-100 letters, digits, '-' or '_'"
-        )
-    return name
+    return _check_name(RateLimitArgsError, "EdgeRateLimit", name, "WAF metric names")
 
 
 # --- pure decisions the web ACL is built from ----------------------------------------------
@@ -163,17 +178,32 @@ def visibility(metric_name: str) -> dict[str, Any]:
     }
 
 
-def response_body(settings: RateLimitSettings) -> str:
+def response_body(settings: EdgeRateLimitArgs, limit: int | None = None) -> str:
     """The JSON a throttled client reads: what happened and when trying again makes sense."""
     return json.dumps(
         {
             "error": "too_many_requests",
             "message": "Rate limit exceeded for this client; slow down and retry later.",
-            "limit": settings.limit,
+            "limit": settings.limit if limit is None else limit,
             "window_seconds": settings.window_seconds,
         },
         separators=(",", ":"),
     )
+
+
+def response_bodies(settings: EdgeRateLimitArgs) -> list[dict[str, str]]:
+    """One body per rate rule, each stating its own limit."""
+    bodies = [(RESPONSE_BODY_KEY, settings.limit)]
+    if settings.default_limit is not None:
+        bodies.append((DEFAULT_RESPONSE_BODY_KEY, settings.default_limit))
+    return [
+        {
+            "key": key,
+            "content_type": RESPONSE_CONTENT_TYPE,
+            "content": response_body(settings, limit),
+        }
+        for key, limit in bodies
+    ]
 
 
 def scope_down(path_prefix: str) -> dict[str, Any]:
@@ -195,28 +225,37 @@ def scope_down(path_prefix: str) -> dict[str, Any]:
     }
 
 
-def rate_rule(settings: RateLimitSettings, metric_prefix: str) -> dict[str, Any]:
-    """Block a client IP over the limit with the 429 JSON body; evaluated first."""
+def rate_rule(
+    settings: EdgeRateLimitArgs,
+    metric_prefix: str,
+    *,
+    name: str = RATE_RULE,
+    limit: int | None = None,
+    path_prefix: str | None = None,
+    priority: int = 0,
+    body_key: str = RESPONSE_BODY_KEY,
+) -> dict[str, Any]:
+    """Block a client IP over `limit` (on `path_prefix`, or every path) with the 429 body."""
     rate_statement: dict[str, Any] = {
         "aggregate_key_type": "IP",
-        "limit": settings.limit,
+        "limit": settings.limit if limit is None else limit,
         "evaluation_window_sec": settings.window_seconds,
     }
-    if settings.path_prefix is not None:
-        rate_statement["scope_down_statement"] = scope_down(settings.path_prefix)
+    if path_prefix is not None:
+        rate_statement["scope_down_statement"] = scope_down(path_prefix)
     return {
-        "name": RATE_RULE,
-        "priority": 0,
+        "name": name,
+        "priority": priority,
         "action": {
             "block": {
                 "custom_response": {
                     "response_code": RESPONSE_CODE,
-                    "custom_response_body_key": RESPONSE_BODY_KEY,
+                    "custom_response_body_key": body_key,
                 }
             }
         },
         "statement": {"rate_based_statement": rate_statement},
-        "visibility_config": visibility(f"{metric_prefix}-{RATE_RULE}"),
+        "visibility_config": visibility(f"{metric_prefix}-{name}"),
     }
 
 
@@ -231,13 +270,25 @@ def managed_rule(rule_name: str, group: str, priority: int, metric_prefix: str) 
     }
 
 
-def web_acl_rules(settings: RateLimitSettings, metric_prefix: str) -> list[dict[str, Any]]:
-    """The rate rule first (cheap, stops floods early), then the managed groups if wanted."""
-    rules = [rate_rule(settings, metric_prefix)]
+def web_acl_rules(settings: EdgeRateLimitArgs, metric_prefix: str) -> list[dict[str, Any]]:
+    """The rate rules first (cheap, stop floods early): the path rule, then the looser one
+    over every path; then the managed groups if wanted."""
+    rules = [rate_rule(settings, metric_prefix, path_prefix=settings.path_prefix)]
+    if settings.default_limit is not None:
+        rules.append(
+            rate_rule(
+                settings,
+                metric_prefix,
+                name=DEFAULT_RATE_RULE,
+                limit=settings.default_limit,
+                priority=1,
+                body_key=DEFAULT_RESPONSE_BODY_KEY,
+            )
+        )
     if settings.managed_rules:
         rules.extend(
             managed_rule(rule_name, group, priority, metric_prefix)
-            for priority, (rule_name, group) in enumerate(MANAGED_RULE_GROUPS, start=1)
+            for priority, (rule_name, group) in enumerate(MANAGED_RULE_GROUPS, start=len(rules))
         )
     return rules
 
@@ -245,8 +296,10 @@ def web_acl_rules(settings: RateLimitSettings, metric_prefix: str) -> list[dict[
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeRateLimit(pulumi.ComponentResource):
+class EdgeRateLimit(EdgeComponent):
     """A CloudFront-scoped WAFv2 web ACL: per-IP rate limit with a 429 JSON answer."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     web_acl_arn: pulumi.Output[str]
     web_acl_id: pulumi.Output[str]
@@ -259,15 +312,15 @@ class EdgeRateLimit(pulumi.ComponentResource):
     ) -> None:
         settings = validate_args(args or EdgeRateLimitArgs())
         check_component_name(name)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = settings
 
         self._create_web_acl()
 
-        self.web_acl_arn = self.web_acl.arn
-        self.web_acl_id = self.web_acl.id
-        self.register_outputs({"web_acl_arn": self.web_acl_arn, "web_acl_id": self.web_acl_id})
+        self.set_outputs(
+            web_acl_arn=self.web_acl.arn,
+            web_acl_id=self.web_acl.id,
+        )
 
     def _create_web_acl(self) -> None:
         name, settings = self._name, self._settings
@@ -280,13 +333,7 @@ class EdgeRateLimit(pulumi.ComponentResource):
                 f"{name}: {settings.limit} requests per {settings.window_seconds} s per client IP"
             ),
             default_action={"allow": {}},
-            custom_response_bodies=[
-                {
-                    "key": RESPONSE_BODY_KEY,
-                    "content_type": RESPONSE_CONTENT_TYPE,
-                    "content": response_body(settings),
-                }
-            ],
+            custom_response_bodies=response_bodies(settings),
             rules=web_acl_rules(settings, name),
             visibility_config=visibility(f"{name}-acl"),
             tags=settings.tags or None,

@@ -35,9 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_cloudflare as cloudflare
+from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._component import EdgeComponent
 
-from edgekit_iac.errors import UserError
+if TYPE_CHECKING:
+    import pulumi_cloudflare as cloudflare
+else:
+    cloudflare = provider_module("pulumi_cloudflare")
 
 if TYPE_CHECKING:
     from edgekit_iac.bundle.build import Artifact
@@ -56,6 +60,11 @@ TEXT_MODULE_CONTENT_TYPE = "text/plain"
 # Cloudflare's limits on a version's annotations.
 WORKERS_TAG_LIMIT = 100
 WORKERS_MESSAGE_LIMIT = 1000
+# Cloudflare's limits on environment variables (bindings of type plain_text/secret_text):
+# 5 KB each, 64 per Worker on Workers Free and 128 on Workers Paid
+# (developers.cloudflare.com/workers/platform/limits/#environment-variables).
+BINDING_VALUE_LIMIT = 5 * 1024
+BINDINGS_PER_WORKER = 64
 
 _ACCOUNT_OR_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
@@ -66,11 +75,14 @@ _FLAG = re.compile(r"^[a-z0-9_]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class WorkerArgsError(UserError, ValueError):
+class WorkerArgsError(ArgsError):
     """A Worker argument is wrong; the message names it and what is accepted."""
 
+    owner = "EdgeWorkerArgs"
 
-@dataclass(kw_only=True)
+
+@documented
+@dataclass(kw_only=True, frozen=True)
 class WorkerDeploymentArgs:
     """Where and how a Python Worker is deployed: shared by EdgeWorker and CachedWorker."""
 
@@ -120,7 +132,8 @@ class WorkerDeploymentArgs:
     without it. Default: False."""
 
 
-@dataclass(kw_only=True)
+@documented
+@dataclass(kw_only=True, frozen=True)
 class EdgeWorkerArgs(WorkerDeploymentArgs):
     """Any Python Worker from `functions/`: the deployment plus its name and settings."""
 
@@ -165,7 +178,7 @@ class ScriptParts:
 
 def fail(owner: str, arg: str, problem: str, accepted: str) -> WorkerArgsError:
     """The error for one field of an args class: what was wrong, where, what is accepted."""
-    return WorkerArgsError(f"{owner}.{arg}: {problem}; accepted: {accepted}")
+    return WorkerArgsError(arg, problem, accepted, owner=owner)
 
 
 def check_hostname(owner: str, arg: str, value: Any) -> str:
@@ -244,7 +257,15 @@ def _normalize_bindings(owner: str, arg: str, bindings: Any) -> tuple[tuple[str,
         if not isinstance(name, str) or not _BINDING_NAME.match(name):
             raise fail(owner, arg, f"bad binding name {name!r}", accepted)
         if value is None or not isinstance(value, str | pulumi.Output):
-            raise fail(owner, arg, f"{name} has value {value!r}", accepted)
+            # A value's type, never the value: secret bindings carry secrets.
+            raise fail(owner, arg, f"{name} has a {type(value).__name__} value", accepted)
+        if isinstance(value, str) and len(value.encode()) > BINDING_VALUE_LIMIT:
+            raise fail(
+                owner,
+                arg,
+                f"{name} is {len(value.encode())} bytes",
+                f"at most {BINDING_VALUE_LIMIT} bytes (5 KB, Cloudflare's limit per variable)",
+            )
     return tuple(sorted(bindings.items()))
 
 
@@ -291,6 +312,13 @@ def validate_args(
     plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
     secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
     both = sorted({name for name, _ in plain} & {name for name, _ in secret})
+    if len(plain) + len(secret) > BINDINGS_PER_WORKER:
+        raise fail(
+            owner,
+            "plain_text_bindings",
+            f"{len(plain) + len(secret)} bindings with secret_bindings",
+            f"at most {BINDINGS_PER_WORKER} (Workers Free; Paid allows 128)",
+        )
     if both:
         raise fail(owner, "secret_bindings", f"{both} are also plain-text", "each name once")
     rate = args.observability_sampling_rate
@@ -446,8 +474,10 @@ def prepare(
 # --- the component ---------------------------------------------------------------------------
 
 
-class EdgeWorker(pulumi.ComponentResource):
+class EdgeWorker(EdgeComponent):
     """A Python Workers script from a functions/ bundle, with its route or custom domain."""
+
+    TYPE_TOKEN = TYPE_TOKEN
 
     script_name: pulumi.Output[str]
     routes: pulumi.Output[list[str]]
@@ -464,8 +494,7 @@ class EdgeWorker(pulumi.ComponentResource):
     ) -> None:
         # Everything that can be wrong is checked before the first registration.
         prepared = prepare(args)
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._settings = prepared.settings
         self._artifact = prepared.artifact
         self._parts = prepared.parts
@@ -478,31 +507,23 @@ class EdgeWorker(pulumi.ComponentResource):
         self._create_script()
         self._create_routing()
 
-        self.script_name = self.script.script_name
-        self.routes = pulumi.Output.from_input(
-            [self._settings.route_pattern] if self._settings.route_pattern else []
-        )
-        self.hostnames = pulumi.Output.from_input(
-            [self._settings.custom_domain] if self._settings.custom_domain else []
-        )
-        self.bundle_sha256 = pulumi.Output.from_input(self._artifact.sha256)
-        self.version = pulumi.Output.from_input(self._artifact.version)
-        self.version_tag = pulumi.Output.from_input(version_tag(self._artifact))
-        self.register_outputs(
-            {
-                "script_name": self.script_name,
-                "routes": self.routes,
-                "hostnames": self.hostnames,
-                "bundle_sha256": self.bundle_sha256,
-                "version": self.version,
-                "version_tag": self.version_tag,
-            }
+        self.set_outputs(
+            script_name=self.script.script_name,
+            routes=pulumi.Output.from_input(
+                [self._settings.route_pattern] if self._settings.route_pattern else []
+            ),
+            hostnames=pulumi.Output.from_input(
+                [self._settings.custom_domain] if self._settings.custom_domain else []
+            ),
+            bundle_sha256=pulumi.Output.from_input(self._artifact.sha256),
+            version=pulumi.Output.from_input(self._artifact.version),
+            version_tag=pulumi.Output.from_input(version_tag(self._artifact)),
         )
 
     def _create_script(self) -> None:
         settings, parts, artifact = self._settings, self._parts, self._artifact
         self.script = cloudflare.WorkersScript(
-            f"{self._name}-script",
+            self.child_name("script"),
             account_id=settings.account_id,
             script_name=settings.script_name,
             content=parts.main_source,
@@ -527,7 +548,7 @@ class EdgeWorker(pulumi.ComponentResource):
         self.domain: cloudflare.WorkersCustomDomain | None = None
         if settings.route_pattern is not None:
             self.route = cloudflare.WorkersRoute(
-                f"{self._name}-route",
+                self.child_name("route"),
                 zone_id=settings.zone_id,
                 pattern=settings.route_pattern,
                 script=self.script.script_name,
@@ -535,7 +556,7 @@ class EdgeWorker(pulumi.ComponentResource):
             )
         if settings.custom_domain is not None:
             self.domain = cloudflare.WorkersCustomDomain(
-                f"{self._name}-domain",
+                self.child_name("domain"),
                 account_id=settings.account_id,
                 zone_id=settings.zone_id,
                 hostname=settings.custom_domain,

@@ -10,9 +10,12 @@ with `require_secret` and stays a Pulumi secret.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -21,20 +24,26 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
+    create_model,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from edgekit_iac.components.alarms import EdgeAlarmsArgs
+from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
+from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
+from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
+from edgekit_iac.components.logpush import CloudflareLogpushArgs
+from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
+from edgekit_iac.functions.image_resizer import contract
 
 NAMESPACE = "edgekit"
-SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})$")
-MAX_SIDE = 4096
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SEMVER_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 ACM_ARN_PATTERN = r"^arn:aws:acm:us-east-1:\d{12}:certificate/"
-DEFAULT_SIZES = ("150x150", "300x200", "400x300", "800x600", "1200x800", "1920x1080")
+DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
 
 
 class ConfigError(UserError):
@@ -42,53 +51,75 @@ class ConfigError(UserError):
 
 
 class _Section(BaseModel):
+    # Strict: `quality: true` or `limit: "100"` is an error, not 1 or 100. (A stack file's
+    # numbers arrive as JSON numbers, so strict costs nothing for well-formed values.)
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 
-class CacheTtls(_Section):
-    min: Annotated[int, Field(ge=0)] = 0
-    default: Annotated[int, Field(ge=0)] = 86_400
-    max: Annotated[int, Field(ge=0, le=31_536_000)] = 31_536_000
+def args_section(
+    name: str,
+    args_class: type,
+    fields: Sequence[str],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> type[_Section]:
+    """A config section made of `fields` of a component's Args: declared once, there.
 
-    @model_validator(mode="after")
-    def _ordered(self) -> CacheTtls:
-        if not self.min <= self.default <= self.max:
-            raise ValueError("needs min <= default <= max")
-        return self
+    Each key is the field's camelCase name, with the field's type (a `pulumi.Input[str]` is a
+    plain string in a stack file) and default (unless this program's `defaults` differ), and
+    its documentation is the field's (`help(args_class)`). What a value may be beyond its
+    type is the component's own check, which edgekit_iac.stack_args runs on the config's
+    values before anything is declared. `extra` adds section-only keys, as pydantic field
+    definitions (`enabled=(bool, True)`).
+    """
+    declared = {field.name: field for field in dataclasses.fields(args_class)}
+    definitions: dict[str, Any] = {}
+    for field_name in fields:
+        field = declared[field_name]
+        if defaults and field_name in defaults:
+            default = defaults[field_name]
+        elif field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        else:
+            default = ...
+        definitions[field_name] = (_plain_type(args_class, field.type), default)
+    section = create_model(name, __base__=_Section, **definitions, **extra)
+    section.__doc__ = f"Keys of {args_class.__name__} (see help({args_class.__name__}))."
+    return section
 
 
-def _valid_size(size: str) -> bool:
-    match = SIZE_PATTERN.match(size)
-    return bool(match) and all(int(side) <= MAX_SIDE for side in match.groups())
+def _plain_type(args_class: type, annotation: Any) -> Any:
+    """A field's type as a stack file holds it: `pulumi.Input[T]` (T, or another
+    resource's Output) is just T there."""
+    if not isinstance(annotation, str):
+        return annotation
+    plain = re.sub(r"pulumi\.Input\[(\w+)\]", r"\1", annotation)
+    return eval(plain, vars(sys.modules[args_class.__module__]))  # noqa: S307 - our own source
 
 
-class ImagesSettings(_Section):
-    """The image resizer: CloudFront + Lambda@Edge over a private originals bucket."""
-
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
-    aliases: list[str] = []
-    certificate_arn: Annotated[str, Field(pattern=ACM_ARN_PATTERN)] | None = None
-    allowed_sizes: list[str] = list(DEFAULT_SIZES)
-    quality: Annotated[int, Field(ge=1, le=100)] = 80
-    max_pixels: Annotated[int, Field(ge=1_000_000, le=200_000_000)] = 50_000_000
-    memory_mb: Annotated[int, Field(ge=128, le=10_240)] = 1536
-    timeout_seconds: Annotated[int, Field(ge=1, le=30)] = 30
-    cache_ttl: CacheTtls = CacheTtls()
-    force_destroy_bucket: bool = False
-
-    @field_validator("allowed_sizes")
-    @classmethod
-    def _sizes(cls, sizes: list[str]) -> list[str]:
-        bad = [s for s in sizes if not _valid_size(s)]
-        if bad or not sizes:
-            raise ValueError(
-                f"sizes are WIDTHxHEIGHT with 1..{MAX_SIDE} each, e.g. '400x300'; "
-                f"got {bad or sizes}"
-            )
-        return sizes
-
+ImagesSettings = args_section(
+    "ImagesSettings",
+    EdgeImageResizerArgs,
+    (
+        "price_class",
+        "aliases",
+        "certificate_arn",
+        "allowed_sizes",
+        "quality",
+        "max_pixels",
+        "memory_mb",
+        "timeout_seconds",
+        "min_ttl",
+        "default_ttl",
+        "max_ttl",
+        "force_destroy_bucket",
+    ),
+)
 
 
 class WorkerRoute(_Section):
@@ -106,27 +137,28 @@ class WorkerRoute(_Section):
         return self
 
 
-class OriginDns(_Section):
-    name: str
-    content: str
-    type: Literal["A", "AAAA", "CNAME"] = "CNAME"
+OriginDns = args_section("OriginDns", OriginDnsRecord, ("name", "content", "type"))
 
 
-class CacheWrapperSettings(_Section):
-    script_name: str = "edge-cache"
-    origin_url: str
-    route: WorkerRoute
-    default_ttl: Annotated[int, Field(ge=0)] = 0
-    max_ttl: Annotated[int, Field(ge=0)] = 86_400
-    stale_if_error: Annotated[int, Field(ge=0)] = 300
-    origin_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = 5000
-    # None keeps the Worker's own defaults (cache_policy.py), so the two cannot drift apart.
-    cacheable_statuses: list[Annotated[int, Field(ge=200, le=599)]] | None = None
-    session_cookies: list[str] | None = None
-    api_key_headers: list[str] | None = None
-    forward_headers: list[str] | None = None
-    tracking_params: list[str] | None = None
-    origin_dns: OriginDns | None = None
+CacheWrapperSettings = args_section(
+    "CacheWrapperSettings",
+    CachedWorkerArgs,
+    (
+        "origin_url",
+        "default_ttl",
+        "max_ttl",
+        "stale_if_error",
+        "origin_timeout_ms",
+        "cacheable_statuses",
+        "session_cookies",
+        "api_key_headers",
+        "forward_headers",
+        "tracking_params",
+    ),
+    script_name=(str, "edge-cache"),
+    route=(WorkerRoute, ...),
+    origin_dns=(OriginDns | None, None),
+)
 
 
 class HelloGeoSettings(_Section):
@@ -146,22 +178,29 @@ class CloudflareSettings(_Section):
     hello_geo: HelloGeoSettings
 
 
-class WafSettings(_Section):
-    enabled: bool = True
-    limit: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
-    window_seconds: Literal[60, 120, 300, 600] = 300
-    path_prefix: str | None = "/images/"
-    managed_rules: bool = True
+WafSettings = args_section(
+    "WafSettings",
+    EdgeRateLimitArgs,
+    ("limit", "window_seconds", "path_prefix", "default_limit", "managed_rules"),
+    # This program's web ACL guards the image resizer: count its paths by default.
+    defaults={"path_prefix": "/images/"},
+    enabled=(bool, True),
+)
 
-
-class CloudflareRateSettings(_Section):
-    enabled: bool = True
-    requests_per_period: Annotated[int, Field(ge=1)] = 100
-    period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
-    mitigation_timeout_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
-    expression: str = '(starts_with(http.request.uri.path, "/api/"))'
+CloudflareRateSettings = args_section(
+    "CloudflareRateSettings",
+    CloudflareRateLimitArgs,
+    (
+        "requests_per_period",
+        "period_seconds",
+        "mitigation_timeout_seconds",
+        "expression",
+        "default_requests_per_period",
+    ),
+    enabled=(bool, True),
     # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import).
-    import_ruleset_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+    import_ruleset_id=(Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None, None),
+)
 
 
 class RateLimitSettings(_Section):
@@ -169,30 +208,33 @@ class RateLimitSettings(_Section):
     cloudflare: CloudflareRateSettings = CloudflareRateSettings(enabled=False)
 
 
-class RealtimeLogSettings(_Section):
-    enabled: bool = True
-    sampling_rate: Annotated[int, Field(ge=1, le=100)] = 100
-    shard_count: Annotated[int, Field(ge=1)] | None = None
+RealtimeLogSettings = args_section(
+    "RealtimeLogSettings",
+    EdgeLogPipelineArgs,
+    ("sampling_rate", "shard_count"),
+    enabled=(bool, True),
+)
 
 
-class LogpushSettings(_Section):
-    enabled: bool = True
-    prefix: str = "cloudflare/workers"
+LogpushSettings = args_section(
+    "LogpushSettings", CloudflareLogpushArgs, ("prefix",), enabled=(bool, True)
+)
 
+LoggingSettings = args_section(
+    "LoggingSettings",
+    EdgeLogPipelineArgs,
+    ("retention_days",),
+    realtime=(RealtimeLogSettings, RealtimeLogSettings(enabled=False)),
+    logpush=(LogpushSettings, LogpushSettings(enabled=False)),
+)
 
-class LoggingSettings(_Section):
-    retention_days: Annotated[int, Field(ge=1, le=3650)] = 14
-    realtime: RealtimeLogSettings = RealtimeLogSettings(enabled=False)
-    logpush: LogpushSettings = LogpushSettings(enabled=False)
-
-
-class AlarmSettings(_Section):
-    enabled: bool = True
-    # p95 of cache misses, i.e. of resizes: a healthy expensive miss takes about a second
-    # (components/alarms.py DEFAULT_ORIGIN_LATENCY_P95_MS has the measured costs).
-    origin_latency_p95_ms: Annotated[int, Field(ge=1)] = 1500
-    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
-    paging: bool = False
+AlarmSettings = args_section(
+    "AlarmSettings",
+    EdgeAlarmsArgs,
+    ("origin_latency_p95_ms", "error_rate_percent"),
+    enabled=(bool, True),
+    paging=(bool, False),
+)
 
 
 class ArtifactPin(_Section):
@@ -255,7 +297,7 @@ SECRET_KEYS = {"alarmEndpoint"}
 _KNOWN_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
 
-def _stack_file() -> str:
+def stack_file() -> str:
     return f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 
 
@@ -340,7 +382,7 @@ def _section_type(annotation: Any) -> Any:
 
 def load_settings() -> StackSettings:
     """The current stack's settings, from the config the Pulumi runtime was given."""
-    return parse_settings(_namespace_values(), _stack_file())
+    return parse_settings(_namespace_values(), stack_file())
 
 
 def alarm_endpoint() -> pulumi.Output[str] | None:
@@ -350,7 +392,7 @@ def alarm_endpoint() -> pulumi.Output[str] | None:
 
 def refuse(key: str, problem: str) -> ConfigError:
     """The error for a stack key the program cannot use: the stack file, the key, why."""
-    return ConfigError(f"{_stack_file()}: {NAMESPACE}:{key}: {problem}")
+    return ConfigError(f"{stack_file()}: {NAMESPACE}:{key}: {problem}")
 
 
 def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:
@@ -366,7 +408,7 @@ def paging_endpoint(settings: StackSettings) -> pulumi.Output[str] | None:
     if endpoint is None:
         stack = pulumi.get_stack()
         raise ConfigError(
-            f"{_stack_file()}: {NAMESPACE}:alarms.paging is true but the secret "
+            f"{stack_file()}: {NAMESPACE}:alarms.paging is true but the secret "
             f"{NAMESPACE}:alarmEndpoint is not set, so the alarms would page nobody. Set it "
             f"with `pulumi config set --secret {NAMESPACE}:alarmEndpoint "
             f"https://<incident tool's SNS endpoint> --stack {stack}`, or set "

@@ -138,6 +138,9 @@ def _limits(**changes) -> dict:
 
 
 def _run_limits(plan: str | None, **changes) -> ProgramGraph:
+    # The free plan has one rate limiting rule per zone: no second rule over every path.
+    if plan == "free":
+        changes.setdefault("defaultRequestsPerPeriod", None)
     return _run(
         "prod",
         **{

@@ -148,7 +148,8 @@ def test_an_unknown_nested_key_lists_the_keys_of_its_own_section():
         parse_settings(settings, "stacks/Pulumi.prod.yaml")
     message = str(error.value)
     assert "edgekit:rateLimits.waf.limt: unknown key (did you mean limit?)" in message
-    assert "accepted here: enabled, limit, managedRules, pathPrefix, windowSeconds" in message
+    accepted = "defaultLimit, enabled, limit, managedRules, pathPrefix, windowSeconds"
+    assert f"accepted here: {accepted}" in message
 
 
 def test_a_malformed_value_names_the_key_and_what_is_accepted():

@@ -3,10 +3,12 @@
 The artifact's name carries a hash of everything that decides its bytes: the
 function's source files (sorted relative paths and contents, requirements.txt
 and function.toml included), the wheel target (Python version, platform tags)
-and BUNDLER_VERSION. If `build/<name>-<hash12>.zip` and its metadata sidecar
-already agree with that hash, the zip is reused untouched; otherwise it is
-built in a temporary file and moved into place only when it is complete and
-within the size limit, so build/ never holds a half-written or oversized zip.
+and the bundler's own source (`bundler_fingerprint`), so a change to how bundles
+are made rebuilds them without anyone remembering to bump a version. If
+`build/<name>-<hash12>.zip` and its metadata sidecar already agree with that
+hash, the zip is reused untouched; otherwise it is built in a temporary file and
+moved into place only when it is complete and within the size limit, so build/
+never holds a half-written or oversized zip.
 
 The zip itself is byte-for-byte reproducible: entries sorted, timestamps fixed
 at 1980-01-01, mode 0644, DEFLATE at a fixed level (6), no extra fields, so two
@@ -31,6 +33,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,13 +52,13 @@ from edgekit_iac.bundle.prune import filter_record, plan_vendored_files
 from edgekit_iac.bundle.vendor import HOST, Target, target_for, vendor
 
 __all__ = [
-    "BUNDLER_VERSION",
     "HOST",
     "Artifact",
     "BundleError",
     "ManifestError",
     "build_all",
     "build_function",
+    "bundler_fingerprint",
     "input_hash",
     "source_files",
     "wheel_cache_dir",
@@ -63,8 +66,8 @@ __all__ = [
     "write_reproducible_zip",
 ]
 
-# Bump whenever a change here changes the bytes a build produces for the same inputs.
-BUNDLER_VERSION = "1"
+# The modules whose code decides a bundle's bytes; the CLI only calls them.
+_BUNDLER_SOURCES = ("build.py", "elf.py", "manifest.py", "prune.py", "vendor.py")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
 FILE_MODE = 0o644
 # zlib's default: level 9 saves ~0.4% on the Pillow bundle but takes 3x as long.
@@ -204,8 +207,20 @@ def source_files(folder: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+@cache
+def bundler_fingerprint() -> str:
+    """sha256 of the bundler's own source: any change to it is a new bundler."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _BUNDLER_SOURCES:
+        data = (here / name).read_bytes()
+        digest.update(f"{name}:{len(data)}:".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def input_hash(files: list[tuple[str, Path]], kind: str, target: Target) -> str:
-    """sha256 over the bundler version, the target and every source path and its bytes."""
+    """sha256 over the bundler's source, the target and every source path and its bytes."""
     digest = hashlib.sha256()
 
     def feed(label: str, data: bytes) -> None:
@@ -213,7 +228,7 @@ def input_hash(files: list[tuple[str, Path]], kind: str, target: Target) -> str:
         digest.update(f"{label}:{len(data)}:".encode())
         digest.update(data)
 
-    feed("bundler", BUNDLER_VERSION.encode())
+    feed("bundler", bundler_fingerprint().encode())
     feed("target", json.dumps({"kind": kind, **target.fingerprint()}, sort_keys=True).encode())
     for relative, path in files:
         feed("path", relative.encode())
@@ -377,7 +392,7 @@ def _sidecar_path(zip_path: Path) -> Path:
 
 def _write_sidecar(artifact: Artifact, target: Target) -> None:
     record = {
-        "bundler_version": BUNDLER_VERSION,
+        "bundler": bundler_fingerprint(),
         "name": artifact.name,
         "kind": artifact.kind,
         "version": artifact.version,
@@ -404,7 +419,7 @@ def _reuse(zip_path: Path, digest: str, manifest: FunctionManifest) -> Artifact 
         return None
     if (
         record.get("input_hash") != digest
-        or record.get("bundler_version") != BUNDLER_VERSION
+        or record.get("bundler") != bundler_fingerprint()
         or record.get("size") != size
         or record.get("sha256") != file_sha256(zip_path)
     ):

@@ -24,13 +24,14 @@ from typing import Any
 
 from edgekit_iac import paths
 from edgekit_iac.errors import UserError
+from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph
 from edgekit_iac.twin.graph_view import DISTRIBUTION, WORKERS_SCRIPT
 from edgekit_iac.twin.state import StateFiles
 
 DEFAULT_IMAGE_KEY = "samples/landscape.jpg"
 PREFERRED_SIZE = "400x300"
-ALLOWED_SIZES_HEADER = "x-edgekit-allowed-sizes"  # the resizer's settings on the S3 origin
+ALLOWED_SIZES_HEADER = contract.ALLOWED_SIZES_HEADER  # the resizer's settings on the S3 origin
 SIZE = re.compile(r"^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})$")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from edgekit_iac import paths
 from edgekit_iac.bundle import build as bundle
 from edgekit_iac.errors import UserError
+from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
@@ -42,7 +43,7 @@ from edgekit_iac.twin.status_page import StatusPage
 log = logging.getLogger("edgekit.twin")
 
 # The resizer's settings header tells the twin a distribution resizes (for example URLs).
-RESIZER_SIZES_HEADER = "x-edgekit-allowed-sizes"
+RESIZER_SIZES_HEADER = contract.ALLOWED_SIZES_HEADER
 EXAMPLE_IMAGE = "samples/landscape.jpg"
 PREFERRED_EXAMPLE_SIZE = "400x300"
 

@@ -38,6 +38,8 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 
+from contract import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY
+
 # Output format name -> (Pillow format, Content-Type).
 _OUTPUTS = {
     "jpeg": ("JPEG", "image/jpeg"),
@@ -64,8 +66,6 @@ _UPRIGHT = {
 }
 _MESSAGE_LIMIT = 200
 
-DEFAULT_QUALITY = 80
-DEFAULT_MAX_PIXELS = 50_000_000
 # Box-reduce until the image is within this factor of the target, then Lanczos.
 # Measured on a 12 MP photo to 400x300: 2.0 differs from a full Lanczos by at most 2/255
 # per channel (mean 0.35) and is 6x faster (16 ms against 97 ms).

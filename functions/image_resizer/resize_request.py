@@ -12,36 +12,27 @@ present but malformed is a deployment mistake, not a viewer's: it raises ``Setti
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
-PREFIX = "/images/"
-VARIANT_PREFIX = "resized"
+import contract
+from contract import (
+    ALLOWED_SIZES_HEADER,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_QUALITY,
+    MAX_PIXELS_HEADER,
+    QUALITY_HEADER,
+    format_size,
+)
+
+PREFIX = contract.PATH_PREFIX
+VARIANT_PREFIX = contract.VARIANT_PREFIX
 # Variant keys add at most ~40 bytes (resized/WxH/format/), and S3 keys stop at 1024.
 MAX_KEY_BYTES = 960
 
-DEFAULT_ALLOWED_SIZES = (
-    (150, 150),
-    (300, 200),
-    (400, 300),
-    (800, 600),
-    (1200, 800),
-    (1920, 1080),
-)
-DEFAULT_QUALITY = 80
-DEFAULT_MAX_PIXELS = 50_000_000
-
-ALLOWED_SIZES_HEADER = "x-edgekit-allowed-sizes"
-QUALITY_HEADER = "x-edgekit-quality"
-MAX_PIXELS_HEADER = "x-edgekit-max-pixels"
-
-# Stored variants of requests without ?format keep the original's format; this names it.
-ORIGINAL_FORMAT = "original"
-
-_SIZE = re.compile(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})")
+DEFAULT_ALLOWED_SIZES = contract.DEFAULT_SIZES
 
 
 class SettingsError(ValueError):
@@ -68,21 +59,17 @@ class Rejection:
     reason: str
 
 
-def format_size(size: tuple[int, int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
 def parse_settings(custom_headers: Mapping[str, str]) -> ResizerSettings:
     """Read settings from lower-cased header names -> values; absent headers use defaults."""
     settings = ResizerSettings()
     if (raw := custom_headers.get(ALLOWED_SIZES_HEADER)) is not None:
-        sizes = tuple(_SIZE.fullmatch(part.strip()) for part in raw.split(","))
+        sizes = tuple(contract.parse_size(part.strip()) for part in raw.split(","))
         if not raw.strip() or not all(sizes):
             raise SettingsError(
                 f"origin header {ALLOWED_SIZES_HEADER}={raw!r} is malformed; "
                 "expected comma-separated WIDTHxHEIGHT sizes such as '150x150,400x300'"
             )
-        allowed = tuple((int(m[1]), int(m[2])) for m in sizes if m)
+        allowed = tuple(size for size in sizes if size)
         settings = ResizerSettings(allowed, settings.quality, settings.max_pixels)
     if (raw := custom_headers.get(QUALITY_HEADER)) is not None:
         quality = _positive_int(raw, QUALITY_HEADER, "an integer from 1 to 100")
@@ -112,10 +99,10 @@ def parse_request(
     if not uri.startswith(PREFIX):
         return Rejection(f"path must look like {PREFIX}WIDTHxHEIGHT/KEY, got {_shown(uri)}")
     size_part, slash, encoded_key = uri[len(PREFIX) :].partition("/")
-    size = _SIZE.fullmatch(size_part)
+    size = contract.parse_size(size_part)
     if not slash or not size:
         return Rejection(f"path must look like {PREFIX}WIDTHxHEIGHT/KEY, got {_shown(uri)}")
-    width, height = int(size[1]), int(size[2])
+    width, height = size
     if (width, height) not in allowed_sizes:
         accepted = ", ".join(format_size(s) for s in allowed_sizes)
         return Rejection(f"size {width}x{height} is not allowed; accepted sizes: {accepted}")
@@ -170,7 +157,7 @@ def _requested_format(
     values = {
         value.lower()
         for name, value in parse_qsl(querystring, keep_blank_values=True)
-        if name == "format"
+        if name == contract.FORMAT_QUERY_PARAMETER
     }
     if not values:
         return None
@@ -189,8 +176,7 @@ def variant_key(request: ResizeRequest) -> str:
     Deterministic in everything that changes the output bytes a viewer can ask for, so a
     stored variant can be served without resizing again.
     """
-    segment = request.format or ORIGINAL_FORMAT
-    return f"{VARIANT_PREFIX}/{request.width}x{request.height}/{segment}/{request.key}"
+    return contract.variant_key(request.width, request.height, request.format, request.key)
 
 
 def object_key(origin_path: str, key: str) -> str:

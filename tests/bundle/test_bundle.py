@@ -140,6 +140,24 @@ def test_the_target_python_is_part_of_the_hash(make_function, tmp_path):
     assert len(names) == 3
 
 
+def test_a_change_to_the_bundler_itself_gives_a_new_artifact(make_function, tmp_path, monkeypatch):
+    # The bundler's source is hashed into every artifact name: no version to remember to bump.
+    make_function("resizer", LAMBDA_MANIFEST, lambda_sources())
+    root, out = tmp_path / "functions", tmp_path / "out"
+    first = build_function("resizer", functions_root=root, out_dir=out)
+    package = Path(bundle.__file__).parent
+    expected = hashlib.sha256()
+    for name in ("build.py", "elf.py", "manifest.py", "prune.py", "vendor.py"):
+        data = (package / name).read_bytes()
+        expected.update(f"{name}:{len(data)}:".encode() + data)
+    assert bundle.bundler_fingerprint() == expected.hexdigest()
+
+    monkeypatch.setattr(bundle, "bundler_fingerprint", lambda: "0" * 64)
+    second = build_function("resizer", functions_root=root, out_dir=out)
+    assert second.input_hash != first.input_hash and second.path != first.path
+    assert second.sha256 == first.sha256  # same bytes out: only the name says who built it
+
+
 def test_a_damaged_artifact_is_rebuilt(make_function, tmp_path):
     make_function("resizer", LAMBDA_MANIFEST, lambda_sources())
     root, out = tmp_path / "functions", tmp_path / "out"

@@ -188,6 +188,11 @@ def test_topics_use_a_key_cloudwatch_may_use_not_the_aws_managed_sns_key(two_reg
         cloudwatch = statements["CloudWatchAlarmsPublish"]
         assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
         assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        # Only this account's alarms in the key's region (no confused deputy).
+        assert cloudwatch["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:123456789012:alarm:*"},
+        }
         admin = statements["AccountAdministersKey"]
         assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
         assert "kms:PutKeyPolicy" in admin["Action"]
@@ -260,7 +265,7 @@ def test_alarms_watch_the_resizers_distribution_and_function_when_composed(tmp_p
         ({"error_rate_percent": True}, "error_rate_percent", "above 0"),
         ({"lambda_errors_per_period": 0}, "lambda_errors_per_period", "from 1"),
         ({"lambda_metric_regions": "us-east-1"}, "lambda_metric_regions", "list of AWS region"),
-        ({"lambda_metric_regions": ["Europe"]}, "lambda_metric_regions", "bad regions"),
+        ({"lambda_metric_regions": ["Europe"]}, "lambda_metric_regions", "an AWS region: af-"),
         ({"period_seconds": 90}, "period_seconds", "steps of 60"),
         ({"evaluation_periods": 0}, "evaluation_periods", "from 1 to 60"),
         ({"datapoints_to_alarm": 6}, "datapoints_to_alarm", "from 1 to 5"),

@@ -423,7 +423,18 @@ def test_web_acl_is_accepted_by_wafv2_as_recorded(protected: ProgramGraph, aws):
 
     assert summary["ARN"].startswith("arn:aws:wafv2:us-east-1:123456789012:global/webacl/")
     rules = {rule["Name"]: rule for rule in stored["Rules"]}
-    assert list(rules) == ["rate-limit-per-ip", "aws-common", "aws-known-bad-inputs"]
+    assert list(rules) == [
+        "rate-limit-per-ip",
+        "rate-limit-per-ip-all-paths",
+        "aws-common",
+        "aws-known-bad-inputs",
+    ]
+    # The rule over every path has no scope-down and its own body naming its own limit.
+    every_path = rules["rate-limit-per-ip-all-paths"]
+    assert "ScopeDownStatement" not in every_path["Statement"]["RateBasedStatement"]
+    every_key = every_path["Action"]["Block"]["CustomResponse"]["CustomResponseBodyKey"]
+    assert every_key in request["CustomResponseBodies"]
+    assert [rule["Priority"] for rule in stored["Rules"]] == [0, 1, 2, 3]
     rate = rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]
     assert (rate["Limit"], rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == (
         2000,

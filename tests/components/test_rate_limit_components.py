@@ -225,8 +225,8 @@ def cloudflare() -> ProgramGraph:
 
 
 def only_rule(graph: ProgramGraph) -> dict:
-    (rule,) = graph.one(RULESET).inputs["rules"]
-    return rule
+    """The path rule: the first of the ruleset's rules."""
+    return graph.one(RULESET).inputs["rules"][0]
 
 
 def test_ruleset_is_the_zones_rate_limit_phase(cloudflare: ProgramGraph):
@@ -254,6 +254,32 @@ def test_rule_counts_per_colo_and_client_ip_and_blocks_with_429_json(cloudflare:
     response = rule["actionParameters"]["response"]
     assert (response["statusCode"], response["contentType"]) == (429, "application/json")
     assert json.loads(response["content"])["retry_after_seconds"] == 600
+
+
+def test_a_looser_rule_after_the_path_rule_counts_every_path(cloudflare: ProgramGraph):
+    path_rule, every_path = cloudflare.one(RULESET).inputs["rules"]
+    assert (path_rule["ref"], every_path["ref"]) == ("edgekit_rate_limit", "edgekit_rate_limit_all")
+    assert every_path["expression"] == "true"
+    assert every_path["ratelimit"]["requestsPerPeriod"] == 300
+    assert every_path["ratelimit"]["characteristics"] == path_rule["ratelimit"]["characteristics"]
+    assert every_path["action"] == "block"
+
+
+def test_the_rule_over_every_path_can_be_scoped_or_left_out():
+    scoped = record_cloudflare(
+        CloudflareRateLimitArgs(
+            zone_id=ZONE,
+            default_requests_per_period=1000,
+            default_expression='(http.host in {"api.example.com"})',
+        )
+    )
+    every_path = scoped.one(RULESET).inputs["rules"][1]
+    assert every_path["expression"] == '(http.host in {"api.example.com"})'
+    assert every_path["ratelimit"]["requestsPerPeriod"] == 1000
+    alone = record_cloudflare(
+        CloudflareRateLimitArgs(zone_id=ZONE, default_requests_per_period=None)
+    )
+    assert len(alone.one(RULESET).inputs["rules"]) == 1
 
 
 def test_config_values_reach_the_rule():
@@ -304,7 +330,15 @@ def test_config_values_reach_the_rule():
         ({"period_seconds": 600}, "period_seconds", "10, 60"),
         ({"mitigation_timeout_seconds": 0}, "mitigation_timeout_seconds", "10, 60"),
         ({"mitigation_timeout_seconds": 86400}, "mitigation_timeout_seconds", "3600"),
-        ({"requests_per_period": 0}, "requests_per_period", ">= 1"),
+        ({"requests_per_period": 0}, "requests_per_period", "from 1 to 2000000000"),
+        ({"requests_per_period": 10**20}, "requests_per_period", "from 1 to 2000000000"),
+        ({"default_requests_per_period": 50}, "default_requests_per_period", "tighter one"),
+        (
+            {"zone_plan": "free", "period_seconds": 10, "mitigation_timeout_seconds": 10},
+            "default_requests_per_period",
+            "one rate limiting rule per zone",
+        ),
+        ({"default_expression": "(true"}, "default_expression", "parentheses"),
         ({"expression": "  "}, "expression", "non-empty"),
         ({"expression": "(cf.colo.id eq 1)"}, "expression", "does not use cf.colo.id"),
         ({"expression": '(http.host eq "a"'}, "expression", "parentheses"),
@@ -335,7 +369,12 @@ def test_cloudflare_refusals_name_the_field_and_what_the_plan_accepts(changes, f
 def test_each_plan_may_use_its_documented_maximum(plan, period, timeout):
     graph = record_cloudflare(
         CloudflareRateLimitArgs(
-            zone_id=ZONE, zone_plan=plan, period_seconds=period, mitigation_timeout_seconds=timeout
+            zone_id=ZONE,
+            zone_plan=plan,
+            period_seconds=period,
+            mitigation_timeout_seconds=timeout,
+            # The free plan has one rate limiting rule per zone: no second rule there.
+            default_requests_per_period=None if plan == "free" else 300,
         )
     )
     ratelimit = only_rule(graph)["ratelimit"]

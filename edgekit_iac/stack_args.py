@@ -1,0 +1,421 @@
+"""Each component's arguments, built from the typed stack config and checked before anything
+is declared.
+
+`__main__.py` declares its components with the arguments built here, and `check` builds
+the same arguments first, with placeholders where another component's output goes (a
+distribution id, a bucket name), and runs every component's own argument checks on them.
+A bad value therefore stops the program before its first resource, and the error names the
+config key and the stack file (`edgekit:cloudflare.cacheWrapper.originUrl` in
+`stacks/Pulumi.staging.yaml`), not the Python field (`CachedWorkerArgs.origin_url`). Because
+the program and the check share one builder per component, they cannot drift apart.
+
+`check` also refuses what only the stack file can get wrong: an `aws:region` that is not a
+region, and a secret (`edgekit:alarmEndpoint`, the Cloudflare API token) written in plain
+text instead of with `pulumi config set --secret`. It never prints a secret's value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic.alias_generators import to_camel
+
+from edgekit_iac.components import cached_worker, worker
+from edgekit_iac.components._args import AWS_REGIONS, ArgsError
+from edgekit_iac.components.alarms import EdgeAlarmsArgs
+from edgekit_iac.components.alarms import check_https_endpoint as _check_https
+from edgekit_iac.components.alarms import validate_args as _validate_alarms
+from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
+from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.cloudflare_rate_limit import (
+    validate_args as _validate_cloudflare_limits,
+)
+from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
+from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
+from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
+from edgekit_iac.components.log_pipeline import validate_args as _validate_log_pipeline
+from edgekit_iac.components.logpush import CloudflareLogpushArgs
+from edgekit_iac.components.logpush import validate_args as _validate_logpush
+from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
+from edgekit_iac.components.rate_limit import validate_args as _validate_waf
+from edgekit_iac.components.worker import EdgeWorkerArgs
+from edgekit_iac.config import (
+    NAMESPACE,
+    CloudflareSettings,
+    ConfigError,
+    StackSettings,
+    load_settings,
+    stack_file,
+)
+
+CACHE_WRAPPER_FUNCTION = "cache_wrapper"
+GEO_FUNCTION = "hello_geo"
+# Stands in, during `check`, for values another component computes at deploy time.
+_PLACEHOLDER = "preflight"
+
+ALARM_ENDPOINT_KEY = f"{NAMESPACE}:alarmEndpoint"
+# Credentials the Cloudflare provider reads from its config namespace.
+CLOUDFLARE_SECRET_KEYS = (
+    "cloudflare:apiToken",
+    "cloudflare:apiKey",
+    "cloudflare:apiUserServiceKey",
+)
+
+
+# --- builders: the one place a config value becomes a component argument -------------------
+
+
+def _args_of(section: Any, args_class: type) -> dict[str, Any]:
+    """The section's values for `args_class`: the section is made of its fields
+    (edgekit_iac.config.args_section), so nothing is copied field by field."""
+    names = {field.name for field in dataclasses.fields(args_class)}
+    return {name: value for name, value in section if name in names}
+
+
+def resizer_args(
+    settings: StackSettings,
+    *,
+    artifact: Any = None,
+    certificate_arn: pulumi.Input[str] | None = None,
+    web_acl_arn: pulumi.Input[str] | None = None,
+    realtime_log_config_arn: pulumi.Input[str] | None = None,
+) -> EdgeImageResizerArgs:
+    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own."""
+    return EdgeImageResizerArgs(
+        **{
+            **_args_of(settings.images, EdgeImageResizerArgs),
+            "certificate_arn": certificate_arn or settings.images.certificate_arn,
+        },
+        artifact=artifact,
+        protect_data=settings.protects_data,
+        web_acl_arn=web_acl_arn,
+        realtime_log_config_arn=realtime_log_config_arn,
+    )
+
+
+def waf_args(settings: StackSettings) -> EdgeRateLimitArgs:
+    return EdgeRateLimitArgs(**_args_of(settings.rate_limits.waf, EdgeRateLimitArgs))
+
+
+def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
+    return EdgeLogPipelineArgs(
+        **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
+        **_args_of(settings.logging, EdgeLogPipelineArgs),
+        force_destroy=settings.images.force_destroy_bucket,
+        protect_data=settings.protects_data,
+    )
+
+
+def alarms_args(
+    settings: StackSettings,
+    *,
+    distribution_id: pulumi.Input[str],
+    function_name: pulumi.Input[str] | None,
+    alarm_endpoint: pulumi.Output[str] | None,
+) -> EdgeAlarmsArgs:
+    return EdgeAlarmsArgs(
+        **_args_of(settings.alarms, EdgeAlarmsArgs),
+        distribution_id=distribution_id,
+        function_name=function_name,
+        alarm_endpoint=alarm_endpoint,
+        protect_data=settings.protects_data,
+    )
+
+
+def _worker_deployment(
+    cloudflare: CloudflareSettings, section: Any, artifact: Any, logpush: bool
+) -> dict:
+    """Where and how a Worker is deployed: the arguments every Worker component shares."""
+    return {
+        "logpush": logpush,
+        "account_id": cloudflare.account_id,
+        "zone_id": cloudflare.zone_id,
+        "script_name": section.script_name,
+        "artifact": artifact,
+        "compatibility_date": cloudflare.compatibility_date,
+        "route_pattern": section.route.pattern,
+        "custom_domain": section.route.custom_domain,
+    }
+
+
+def cached_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> CachedWorkerArgs:
+    wrapper = cloudflare.cache_wrapper
+    cache = {
+        **_args_of(wrapper, CachedWorkerArgs),
+        **_worker_deployment(cloudflare, wrapper, artifact, logpush),
+        "origin_dns": (
+            OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
+        ),
+    }
+    return CachedWorkerArgs(**cache)
+
+
+def geo_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> EdgeWorkerArgs:
+    geo = cloudflare.hello_geo
+    return EdgeWorkerArgs(
+        **_worker_deployment(cloudflare, geo, artifact, logpush),
+        function=GEO_FUNCTION,
+        plain_text_bindings={"MESSAGE": geo.message},
+    )
+
+
+def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
+    """The requests for the Workers' own hosts, in the Rules language.
+
+    The zone's rate limits cover every hostname on the zone, which may serve other sites:
+    the rule over every path counts only what the Workers answer. A route host "*.a.com"
+    matches its subdomains, "*a.com" also a.com itself.
+    """
+    exact: list[str] = []
+    suffixes: list[str] = []
+    for section in (cloudflare.cache_wrapper, cloudflare.hello_geo):
+        host = section.route.custom_domain or (section.route.pattern or "").partition("/")[0]
+        host = host.lower().rstrip(".")
+        if host.startswith("*"):
+            suffixes.append(host[1:])
+        elif host:
+            exact.append(host)
+    clauses = []
+    if exact:
+        names = " ".join(f'"{name}"' for name in sorted(set(exact)))
+        clauses.append(f"(http.host in {{{names}}})")
+    clauses.extend(f'ends_with(http.host, "{suffix}")' for suffix in sorted(set(suffixes)))
+    return " or ".join(clauses) or "true"
+
+
+def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitArgs:
+    assert settings.cloudflare is not None
+    return CloudflareRateLimitArgs(
+        **_args_of(settings.rate_limits.cloudflare, CloudflareRateLimitArgs),
+        zone_id=settings.cloudflare.zone_id,
+        default_expression=worker_hosts_expression(settings.cloudflare),
+        existing_ruleset_id=settings.rate_limits.cloudflare.import_ruleset_id,
+        **({"zone_plan": plan} if (plan := settings.cloudflare.zone_plan) else {}),
+    )
+
+
+def logpush_args(
+    settings: StackSettings,
+    *,
+    bucket_name: pulumi.Input[str],
+    bucket_region: pulumi.Input[str],
+) -> CloudflareLogpushArgs:
+    assert settings.cloudflare is not None
+    return CloudflareLogpushArgs(
+        **_args_of(settings.logging.logpush, CloudflareLogpushArgs),
+        account_id=settings.cloudflare.account_id,
+        bucket_name=bucket_name,
+        # The dataset is account-wide: only this stack's scripts go to its bucket.
+        script_names=[
+            settings.cloudflare.cache_wrapper.script_name,
+            settings.cloudflare.hello_geo.script_name,
+        ],
+        bucket_region=bucket_region,
+    )
+
+
+# --- the check: every component's own checks, on the same arguments, reported as keys -------
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One component's arguments from the config, its checks, and where its fields live."""
+
+    section: str  # the config key of the section, e.g. "cloudflare.cacheWrapper"
+    build: Callable[[], Any]
+    validate: Callable[[Any], Any]
+    keys: Mapping[str, str]  # component field -> config key, where not section.<camelCase>
+    note: str = ""  # what else decided the answer, e.g. the zone's plan
+
+
+def _worker_keys(section: str) -> dict[str, str]:
+    return {
+        "account_id": "cloudflare.accountId",
+        "zone_id": "cloudflare.zoneId",
+        "compatibility_date": "cloudflare.compatibilityDate",
+        "route_pattern": f"{section}.route.pattern",
+        "custom_domain": f"{section}.route.customDomain",
+    }
+
+
+def _check_cached_worker(args: CachedWorkerArgs) -> None:
+    cache = cached_worker.validate_args(args)
+    worker.validate_args(cached_worker.edge_worker_args(args, cache), owner=cached_worker.OWNER)
+
+
+def _requested_certificate(settings: StackSettings) -> str | None:
+    """The certificate edgekit:dns makes edgekit request for the aliases, as a placeholder
+    ARN of the right shape (its real ARN exists only at deploy time)."""
+    if settings.images.aliases and not settings.images.certificate_arn and settings.dns:
+        return "arn:aws:acm:us-east-1:000000000000:certificate/preflight"
+    return None
+
+
+def _checks(settings: StackSettings) -> list[_Check]:
+    checks = [
+        _Check(
+            "images",
+            lambda: resizer_args(settings, certificate_arn=_requested_certificate(settings)),
+            _validate_resizer,
+            {},
+        )
+    ]
+    if settings.rate_limits.waf.enabled:
+        checks.append(_Check("rateLimits.waf", lambda: waf_args(settings), _validate_waf, {}))
+    if settings.logging.realtime.enabled:
+        checks.append(
+            _Check(
+                "logging.realtime",
+                lambda: log_pipeline_args(settings),
+                _validate_log_pipeline,
+                {
+                    "retention_days": "logging.retentionDays",
+                    "force_destroy": "images.forceDestroyBucket",
+                },
+            )
+        )
+    if settings.alarms.enabled:
+        checks.append(
+            _Check(
+                "alarms",
+                lambda: alarms_args(
+                    settings,
+                    distribution_id=_PLACEHOLDER,
+                    function_name=_PLACEHOLDER,
+                    alarm_endpoint=None,
+                ),
+                _validate_alarms,
+                {},
+            )
+        )
+    cloudflare = settings.cloudflare
+    if cloudflare is None:
+        return checks
+    checks += [
+        _Check(
+            "cloudflare.cacheWrapper",
+            lambda: cached_worker_args(cloudflare),
+            _check_cached_worker,
+            _worker_keys("cloudflare.cacheWrapper"),
+        ),
+        _Check(
+            "cloudflare.helloGeo",
+            lambda: geo_worker_args(cloudflare),
+            worker.validate_args,
+            {
+                **_worker_keys("cloudflare.helloGeo"),
+                "plain_text_bindings": "cloudflare.helloGeo.message",
+            },
+        ),
+    ]
+    if settings.rate_limits.cloudflare.enabled and cloudflare.zone_plan is not None:
+        checks.append(
+            _Check(
+                "rateLimits.cloudflare",
+                lambda: cloudflare_rate_limit_args(settings),
+                _validate_cloudflare_limits,
+                {
+                    "zone_id": "cloudflare.zoneId",
+                    "zone_plan": "cloudflare.zonePlan",
+                    "existing_ruleset_id": "rateLimits.cloudflare.importRulesetId",
+                },
+                note=f" ({NAMESPACE}:cloudflare.zonePlan is {cloudflare.zone_plan!r})",
+            )
+        )
+    if settings.logging.logpush.enabled and settings.logging.realtime.enabled:
+        checks.append(
+            _Check(
+                "logging.logpush",
+                lambda: logpush_args(
+                    settings,
+                    bucket_name=_PLACEHOLDER,
+                    bucket_region=EdgeLogPipelineArgs().region,
+                ),
+                _validate_logpush,
+                {"account_id": "cloudflare.accountId"},
+            )
+        )
+    return checks
+
+
+def config_key(section: str, arg: str, keys: Mapping[str, str]) -> str:
+    """The `edgekit:` key a component field comes from."""
+    if arg in keys:
+        return f"{NAMESPACE}:{keys[arg]}"
+    return f"{NAMESPACE}:{section}." + ".".join(to_camel(part) for part in arg.split("."))
+
+
+def component_problems(settings: StackSettings) -> list[str]:
+    """Every component's own argument checks, run on the config's values: one line each."""
+    problems = []
+    limits = settings.rate_limits.cloudflare
+    if settings.cloudflare and limits.enabled and settings.cloudflare.zone_plan is None:
+        problems.append(
+            f"{NAMESPACE}:cloudflare.zonePlan: required with {NAMESPACE}:rateLimits.cloudflare "
+            "enabled (the plan bounds periods, timeouts and the number of rules); accepted: "
+            "free, pro, business, enterprise"
+        )
+    for check in _checks(settings):
+        try:
+            check.validate(check.build())
+        except ArgsError as error:
+            key = config_key(check.section, error.arg, check.keys)
+            problems.append(f"{key}: {error.problem}; accepted: {error.accepted}{check.note}")
+    return problems
+
+
+def secret_problems(settings: StackSettings) -> list[str]:
+    """Secrets in plain text, and an alarm endpoint that is not https; never their values."""
+    problems = []
+    how = (
+        "set it with `pulumi config set --secret {key} ...`, then rotate it: "
+        "the plain value is in the stack file's history"
+    )
+    for key in (ALARM_ENDPOINT_KEY, *CLOUDFLARE_SECRET_KEYS):
+        if runtime_config.get_config(key) is not None and not runtime_config.is_config_secret(key):
+            problems.append(f"{key}: is in plain text, not a secret; {how.format(key=key)}")
+    endpoint = runtime_config.get_config(ALARM_ENDPOINT_KEY)
+    if settings.alarms.enabled and settings.alarms.paging and endpoint is not None:
+        try:
+            _check_https(endpoint)
+        except ArgsError as error:
+            problems.append(
+                f"{ALARM_ENDPOINT_KEY}: {error.problem} (value not shown); "
+                f"accepted: {error.accepted}"
+            )
+    return problems
+
+
+def region_problems() -> list[str]:
+    region = runtime_config.get_config("aws:region")
+    if region is None or region in AWS_REGIONS:
+        return []
+    return [
+        f"aws:region: got {region!r}; accepted: an AWS region: {', '.join(sorted(AWS_REGIONS))}"
+    ]
+
+
+def check(settings: StackSettings, stack_file: str) -> StackSettings:
+    """`settings` if every component accepts what the config gives it, else a ConfigError
+    listing each problem by config key."""
+    problems = region_problems() + secret_problems(settings) + component_problems(settings)
+    if problems:
+        raise ConfigError(
+            f"{stack_file}: {len(problems)} config problem(s), nothing was declared:\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
+    return settings
+
+
+def load() -> StackSettings:
+    """The current stack's settings, refused with every problem before anything is declared."""
+    return check(load_settings(), stack_file())
