@@ -27,6 +27,7 @@ ITEMS = {
     "cold_start": "bench.cold_start",
     "cache_hit_path": "bench.hit_path",
     "twin_throughput": "bench.twin_load",
+    "twin_http": "bench.twin_http",
     "origin_offload": "bench.offload",
     "program_scale": "bench.program_scale",
     "worker_startup": "bench.worker_startup",

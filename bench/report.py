@@ -353,6 +353,20 @@ def worker_startup_section(item: dict[str, Any]) -> str:
     ])
 
 
+def twin_http_section(item: dict[str, Any]) -> str:
+    rows = [[label, str(shape["connections"]), spread(shape["req_per_s"], 0),
+             spread(shape["server_cpu_us_per_req"], 1), spread(shape["p50_ms"], 2),
+             spread(shape["p99_ms"], 2), str(shape["errors"]), str(shape["timeouts"])]
+            for label, shape in item["shapes"].items()]
+    return "\n".join([
+        f"A 1 KB answer from a do-nothing app on one `http_io.Listener`; bounds: "
+        f"{item['bounds']}. Server CPU is this process's user + system time per request.",
+        "",
+        table(["shape", "connections", "req/s", "server CPU µs/req", "p50 ms", "p99 ms",
+               "errors", "timeouts"], rows),
+    ])
+
+
 def offload_section(item: dict[str, Any]) -> str:
     rows = []
     for scenario in item["scenarios"]:
@@ -404,6 +418,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": cold_start_section,
     "cache_hit_path": hit_path_section,
     "twin_throughput": twin_section,
+    "twin_http": twin_http_section,
     "origin_offload": offload_section,
     "program_scale": program_scale_section,
     "worker_startup": worker_startup_section,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "origin_offload",
-         "program_scale", "worker_startup")
+ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "twin_http",
+         "origin_offload", "program_scale", "worker_startup")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,7 @@ def test_every_item_ran_or_says_why_it_was_skipped(results):
         if item["status"] == "skipped":
             assert item["reason"], name
     assert results["items"]["twin_throughput"]["status"] == "skipped"  # never in quick mode
+    assert results["items"]["twin_http"]["status"] == "skipped"
 
 
 def test_every_figure_is_a_well_formed_spread(results):

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 from edgekit_iac.twin.aws.cloudfront import Distribution
 from edgekit_iac.twin.clock import TwinClock
 from edgekit_iac.twin.demo_origin import DemoOrigin
-from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, text_response
+from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, cross_site_refusal, text_response
 from edgekit_iac.twin.stats import TwinStats
 
 REFRESH_MS = 1000
@@ -129,15 +129,6 @@ def _json(status: int, document: Any) -> EdgeResponse:
                         json.dumps(document, indent=1).encode())
 
 
-def _same_origin(request: EdgeRequest) -> bool:
-    host = (request.header("host") or "").lower()
-    name = host.rsplit(":", 1)[0]
-    if name not in ("127.0.0.1", "localhost", "[::1]"):
-        return False
-    origin = request.header("origin")
-    return origin is None or origin.lower() == f"http://{host}"
-
-
 class StatusPage:
     """The control listener's app."""
 
@@ -182,8 +173,10 @@ class StatusPage:
                 return _json(200, self.endpoints)
             return _json(404, {"error": f"no page {path}"})
         if request.method == "POST":
-            if not _same_origin(request):
-                return _json(403, {"error": "controls accept requests from this page only"})
+            refusal = cross_site_refusal(request.header("host"), request.header("origin"))
+            if refusal is not None:
+                return _json(403, {"error": f"controls accept requests from this page only: "
+                                            f"{refusal}"})
             return self._control(path, request.query)
         return _json(405, {"error": "use GET for pages, POST for /control/..."})
 

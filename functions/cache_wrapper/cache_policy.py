@@ -972,7 +972,8 @@ def _relay(plan: Plan, status: int, headers: HeaderPairs, cache_status: str,
     relayed = forwardable(headers)
     if not_modified(plan.client, status, relayed):
         return Outcome(304, not_modified_headers(relayed), BODY_NONE, cache_status, reason)
-    body = BODY_NONE if plan.method == "HEAD" or has_null_body(status) else BODY_ORIGIN
+    # HEAD too: the runtime sends no body for HEAD, but its length (RFC 9110 9.3.2).
+    body = BODY_NONE if has_null_body(status) else BODY_ORIGIN
     return Outcome(status, relayed, body, cache_status, reason)
 
 
@@ -981,7 +982,7 @@ def _from_stored(plan: Plan, status: int, headers: HeaderPairs, cache_status: st
     if not_modified(plan.client, status, headers):
         return Outcome(304, not_modified_headers(headers), BODY_NONE, cache_status,
                        from_origin=False, **changes)
-    body = BODY_NONE if plan.method == "HEAD" or has_null_body(status) else BODY_STORED
+    body = BODY_NONE if has_null_body(status) else BODY_STORED  # HEAD too, as in _relay
     return Outcome(status, headers, body, cache_status, from_origin=False, **changes)
 
 

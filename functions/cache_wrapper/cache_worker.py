@@ -128,7 +128,9 @@ class _Exchange:
             body = policy.error_body(failure.status, failure.error, failure.detail)
         elif outcome.body == policy.BODY_NONE:
             body = None
-        return _response(outcome.status, None if self.method == "HEAD" else body, headers)
+        # HEAD gets the body too: the runtime never sends a HEAD answer's body, but reports its
+        # length, the Content-Length GET would carry (RFC 9110 section 9.3.2).
+        return _response(outcome.status, body, headers)
 
     def _edge_headers(self, cache_status, origin_timing=None):
         edge_ms = (time.perf_counter() - self.started) * 1000

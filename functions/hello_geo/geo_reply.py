@@ -1,9 +1,11 @@
 """The geo API's answer, as a pure function (stdlib only: CPython 3.11+ and Pyodide).
 
 ``GET``/``HEAD`` -> 200 JSON ``{"message", "country", "colo", "city"}`` from the
-request's ``cf`` fields, ``"unknown"`` where a field is absent or empty; HEAD has the
-same headers and no body. Any other method -> 405 with ``Allow: GET, HEAD``. Every
-answer is ``Cache-Control: no-store``: it depends on where the client is.
+request's ``cf`` fields, ``"unknown"`` where a field is absent or empty; HEAD answers
+exactly what GET does: the runtime sends no body for HEAD but reports its length, the
+Content-Length GET would carry (RFC 9110 section 9.3.2). Any other method -> 405 with
+``Allow: GET, HEAD``. Every answer is ``Cache-Control: no-store``: it depends on where
+the client is.
 
 The optional plain-text binding ``MESSAGE`` replaces the default message.
 """
@@ -36,7 +38,7 @@ def reply(method: str, cf: Mapping[str, object], message: object = None) -> Repl
         return Reply(405, headers, json.dumps(error))
     document = {"message": _text(message) or DEFAULT_MESSAGE}
     document.update({name: _text(cf.get(name)) or UNKNOWN for name in GEO_FIELDS})
-    return Reply(200, headers, None if method == "HEAD" else json.dumps(document))
+    return Reply(200, headers, json.dumps(document))
 
 
 def _text(value: object) -> str:

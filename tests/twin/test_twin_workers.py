@@ -66,3 +66,13 @@ def test_geo_api_answers_with_the_configured_cf_object(twin: RunningTwin):
                                                      "X-Edgekit-Cf-City": "Osaka"})
     assert elsewhere.json()["country"] == "JP"
     assert elsewhere.json()["city"] == "Osaka"
+
+
+def test_head_on_a_worker_reports_the_length_of_get(twin: RunningTwin):
+    # Was: Content-Length 0, the runtime having dropped the body before anyone measured it.
+    for url in (twin.url(CACHE, "/api/forecast?city=Madrid"), twin.url(GEO, "/")):
+        get = request(url)
+        head = request(url, method="HEAD")
+        assert (head.status, head.body) == (200, b"")
+        assert head.header("content-length") == get.header("content-length") == str(
+            len(get.body)), url

@@ -4,6 +4,10 @@ The image resizer's boto3 reaches it through AWS_ENDPOINT_URL_S3 (set only in th
 environments); the distributions read it through `read_as`, which applies the declared
 bucket policy to the reader CloudFront would be (see `s3_policy`) before moto answers:
 moto itself does not enforce bucket policies.
+
+moto's server listens on 127.0.0.1 only, behind the guard that protects the status page's
+controls (`http_io.cross_site_refusal`: loopback Host, no cross-site Origin), with moto's
+management API (`/moto-api/`, which resets every bucket) refused: see `_GuardedApp`.
 """
 
 from __future__ import annotations
@@ -11,17 +15,24 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 from edgekit_iac.twin.aws import s3_policy
 from edgekit_iac.twin.graph_view import GraphView
-from edgekit_iac.twin.http_io import LOOPBACK, EdgeResponse, PortBusyError
+from edgekit_iac.twin.http_io import LOOPBACK, EdgeResponse, PortBusyError, cross_site_refusal
 from edgekit_iac.twin.sample_images import SampleImage
 
 log = logging.getLogger("edgekit.twin.s3")
@@ -33,17 +44,59 @@ _PASSED_HEADERS = ("content-type", "cache-control", "etag", "last-modified", "ex
 DUMMY_CREDENTIALS = {"aws_access_key_id": "twin-local", "aws_secret_access_key": "twin-local"}
 
 
+# moto's own management API (reset every backend, dump all data, seed): never over HTTP.
+MOTO_API_PREFIX = "/moto-api"
+# A connection silent this long is closed: moto's server spends a thread per connection.
+SOCKET_TIMEOUT_S = 10
+
+
+class _GuardedApp:
+    """WSGI middleware in front of moto: the status page's guard (loopback Host only, no
+    cross-site Origin), and moto's management API refused. moto itself reflects any Origin
+    in Access-Control-Allow-Origin and takes multipart form uploads, so without this a page
+    open in the developer's browser could write objects, read listings and reset S3."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        refusal = cross_site_refusal(environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"))
+        path = environ.get("PATH_INFO", "")
+        if refusal is None and (path == MOTO_API_PREFIX or
+                                path.startswith(MOTO_API_PREFIX + "/")):
+            refusal = (f"{MOTO_API_PREFIX}/ (moto's reset and data dump) is not served by the "
+                       "twin; restart the twin for fresh buckets")
+        if refusal is None:
+            return self.app(environ, start_response)
+        body = _error_xml("AccessDenied", escape(refusal))
+        start_response("403 Forbidden", [("Content-Type", "application/xml"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class _RequestHandler(MotoRequestHandler):
+    timeout = SOCKET_TIMEOUT_S
+
+
 class _MotoServer(ThreadedMotoServer):
-    """moto's threaded server, but a bind failure is reported instead of hanging start()."""
+    """moto's threaded server behind `_GuardedApp`, on 127.0.0.1 only, with a socket
+    timeout; a bind failure is reported instead of hanging start()."""
 
     bind_error: OSError | None = None
 
     def _server_entry(self) -> None:
         try:
-            super()._server_entry()
+            self._server = make_server(
+                self._ip_address, self._port,
+                _GuardedApp(DomainDispatcherApplication(create_backend_app)),
+                threaded=True, request_handler=_RequestHandler,
+            )
         except OSError as exc:
             self.bind_error = exc
             self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def _error_xml(code: str, message: str) -> bytes:

@@ -192,6 +192,8 @@ class WorkerApp:
             cache = BLOCKED
         else:
             response, cache = self._dispatch(request, host, client_ip, cf, ray)
+        # Cloudflare's edge answers as itself, whatever Server the Worker or origin sent.
+        response.headers = [(k, v) for k, v in response.headers if k.lower() != "server"]
         response.headers += [("CF-Ray", ray), ("Server", "cloudflare")]
         self._host.stats.record(RequestRecord(
             at=self._host.clock(), endpoint=self.endpoint, method=request.method,
@@ -222,5 +224,8 @@ class WorkerApp:
             return EdgeResponse(504, [("Content-Type", "text/plain")],
                                 b"the Worker did not answer in time"), "-"
         cache = (result.header("x-edge-cache") or "-").upper()
-        headers_out = [(k, v) for k, v in result.headers if k.lower() != "content-length"]
+        # The HTTP layer sets Content-Length from the body; a HEAD has none, so it keeps the
+        # length the runtime reported (GET's).
+        headers_out = [(k, v) for k, v in result.headers
+                       if k.lower() != "content-length" or request.method == "HEAD"]
         return EdgeResponse(result.status, headers_out, result.body), cache

@@ -161,14 +161,20 @@ sys.path.append(${JSON.stringify(`${BUNDLE_ROOT}/python_modules`)})
           status: 500, statusText: 'Internal Server Error', headers: { 'content-type': 'text/plain;charset=UTF-8' },
         });
     }
-    const payload = method === 'HEAD' ? null : new Uint8Array(await response.arrayBuffer());
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const headersOut = [...response.headers];
+    // A HEAD answer carries the length GET would send (RFC 9110 section 9.3.2), not the body.
+    if (method === 'HEAD' && bytes.length && !response.headers.has('content-length')) {
+      headersOut.push(['content-length', String(bytes.length)]);
+    }
+    const payload = method === 'HEAD' ? null : bytes;
     const workerMs = performance.now() - started;
     const backgroundErrors = await ctx.settle();
     for (const message of backgroundErrors) this.#log('error', `waitUntil task failed: ${message}`);
     return {
       status: response.status,
       statusText: response.statusText,
-      headers: [...response.headers],
+      headers: headersOut,
       body: payload,
       error,
       backgroundErrors,
