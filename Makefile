@@ -17,7 +17,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.edgekit-lock-sha256
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev,twin]"
 	touch $(STAMP)
 
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(STAMP)

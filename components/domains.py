@@ -28,15 +28,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
-from edgekit_iac.components._args import documented
+from edgekit_iac.components._args import documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
 
 from edgekit_iac.errors import UserError
+
+# Loaded on first use, like every component's provider SDK: importing the package (and these
+# Args) must not cost the seconds the providers take to import.
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+    import pulumi_cloudflare as cloudflare
+else:
+    aws = provider_module("pulumi_aws")
+    cloudflare = provider_module("pulumi_cloudflare")
 
 CERTIFICATE_TYPE = "edgekit:aws:EdgeCertificate"
 RECORDS_TYPE = "edgekit:dns:EdgeDnsRecords"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.util
 import sys
 
 from edgekit_iac.errors import UserError
@@ -27,7 +28,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "policy-pack-path": (
+        "edgekit_iac.policy_pack",
+        "print the installed policy pack's folder, for pulumi preview --policy-pack",
+    ),
 }
+
+# Commands that need an extra's dependencies: {command: (module that must be importable, extra)}.
+NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin")}
+
+
+def missing_extra(command: str) -> str | None:
+    """The install line that fixes `command` when its extra is not installed, else None."""
+    need = NEEDS_EXTRA.get(command)
+    if need is None or importlib.util.find_spec(need[0]) is not None:
+        return None
+    return f"pip install 'edgekit-iac[{need[1]}]'"
 
 
 def version() -> str:
@@ -58,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser, commands = _parser()
     if argv and argv[0] in commands:
+        fix = missing_extra(argv[0])
+        if fix:
+            print(
+                f"edgekit {argv[0]}: needs the [{NEEDS_EXTRA[argv[0]][1]}] extra, which is not"
+                f" installed; install it with: {fix}",
+                file=sys.stderr,
+            )
+            return 2
         command_parser = commands[argv[0]]
         importlib.import_module(command_parser.get_default("_module")).add_arguments(
             command_parser)

@@ -31,12 +31,30 @@ def available_functions() -> list[str]:
 
 
 def project_root() -> Path:
-    """The directory build/ and .edgekit/ live in: EDGEKIT_HOME, else the working directory."""
+    """The directory .edgekit/ lives in: EDGEKIT_HOME, else the working directory."""
     return Path(os.environ.get("EDGEKIT_HOME") or Path.cwd()).resolve()
 
 
+# Bundles live in a folder of edgekit's own, not in build/: that one belongs to whoever runs
+# `pulumi up` (a consumer project's own build/), and setuptools leaves build/lib and
+# build/bdist.* there when the repository is pip-installed.
+BUNDLES_DIR = ".edgekit/bundles"
+
+
 def build_dir() -> Path:
-    return project_root() / "build"
+    """Where function bundles (zips and their sidecars) go: <project root>/.edgekit/bundles."""
+    return project_root() / BUNDLES_DIR
+
+
+def user_cache_dir() -> Path:
+    """edgekit's per-user cache (downloaded wheels): EDGEKIT_CACHE_DIR, else the platform's
+    user cache folder (~/.cache/edgekit-iac on Linux, honouring XDG_CACHE_HOME)."""
+    override = os.environ.get("EDGEKIT_CACHE_DIR")
+    if override:
+        return Path(override).resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("edgekit-iac", appauthor=False))
 
 
 def state_dir(stack: str) -> Path:

@@ -1,14 +1,14 @@
-"""Build each function folder into a reproducible, content-addressed zip under build/.
+"""Build each function folder into a reproducible, content-addressed zip in .edgekit/bundles/.
 
 The artifact's name carries a hash of everything that decides its bytes: the
 function's source files (sorted relative paths and contents, requirements.txt
 and function.toml included), the wheel target (Python version, platform tags)
 and the bundler's own source (`bundler_fingerprint`), so a change to how bundles
 are made rebuilds them without anyone remembering to bump a version. If
-`build/<name>-<hash12>.zip` and its metadata sidecar already agree with that
-hash, the zip is reused untouched; otherwise it is built in a temporary file and
-moved into place only when it is complete and within the size limit, so build/
-never holds a half-written or oversized zip.
+`.edgekit/bundles/<name>-<hash12>.zip` and its metadata sidecar already agree with
+that hash, the zip is reused untouched; otherwise it is built in a temporary file
+and moved into place only when it is complete and within the size limit, so the
+folder never holds a half-written or oversized zip.
 
 The zip itself is byte-for-byte reproducible: entries sorted, timestamps fixed
 at 1980-01-01, mode 0644, DEFLATE at a fixed level (6), no extra fields, so two
@@ -60,6 +60,7 @@ __all__ = [
     "build_function",
     "bundler_fingerprint",
     "input_hash",
+    "prebuilt_artifact",
     "source_files",
     "wheel_cache_dir",
     "worker_modules",
@@ -81,7 +82,7 @@ class Artifact:
     name: str  # function folder name
     kind: str  # "lambda-edge" | "python-worker"
     version: str  # from function.toml
-    path: Path  # build/<name>-<hash12>.zip
+    path: Path  # .edgekit/bundles/<name>-<hash12>.zip
     size: int  # zip bytes
     sha256: str  # hex sha256 of the zip bytes
     manifest: dict[str, Any] = field(hash=False)  # parsed function.toml
@@ -92,9 +93,10 @@ class Artifact:
 
 
 def wheel_cache_dir() -> Path:
-    """Downloaded wheels, kept between builds: EDGEKIT_WHEEL_CACHE, else build/.wheel-cache."""
+    """Downloaded wheels, kept between builds and projects: EDGEKIT_WHEEL_CACHE, else
+    `wheels/` in edgekit's per-user cache folder (never the directory `pulumi up` runs in)."""
     override = os.environ.get("EDGEKIT_WHEEL_CACHE")
-    return Path(override).resolve() if override else paths.build_dir() / ".wheel-cache"
+    return Path(override).resolve() if override else paths.user_cache_dir() / "wheels"
 
 
 def build_all(
@@ -166,6 +168,30 @@ def build_function(
     )
     _write_sidecar(artifact, target)
     return artifact
+
+
+def prebuilt_artifact(
+    name: str,
+    path: Path,
+    *,
+    version: str,
+    sha256: str,
+    functions_root: Path | None = None,
+) -> Artifact:
+    """An Artifact for a zip built elsewhere (a promoted or pinned one), described by this
+    checkout's function.toml: deploying it needs no build, so neither pip nor uv."""
+    folder = _function_folder(functions_root or paths.functions_root(), name)
+    manifest = load_manifest(folder)
+    return Artifact(
+        name=name,
+        kind=manifest.kind,
+        version=version,
+        path=path,
+        size=path.stat().st_size,
+        sha256=sha256,
+        manifest=manifest.raw,
+        size_limit=manifest.size_limit,
+    )
 
 
 def worker_modules(artifact: Artifact) -> dict[str, str]:

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="where the zips go (default: build/ under the project root)",
+        help="where the zips go (default: .edgekit/bundles/ under the project root)",
     )
 
 

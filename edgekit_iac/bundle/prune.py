@@ -38,6 +38,7 @@ DEFAULT_VENDOR_EXCLUDES = (
     "*.dist-info/INSTALLER",
     "*.dist-info/REQUESTED",
     "*.dist-info/direct_url.json",
+    "*.dist-info/uv_cache.json",  # where uv took the wheel from: says nothing about the code
     "*.dist-info/sboms",  # describe the wheel as built, not the pruned copy we ship
 )
 

@@ -1,15 +1,21 @@
-"""Vendor a function's pinned third-party wheels into a folder with pip, for its target.
+"""Vendor a function's pinned third-party wheels into a folder, with pip or uv, for its target.
 
-The target decides which wheels pip may pick (never the host's, unless asked):
+The target decides which wheels may be picked (never the host's, unless asked):
 Lambda@Edge gets CPython manylinux x86_64 wheels for the runtime's Python,
 Python Workers get pure-Python wheels only (Pyodide cannot load platform code).
-Wheels are kept in a cache folder: a build first installs from the cache with
-no network, and downloads into it only when a pinned wheel is missing, so
-repeated builds are offline and fast.
+
+Whichever installer this environment has does the work: pip when the running
+interpreter has it, else uv (a `uv venv` has no pip), else a BundleError that says
+what to install. Wheels are kept in a per-user cache folder (see `wheel_cache_dir`):
+a build first installs from it with no network; pip downloads what is missing into
+it, uv fetches what is missing through its own per-user cache. Each wheel that has
+to be downloaded is reported as one progress line, so a slow first build is not
+silent; builds from the cache print nothing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
@@ -17,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -27,6 +34,8 @@ HOST = "host"
 # Lambda's Python 3.13 runs on Amazon Linux 2023 (glibc 2.34, x86_64 for Lambda@Edge);
 # recent Pillow ships only manylinux_2_28 wheels, older packages only manylinux2014.
 LAMBDA_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+UV_LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
+UV_PYODIDE_PLATFORM = "wasm32-pyodide2025"
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 
 
@@ -54,6 +63,18 @@ class Target:
         if self.pure_only:
             args.append("--abi=none")
         return args
+
+    def uv_args(self) -> list[str]:
+        """The same choice for `uv pip install`, which takes one platform name.
+
+        uv's x86_64-manylinux_2_28 accepts every manylinux tag up to glibc 2.28 (manylinux2014
+        included); Workers' pure-only target is Pyodide's platform, and any wheel with platform
+        code it might still pick is refused afterwards by `check_pure`.
+        """
+        if self.host:
+            return []
+        platform_name = UV_PYODIDE_PLATFORM if self.pure_only else UV_LAMBDA_PLATFORM
+        return [f"--python-platform={platform_name}", f"--python-version={self.python_version}"]
 
     def fingerprint(self) -> dict[str, object]:
         """What the content hash records about the target: change any of it, get a new artifact."""
@@ -109,21 +130,32 @@ class InstalledDistribution:
         return normalize_name(self.name)
 
 
+Progress = Callable[[str], None]
+
+
+def _stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def vendor(
-    requirements: tuple[Requirement, ...], target: Target, dest: Path, wheel_cache: Path, who: str
+    requirements: tuple[Requirement, ...],
+    target: Target,
+    dest: Path,
+    wheel_cache: Path,
+    who: str,
+    *,
+    installer: Installer | None = None,
+    progress: Progress | None = None,
 ) -> list[InstalledDistribution]:
     """Install the pinned wheels into empty `dest` from the cache, downloading what is missing."""
     specs = [requirement.spec for requirement in requirements]
+    tool = installer or find_installer(who, specs)
+    say = progress or _stderr_progress
     wheel_cache.mkdir(parents=True, exist_ok=True)
-    install = [
-        "install", "--no-index", f"--find-links={wheel_cache}", f"--target={dest}",
-        "--only-binary=:all:", "--no-compile", *target.pip_args(), *specs,
-    ]  # fmt: skip
-    if _pip(install).returncode != 0:
-        download = [
-            "download", f"--dest={wheel_cache}", "--only-binary=:all:", *target.pip_args(), *specs,
-        ]  # fmt: skip
-        fetched = _pip(download)
+    if tool.install(specs, target, dest, wheel_cache, offline=True, progress=say).returncode != 0:
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        fetched = tool.fetch(specs, target, dest, wheel_cache, progress=say)
         if fetched.returncode != 0:
             hint = (
                 " Python Workers accept only pure-Python wheels (py3-none-any);"
@@ -132,22 +164,149 @@ def vendor(
                 else ""
             )
             raise BundleError(
-                f"{who}: pip found no wheel for {' '.join(specs)} as {target.describe()}.{hint}"
-                f" pip said: {_tail(fetched)}"
+                f"{who}: {tool.name} found no wheel for {' '.join(specs)} as"
+                f" {target.describe()}.{hint} {tool.name} said: {_tail(fetched)}"
             )
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        installed = _pip(install)
-        if installed.returncode != 0:
-            raise BundleError(
-                f"{who}: pip could not install {' '.join(specs)} from the wheel cache {wheel_cache}"
-                f" for {target.describe()}: {_tail(installed)}"
-            )
+    (dest / ".lock").unlink(missing_ok=True)  # uv's lock file for --target, not a package file
     distributions = installed_distributions(dest)
     check_all_pinned(requirements, distributions, who)
     if target.pure_only:
         check_pure(distributions, who)
     return distributions
+
+
+# --- installers -------------------------------------------------------------------------------
+
+INSTALLER_ENV = "EDGEKIT_INSTALLER"  # "pip" or "uv": use that one, even when both are present
+
+
+@dataclass(frozen=True)
+class Installer:
+    """pip (`python -m pip` of this interpreter) or uv (the `uv` executable)."""
+
+    name: str  # "pip" | "uv"
+    command: tuple[str, ...]  # what runs it: (python, "-m", "pip") or (uv,)
+
+    def install(
+        self,
+        specs: list[str],
+        target: Target,
+        dest: Path,
+        wheel_cache: Path,
+        *,
+        offline: bool,
+        progress: Progress,
+    ) -> subprocess.CompletedProcess[str]:
+        """Install into `dest`; offline: only from the wheel cache (and uv's own cache)."""
+        if self.name == "pip":
+            args = [
+                "install", "--no-index", f"--find-links={wheel_cache}", f"--target={dest}",
+                "--only-binary=:all:", "--no-compile", *target.pip_args(), *specs,
+            ]  # fmt: skip
+            return self._run(args, progress)
+        args = [
+            "pip", "install", f"--python={sys.executable}", f"--target={dest}",
+            f"--find-links={wheel_cache}", "--only-binary=:all:", "--no-compile",
+            *target.uv_args(), *specs,
+        ]  # fmt: skip
+        if offline:
+            args[2:2] = ["--offline", "--no-index"]
+        return self._run(args, progress)
+
+    def fetch(
+        self, specs: list[str], target: Target, dest: Path, wheel_cache: Path, *, progress: Progress
+    ) -> subprocess.CompletedProcess[str]:
+        """Download what the cache lacks and install into `dest`."""
+        if self.name == "uv":
+            # uv has no `download`; it installs from the index, keeping wheels in its own cache.
+            return self.install(specs, target, dest, wheel_cache, offline=False, progress=progress)
+        download = [
+            "download", f"--dest={wheel_cache}", "--only-binary=:all:", *target.pip_args(), *specs,
+        ]  # fmt: skip
+        fetched = self._run(download, progress)
+        if fetched.returncode != 0:
+            return fetched
+        return self.install(specs, target, dest, wheel_cache, offline=True, progress=progress)
+
+    def _run(self, args: list[str], progress: Progress) -> subprocess.CompletedProcess[str]:
+        """Run the installer, passing each download it reports to `progress` as it happens."""
+        env = {
+            **os.environ,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_PROGRESS_BAR": "off",
+            "UV_NO_PROGRESS": "1",
+        }
+        process = subprocess.Popen(
+            [*self.command, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            wheel = downloaded_wheel(line)
+            if wheel:
+                progress(f"edgekit bundle: downloading {wheel} ({self.name})")
+        returncode = process.wait()
+        return subprocess.CompletedProcess(process.args, returncode, "".join(lines), "")
+
+
+_PIP_DOWNLOAD = re.compile(r"^\s*Downloading\s+(\S+\.whl)(?:\s+\((.+)\))?")
+_UV_DOWNLOAD = re.compile(r"^\s*Downloading\s+(\S+)\s+\(([^)]+)\)\s*$")
+
+
+def downloaded_wheel(line: str) -> str | None:
+    """The wheel (and size) a pip or uv output line says is being downloaded, else None."""
+    match = _PIP_DOWNLOAD.match(line)
+    if match:
+        wheel = match.group(1).rsplit("/", 1)[-1]
+        return f"{wheel} ({match.group(2)})" if match.group(2) else wheel
+    match = _UV_DOWNLOAD.match(line)
+    if match:
+        return f"{match.group(1)} ({match.group(2)})"
+    return None
+
+
+def find_installer(who: str = "bundling", specs: list[str] | None = None) -> Installer:
+    """pip if this interpreter has it, else uv; EDGEKIT_INSTALLER=pip|uv chooses explicitly."""
+    wanted = os.environ.get(INSTALLER_ENV, "").strip().lower()
+    if wanted not in ("", "pip", "uv"):
+        raise BundleError(
+            f"{INSTALLER_ENV}={wanted!r} is not accepted; accepted: 'pip', 'uv' (or unset:"
+            " pip if this Python has it, else uv)"
+        )
+    pip = _pip_installer() if wanted in ("", "pip") else None
+    if pip is not None:
+        return pip
+    uv = _uv_installer() if wanted in ("", "uv") else None
+    if uv is not None:
+        return uv
+    needed = f" ({' '.join(specs)})" if specs else ""
+    asked = f" ({INSTALLER_ENV}={wanted} asked for it)" if wanted else ""
+    raise BundleError(
+        f"{who}: vendoring its wheels{needed} needs pip or uv, and neither is available{asked}:"
+        f" {sys.executable} has no pip module, and no `uv` is on PATH or beside that"
+        " interpreter. Install one of them (`uv pip install --python"
+        f" {sys.executable} pip`, `{sys.executable} -m ensurepip`, or `pip install uv`),"
+        " or deploy a prebuilt bundle (the component's `artifact=` argument, or a pinned zip"
+        " in the artifact store)"
+    )
+
+
+def _pip_installer() -> Installer | None:
+    if importlib.util.find_spec("pip") is None:
+        return None
+    return Installer("pip", (sys.executable, "-m", "pip"))
+
+
+def _uv_installer() -> Installer | None:
+    beside = Path(sys.executable).parent / "uv"
+    found = shutil.which("uv") or (str(beside) if os.access(beside, os.X_OK) else None)
+    return Installer("uv", (found,)) if found else None
 
 
 def installed_distributions(root: Path) -> list[InstalledDistribution]:
@@ -189,17 +348,6 @@ def check_pure(distributions: list[InstalledDistribution], who: str) -> None:
                 f" (wheel tags: {', '.join(dist.tags) or 'none'}); Python Workers run on Pyodide"
                 " and accept only pure-Python wheels (py3-none-any)"
             )
-
-
-def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "pip", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
 
 
 def _tail(result: subprocess.CompletedProcess[str], lines: int = 6) -> str:

@@ -2,7 +2,7 @@
 
 Staging builds from the checkout. Prod pins (`edgekit:artifacts` in its stack file, written
 by `edgekit promote`): a pinned function deploys only a zip whose sha256 equals its pin,
-taken from the artifact store (build/, where CI unpacks the artifacts staging ran) or
+taken from the artifact store (.edgekit/bundles/, where CI unpacks the artifacts staging ran) or
 rebuilt from this commit and verified. A mismatch stops the program before any resource
 is declared, so prod never runs code that did not run in staging.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from edgekit_iac.bundle import build as bundle
@@ -28,27 +27,29 @@ class PinMismatchError(UserError):
 def resolve(
     names: Iterable[str], pins: Mapping[str, ArtifactPin], store: Path | None = None
 ) -> dict[str, bundle.Artifact]:
-    """Build each function, then hold pinned ones to their pins."""
+    """A pinned function deploys its pinned zip from the store when it is there, with no build
+    (so no pip or uv is needed); anything else is built, and a pinned build must match."""
     store = store or build_dir()
     resolved: dict[str, bundle.Artifact] = {}
     for name in names:
-        built = bundle.build_function(name)
         pin = pins.get(name)
-        if pin is None or built.sha256 == pin.sha256:
-            resolved[name] = built
+        stored = find_artifact(name, pin.sha256, store) if pin is not None else None
+        if pin is not None and stored is not None:
+            prebuilt = bundle.prebuilt_artifact(
+                name, stored, version=pin.version, sha256=pin.sha256
+            )
+            _check_entry_point(name, stored, prebuilt.manifest)
+            resolved[name] = prebuilt
             continue
-        stored = find_artifact(name, pin.sha256, store)
-        if stored is None:
+        built = bundle.build_function(name)
+        if pin is not None and built.sha256 != pin.sha256:
             raise PinMismatchError(
                 f"{name} is pinned to {pin.version} (sha256 {pin.sha256}) but no artifact with "
                 f"that hash is in {store}, and this checkout builds sha256 {built.sha256}. "
                 "Promote from staging (`edgekit promote --from staging --to <stack>`) or put the "
                 "promoted zip in the artifact store."
             )
-        _check_entry_point(name, stored, built.manifest)
-        resolved[name] = replace(
-            built, path=stored, size=stored.stat().st_size, sha256=pin.sha256, version=pin.version
-        )
+        resolved[name] = built
     unknown = sorted(set(pins) - set(resolved))
     if unknown:
         raise PinMismatchError(

@@ -1,8 +1,8 @@
 """Find the zip a pin names: `<store>/<name>-*.zip` whose sha256 equals the pin.
 
 Zips are named by their bundler input hash, not their content hash, so a pin is matched by
-hashing the candidates. The store is build/ by default, or the directory CI hands from the
-staging job to the prod job (`--artifacts DIR`).
+hashing the candidates. The store is .edgekit/bundles/ by default, or the directory CI hands
+from the staging job to the prod job (`--artifacts DIR`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "prints them (default: read them with the Pulumi CLI)",
     )
     pin_change.add_arguments(
-        parser, artifacts_help="directory holding the source stack's zips (default: build/)"
+        parser,
+        artifacts_help="directory holding the source stack's zips (default: .edgekit/bundles/)",
     )
 
 

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a version the stack ran (1.2.0), or one function's (image_resizer@1.2.0)",
     )
     pin_change.add_arguments(
-        parser, artifacts_help="directory holding the earlier zips (default: build/)"
+        parser, artifacts_help="directory holding the earlier zips (default: .edgekit/bundles/)"
     )
 
 

@@ -294,7 +294,7 @@ def test_cli_prints_name_path_bytes_sha256_per_function(
     assert [line.split()[0] for line in lines] == ["api", "resizer"]
     for line in lines:
         name, path, size, sha256 = line.split()
-        assert path.startswith(f"build/{name}-") and path.endswith(".zip")
+        assert path.startswith(f".edgekit/bundles/{name}-") and path.endswith(".zip")
         data = (tmp_path / path).read_bytes()
         assert int(size) == len(data)
         assert sha256 == hashlib.sha256(data).hexdigest()
@@ -311,4 +311,4 @@ def test_cli_reports_an_unknown_function_with_exit_status_2(
 
     assert main(["bundle", "resiser"]) == 2
     assert "no edge function named 'resiser'" in capsys.readouterr().err
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / ".edgekit").exists()

@@ -1,24 +1,22 @@
 """Real Pillow from PyPI, vendored for Lambda's CPython 3.13 on manylinux x86_64, then pruned.
 
-The first run downloads one wheel (~7 MB) into the wheel cache; later runs in the
-same checkout install from the cache with no network. The cache is
-build/.wheel-cache under the repository (EDGEKIT_WHEEL_CACHE overrides it), not
-tmp, so it survives between test runs.
+The first run downloads one wheel (~7 MB) into the wheel cache; later runs
+install from the cache with no network. The cache is the bundler's own per-user
+wheel cache (EDGEKIT_WHEEL_CACHE overrides it), not tmp, so it survives between
+test runs.
 """
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from edgekit_iac.bundle.build import build_function
+from edgekit_iac.bundle.build import build_function, wheel_cache_dir
 from tests.bundle.conftest import LAMBDA_MANIFEST
 
 PILLOW = "13.0.0"
-REPO = Path(__file__).resolve().parents[2]
 EXCLUDE = """
 [bundle]
 exclude = [
@@ -37,7 +35,7 @@ IMAGING = "PIL/_imaging.cpython-313-x86_64-linux-gnu.so"
 
 @pytest.fixture(scope="module")
 def wheel_cache() -> Path:
-    return Path(os.environ.get("EDGEKIT_WHEEL_CACHE") or REPO / "build" / ".wheel-cache")
+    return wheel_cache_dir()
 
 
 def test_pillow_is_vendored_for_lambda_and_pruned(make_function, tmp_path, wheel_cache):

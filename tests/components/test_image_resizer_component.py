@@ -635,7 +635,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built from a copy so the checkout's build/ stays the bundler's."""
+    """The project's wheel, built from a copy of the sources (setuptools writes build/ there)."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"
     source.mkdir()
@@ -680,7 +680,7 @@ def test_installed_component_bundles_the_same_function_outside_the_checkout(whee
     assert Path(found["components"]).is_relative_to(site)
     assert Path(found["function_dir"]) == site / "edgekit_iac" / "functions" / "image_resizer"
     code = Path(found["code"])
-    assert code.parent == elsewhere / "build"
+    assert code.parent == elsewhere / ".edgekit" / "bundles"
     assert found["handler"] == "handler.handler"
     # Same sources, same zip: what an installed edgekit deploys is what the checkout built.
     assert hashlib.sha256(code.read_bytes()).hexdigest() == from_checkout.sha256

@@ -83,7 +83,11 @@ def struct(props: dict) -> struct_pb2.Struct:
     return message
 
 
-def start_pack(tmp_path: Path, environment: str) -> Iterator[Analyzer]:
+def start_pack(
+    tmp_path: Path, environment: str, *, python: str = sys.executable, pack_dir: Path = PACK_DIR
+) -> Iterator[Analyzer]:
+    """The pack as the CLI's Python analyzer plugin starts it, with `python` (what
+    PULUMI_PYTHON_CMD, or python3 on PATH, is for the CLI) and the pack folder `pack_dir`."""
     env = dict(
         os.environ,
         PULUMI_CONFIG=json.dumps({"edgekit:environment": environment}),
@@ -93,7 +97,7 @@ def start_pack(tmp_path: Path, environment: str) -> Iterator[Analyzer]:
     )
     # The engine address is unused by a policy pack; the pack prints its own port.
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK_DIR)],
+        [python, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(pack_dir)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

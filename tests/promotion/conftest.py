@@ -65,7 +65,7 @@ class Project:
 
     def artifact(self, name: str, version: str, store: Path | None = None) -> Pin:
         """A built zip for `name` at `version` (content differs per version), and its pin."""
-        store = store or self.root / "build"
+        store = store or self.root / ".edgekit" / "bundles"
         store.mkdir(parents=True, exist_ok=True)
         path = store / f"{name}-{hashlib.sha256(version.encode()).hexdigest()[:12]}.zip"
         with zipfile.ZipFile(path, "w") as archive:

@@ -125,14 +125,14 @@ def assert_refused(project: Project, result, *fragments: str) -> None:
 
 def test_refuses_a_missing_zip(project: Project):
     release = project.release("1.0.0")
-    for zip_path in (project.root / "build").glob("hello_geo-*.zip"):
+    for zip_path in (project.root / ".edgekit" / "bundles").glob("hello_geo-*.zip"):
         zip_path.unlink()
     assert_refused(project, project.promote(release), "hello_geo 1.0.0: no hello_geo-*.zip in")
 
 
 def test_refuses_a_zip_whose_hash_does_not_match(project: Project):
     release = project.release("1.0.0")
-    tampered = next((project.root / "build").glob("image_resizer-*.zip"))
+    tampered = next((project.root / ".edgekit" / "bundles").glob("image_resizer-*.zip"))
     tampered.write_bytes(tampered.read_bytes() + b"\0")
     assert_refused(
         project,

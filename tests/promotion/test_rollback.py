@@ -93,7 +93,7 @@ def test_rollback_without_history_is_refused(project: Project):
 
 def test_rollback_refuses_when_the_earlier_zip_is_gone(project: Project, promoted_twice):
     first, _ = promoted_twice
-    for old_zip in (project.root / "build").glob("hello_geo-*.zip"):
+    for old_zip in (project.root / ".edgekit" / "bundles").glob("hello_geo-*.zip"):
         if file_sha256(old_zip) == first["hello_geo"].sha256:
             old_zip.unlink()
     before = project.prod.read_bytes()
