@@ -36,7 +36,7 @@ CASES = [
 ]
 
 PROBE = """
-import importlib.util, json, marshal, sys, types
+import importlib.util, json, marshal, sys
 files = json.loads(FILES)
 magic = int.from_bytes(importlib.util.MAGIC_NUMBER[:2], "little")
 failed = {}
@@ -45,9 +45,14 @@ for path, source in files.items():
         marshal.dumps(compile(source, path, "exec", dont_inherit=True))
     except (SyntaxError, ValueError) as exc:
         failed[path] = f"{type(exc).__name__}: {exc}"
-module = types.ModuleType("resize_request")
-sys.modules["resize_request"] = module
-exec(compile(files["resize_request.py"], "resize_request.py", "exec"), module.__dict__)
+import os
+os.makedirs("/tmp/lambda", exist_ok=True)
+for path, source in files.items():
+    if "/" not in path:  # the handler's own modules, at the zip root
+        with open(f"/tmp/lambda/{path}", "w") as out:
+            out.write(source)
+sys.path.insert(0, "/tmp/lambda")
+import resize_request as module
 answers = [repr(module.parse_request(uri, query, SIZES, FORMATS)) for uri, query in CASES]
 json.dumps({"version": list(sys.version_info[:3]), "magic": magic, "compiled": len(files),
             "failed": failed, "answers": answers})
