@@ -57,7 +57,7 @@ CACHE_TESTS := bench/cache-tests
 $(CACHE_TESTS)/node_modules/.package-lock.json: $(CACHE_TESTS)/package-lock.json
 	cd $(CACHE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
 
-cache-tests: $(STAMP) $(CACHE_TESTS)/node_modules/.package-lock.json
+cache-tests: $(STAMP) $(NODE_STAMP) $(CACHE_TESTS)/node_modules/.package-lock.json
 	$(PY) -m bench.cache_tests --before $(CACHE_TESTS)/results-before.json
 
 clean:
