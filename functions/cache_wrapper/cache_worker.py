@@ -26,7 +26,9 @@ class Default(WorkerEntrypoint):
         client_headers = _header_pairs(request.headers)
         traceparent = policy.choose_traceparent(
             policy.header_map(client_headers).get("traceparent"), secrets.token_hex)
-        method = str(request.method).upper()
+        # The JS request's own method: the SDK's Request.method is an http.HTTPMethod lookup,
+        # which raises KeyError for an extension method such as M-SEARCH.
+        method = str(request.js_object.method).upper()
         exchange = _Exchange(method, traceparent)
         try:
             settings = policy.parse_settings(

@@ -15,7 +15,7 @@ VALUE_KEY = "value"
 
 class Counter(DurableObject):
     async def fetch(self, request):
-        operation = rules.parse(str(request.method).upper(), request.url)
+        operation = rules.parse(str(request.js_object.method).upper(), request.url)
         if isinstance(operation, rules.Refusal):  # Default checked it already
             return _refusal(operation)
         value = rules.apply(await self.ctx.storage.get(VALUE_KEY), operation)
@@ -26,7 +26,7 @@ class Counter(DurableObject):
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        operation = rules.parse(str(request.method).upper(), request.url)
+        operation = rules.parse(str(request.js_object.method).upper(), request.url)
         if isinstance(operation, rules.Refusal):
             return _refusal(operation)
         return await self.env.COUNTERS.getByName(operation.name).fetch(request)

@@ -12,6 +12,6 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         cf = getattr(request, "cf", None)
         fields = {name: getattr(cf, name, None) for name in geo_reply.GEO_FIELDS}
-        answer = geo_reply.reply(str(request.method).upper(), fields,
+        answer = geo_reply.reply(str(request.js_object.method).upper(), fields,
                                  getattr(self.env, "MESSAGE", None))
         return Response(answer.body, status=answer.status, headers=answer.headers)

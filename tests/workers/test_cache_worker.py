@@ -270,6 +270,23 @@ def test_post_body_is_forwarded_and_invalidates_the_stored_copy(cache_worker, or
     assert after.header("x-edge-cache") == "MISS"
 
 
+def test_an_extension_method_is_passed_to_the_origin_instead_of_crashing(cache_worker, origin):
+    # The SDK's Request.method is an http.HTTPMethod lookup, which has no M-SEARCH: reading
+    # it threw, and every extension method was a 500 from the Worker itself.
+    cacheable(origin, path="/items")
+    worker = cache_worker()
+    worker.fetch("GET", f"{API}/items")
+
+    searched = worker.fetch("M-SEARCH", f"{API}/items")
+    after = worker.fetch("GET", f"{API}/items")
+
+    # The test origin refuses the method (501), and the Worker passes that on, uncached;
+    # an error answer does not invalidate the stored copy (RFC 9111 section 4.4).
+    assert (searched.status, searched.header("x-edge-cache")) == (501, "BYPASS")
+    assert searched.header("x-edge-cache-reason") == "method"
+    assert after.header("x-edge-cache") == "HIT"
+
+
 def test_hop_by_hop_headers_are_not_forwarded(cache_worker, origin):
     origin.route("/weather", headers=[JSON, ("cache-control", "max-age=60"),
                                       ("connection", "x-hop"), ("x-hop", "1"),
