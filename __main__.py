@@ -14,6 +14,7 @@ from edgekit_iac.components import (
     EdgeAlarms,
     EdgeCertificate,
     EdgeCertificateArgs,
+    EdgeDashboard,
     EdgeDnsRecords,
     EdgeDnsRecordsArgs,
     EdgeImageResizer,
@@ -60,16 +61,28 @@ def deploy_images(
             realtime_log_config_arn=logs.realtime_log_config_arn if logs else None,
         ),
     )
+    alarm_args = None
     if settings.alarms.enabled:
-        EdgeAlarms(
-            "edge-alarms",
-            stack_args.alarms_args(
+        alarm_args = stack_args.alarms_args(
+            settings,
+            distribution_id=resizer.distribution_id,
+            function_name=resizer.function_name,
+            alarm_endpoint=alarm_endpoint,
+        )
+        EdgeAlarms("edge-alarms", alarm_args)
+    if settings.dashboard.enabled:
+        # Built from the alarms' own arguments and the web ACL's metric names.
+        dashboard = EdgeDashboard(
+            "edge-dashboard",
+            stack_args.dashboard_args(
                 settings,
                 distribution_id=resizer.distribution_id,
                 function_name=resizer.function_name,
-                alarm_endpoint=alarm_endpoint,
+                alarms=alarm_args,
+                web_acl_metric_names=web_acl.metric_names if web_acl else (),
             ),
         )
+        pulumi.export("dashboardName", dashboard.dashboard_name)
     pulumi.export("imagesDomain", resizer.domain_name)
     pulumi.export("imagesAllowedSizes", list(images.allowed_sizes))
     pulumi.export("imagesDistributionId", resizer.distribution_id)

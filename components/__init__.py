@@ -25,6 +25,7 @@ from edgekit_iac.components.cloudflare_rate_limit import (
     CloudflareRateLimit,
     CloudflareRateLimitArgs,
 )
+from edgekit_iac.components.dashboard import EdgeDashboard, EdgeDashboardArgs
 from edgekit_iac.components.domains import (
     DnsTarget,
     EdgeCertificate,
@@ -52,6 +53,8 @@ __all__ = [
     "EdgeAlarmsArgs",
     "EdgeCertificate",
     "EdgeCertificateArgs",
+    "EdgeDashboard",
+    "EdgeDashboardArgs",
     "EdgeDnsRecords",
     "EdgeDnsRecordsArgs",
     "EdgeImageResizer",

@@ -316,6 +316,12 @@ class EdgeRateLimit(EdgeComponent):
         self._settings = settings
 
         self._create_web_acl()
+        # The CloudWatch metric names (AWS/WAFV2 WebACL, Rule dimensions), the ACL's first,
+        # read from what was declared: the dashboard draws exactly these.
+        self.metric_names = [
+            visibility(f"{name}-acl")["metric_name"],
+            *(rule["visibility_config"]["metric_name"] for rule in web_acl_rules(settings, name)),
+        ]
 
         self.set_outputs(
             web_acl_arn=self.web_acl.arn,

@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.dashboard import EdgeDashboardArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpushArgs
@@ -246,6 +247,10 @@ AlarmSettings = args_section(
     paging=(bool, False),
 )
 
+DashboardSettings = args_section(
+    "DashboardSettings", EdgeDashboardArgs, ("period_seconds",), enabled=(bool, True)
+)
+
 
 class ArtifactPin(_Section):
     version: Annotated[str, Field(pattern=SEMVER_PATTERN)]
@@ -275,6 +280,7 @@ class StackSettings(_Section):
     rate_limits: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
     alarms: AlarmSettings = AlarmSettings(enabled=False)
+    dashboard: DashboardSettings = DashboardSettings(enabled=False)
     artifacts: dict[str, ArtifactPin] = {}
     # Optional DNS management: "external" (print the records), or where to create them.
     # Without it, no records and no certificate are managed.

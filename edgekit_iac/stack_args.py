@@ -35,6 +35,12 @@ from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
 )
+from edgekit_iac.components.dashboard import (
+    PRICE_CLASS_REGIONS,
+    REGIONAL_EDGE_CACHE_REGIONS,
+    EdgeDashboardArgs,
+)
+from edgekit_iac.components.dashboard import validate_args as _validate_dashboard
 from edgekit_iac.components.durable_objects import DurableObjectMigration
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
@@ -129,6 +135,28 @@ def alarms_args(
         function_name=function_name,
         alarm_endpoint=alarm_endpoint,
         protect_data=settings.protects_data,
+    )
+
+
+def dashboard_args(
+    settings: StackSettings,
+    *,
+    distribution_id: pulumi.Input[str],
+    function_name: pulumi.Input[str] | None,
+    alarms: EdgeAlarmsArgs | None,
+    web_acl_metric_names: Any = (),
+) -> EdgeDashboardArgs:
+    """The replicas run in the regional edge caches the distribution's price class uses."""
+    return EdgeDashboardArgs(
+        **_args_of(settings.dashboard, EdgeDashboardArgs),
+        distribution_id=distribution_id,
+        function_name=function_name,
+        alarms=alarms,
+        web_acl_metric_names=list(web_acl_metric_names),
+        # An unknown price class is the resizer check's to report; draw every region meanwhile.
+        lambda_regions=PRICE_CLASS_REGIONS.get(
+            settings.images.price_class, REGIONAL_EDGE_CACHE_REGIONS
+        ),
     )
 
 
@@ -316,6 +344,20 @@ def _checks(settings: StackSettings) -> list[_Check]:
                     alarm_endpoint=None,
                 ),
                 _validate_alarms,
+                {},
+            )
+        )
+    if settings.dashboard.enabled:
+        checks.append(
+            _Check(
+                "dashboard",
+                lambda: dashboard_args(
+                    settings,
+                    distribution_id=_PLACEHOLDER,
+                    function_name=_PLACEHOLDER,
+                    alarms=None,
+                ),
+                _validate_dashboard,
                 {},
             )
         )

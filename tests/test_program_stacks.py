@@ -4,6 +4,7 @@ declares, how the components are wired to each other, and how bad config is refu
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -202,3 +203,81 @@ def test_a_promoted_zip_from_the_store_is_deployed_when_the_checkout_differs(tmp
     pin = ArtifactPin(version="0.8.0", sha256=bundle.file_sha256(renamed))
     with pytest.raises(PinMismatchError, match="has no geo_worker.py"):
         artifacts.resolve(["hello_geo"], {"hello_geo": pin}, store=tmp_path)
+
+
+# --- the dashboard: every metric it draws is one the graph's resources publish -------------
+
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+
+
+def dashboard_problems(graph: ProgramGraph, body: dict) -> list[str]:
+    """Each metric reference in a CloudWatch dashboard body that no resource of `graph`
+    publishes, each annotation no alarm of `graph` uses, each math id that is not there."""
+    distributions = {r.id for r in graph.of_type(DISTRIBUTION)}
+    functions = {f"us-east-1.{r.outputs['name']}" for r in graph.of_type(FUNCTION)}
+    acls = {
+        r.inputs["visibilityConfig"]["metricName"]: {"ALL"}
+        | {rule["visibilityConfig"]["metricName"] for rule in r.inputs.get("rules", [])}
+        for r in graph.of_type(WEB_ACL)
+    }
+    alarms = graph.of_type(ALARM)
+    problems = []
+    for widget in body["widgets"]:
+        title = widget["properties"]["title"]
+        ids, expressions = set(), []
+        for line in widget["properties"]["metrics"]:
+            if "expression" in line[0]:
+                expressions.append(line[0]["expression"])
+                continue
+            namespace, name, *pairs, rendering = line
+            dims = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            ids.add(rendering.get("id"))
+            if namespace == "AWS/CloudFront":
+                ok = dims == {"DistributionId": dims.get("DistributionId"), "Region": "Global"}
+                ok = ok and dims["DistributionId"] in distributions
+                ok = ok and rendering["region"] == "us-east-1"
+            elif namespace == "AWS/Lambda":
+                ok = list(dims) == ["FunctionName"] and dims["FunctionName"] in functions
+            elif namespace == "AWS/WAFV2":
+                ok = dims.get("Rule") in acls.get(dims.get("WebACL"), set())
+                ok = ok and rendering["region"] == "us-east-1" and "Region" not in dims
+            else:
+                ok = False
+            if not ok:
+                problems.append(f"{title}: {namespace} {name} {dims} is published by nothing")
+        for expression in expressions:
+            for used in re.findall(r"\b(m\d+)\b", expression):
+                if used not in ids:
+                    problems.append(f"{title}: {expression} uses {used}, not in the widget")
+        for line in widget["properties"].get("annotations", {}).get("horizontal", []):
+            if not any(alarm.inputs.get("threshold") == line["value"] for alarm in alarms):
+                problems.append(f"{title}: annotation {line} is no alarm's threshold")
+    return problems
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_dashboard_draws_only_what_the_graph_publishes(graphs, stack):
+    graph = graphs[stack]
+    body = json.loads(graph.one(DASHBOARD).inputs["dashboardBody"])
+    assert dashboard_problems(graph, body) == []
+    titles = [widget["properties"]["title"] for widget in body["widgets"]]
+    assert len(titles) == 9, titles  # distribution 4, resizer 4, WAF 1
+    annotated = [w for w in body["widgets"] if w["properties"].get("annotations")]
+    # 5xx rate, origin latency p95 and Lambda@Edge errors: every alarm has its line.
+    assert len(annotated) == len(graph.of_type(ALARM)) == 3
+    assert graph.exports["dashboardName"] == f"edge-dashboard-edgekit-{stack}"
+
+
+def test_a_renamed_resource_leaves_the_dashboard_pointing_at_nothing(graphs):
+    """The check above can fail: the body drawn for other names is caught, line by line."""
+    graph = graphs["staging"]
+    text = graph.one(DASHBOARD).inputs["dashboardBody"]
+    acl = graph.one(WEB_ACL).inputs["visibilityConfig"]["metricName"]
+    stale = json.loads(text.replace(acl, "images-waf-old").replace('"value": 10', '"value": 11'))
+    problems = dashboard_problems(graph, stale)
+    assert any("AWS/WAFV2" in p for p in problems)
+    assert any("annotation" in p for p in problems)
+
+
+def test_local_declares_no_dashboard(graphs):
+    assert graphs["local"].of_type(DASHBOARD) == []
