@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "dashboard": (
+        "edgekit_iac.dashboard_cli",
+        "write a stack's dashboard as Grafana JSON or a CloudWatch dashboard body",
+    ),
     "policy-pack-path": (
         "edgekit_iac.policy_pack",
         "print the installed policy pack's folder, for pulumi preview --policy-pack",

@@ -281,3 +281,103 @@ def test_a_renamed_resource_leaves_the_dashboard_pointing_at_nothing(graphs):
 
 def test_local_declares_no_dashboard(graphs):
     assert graphs["local"].of_type(DASHBOARD) == []
+
+
+# --- the same panels as a Grafana dashboard ------------------------------------------------
+
+
+def grafana_problems(document: dict) -> list[str]:
+    """What Grafana's import needs of a dashboard JSON model, checked by hand, and every key
+    of it kept when decoded by the models generated from Grafana's schema (the Grafana
+    Foundation SDK): a key those models do not know, or one in the wrong place, is lost."""
+    from grafana_foundation_sdk.cog import plugins
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    from edgekit_iac.grafana import variables_used
+
+    problems = []
+    for key, kind in (("title", str), ("uid", str), ("panels", list), ("schemaVersion", int),
+                      ("templating", dict), ("time", dict)):
+        if not isinstance(document.get(key), kind):
+            problems.append(f"{key}: missing or not a {kind.__name__}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", str(document.get("uid"))):
+        problems.append(f"uid {document.get('uid')!r}: Grafana takes 1-40 of A-Za-z0-9_-")
+    variables = {v["name"]: v for v in document.get("templating", {}).get("list", [])}
+    for name in sorted(variables_used(document) - set(variables)):
+        problems.append(f"${name} is used but no template variable defines it")
+    ids = [panel.get("id") for panel in document.get("panels", [])]
+    if len(set(ids)) != len(ids):
+        problems.append(f"panel ids repeat: {ids}")
+    for panel in document.get("panels", []):
+        grid = panel.get("gridPos", {})
+        if not (set(grid) >= {"x", "y", "w", "h"} and grid["x"] + grid["w"] <= 24):
+            problems.append(f"panel {panel.get('title')}: gridPos {grid} off the 24-column grid")
+        refs = [target.get("refId") for target in panel.get("targets", [])]
+        if not refs or len(set(refs)) != len(refs):
+            problems.append(f"panel {panel.get('title')}: refIds {refs} missing or repeated")
+        source = panel.get("datasource", {}).get("uid", "")
+        if variables.get(source.strip("${}"), {}).get("type") != "datasource":
+            problems.append(f"panel {panel.get('title')}: data source {source} is no variable")
+    plugins.register_default_plugins()
+    decoded = json.loads(json.dumps(Dashboard.from_json(document).to_json(), default=_to_json))
+
+    def lost(ours, theirs, path):
+        if isinstance(ours, dict):
+            for key, value in ours.items():
+                if not isinstance(theirs, dict) or key not in theirs:
+                    problems.append(f"{path}.{key}: not in Grafana's dashboard model")
+                else:
+                    lost(value, theirs[key], f"{path}.{key}")
+        elif isinstance(ours, list):
+            for index, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+                lost(a, b, f"{path}[{index}]")
+
+    lost(document, decoded, "")
+    return problems
+
+
+def _to_json(value):
+    return value.to_json()
+
+
+def test_the_grafana_dashboard_has_the_same_panels_and_imports(graphs, tmp_path):
+    from edgekit_iac import cli, dashboard_cli
+
+    graph = graphs["prod"]
+    cloudwatch, _ = dashboard_cli.build(graph, "cloudwatch", {})
+    assert cloudwatch == json.loads(graph.one(DASHBOARD).inputs["dashboardBody"])
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "imagesDistributionId": "E1DEPLOYED0001",
+        "imageResizerArn": "arn:aws:lambda:us-east-1:123456789012:function:images-fn-real:7",
+    }))
+    document, notes = dashboard_cli.build(graph, "grafana", json.loads(outputs.read_text()))
+    assert notes == [] and grafana_problems(document) == []
+    titles = [panel["title"] for panel in document["panels"]]
+    assert titles[: len(cloudwatch["widgets"])] == [
+        w["properties"]["title"] for w in cloudwatch["widgets"]
+    ]
+    assert any(title.startswith("Workers") for title in titles)
+    variables = {v["name"]: v["query"] for v in document["templating"]["list"]}
+    assert variables["cloudwatch"] == "cloudwatch"
+    assert variables["distribution_id"] == "E1DEPLOYED0001"
+    assert variables["resizer_function"] == "images-fn-real"
+    assert '"edge-cache"' in variables["workers_scripts"]
+    thresholds = [
+        step["value"]
+        for panel in document["panels"]
+        for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"][1:]
+    ]
+    assert sorted(thresholds) == sorted(a.inputs["threshold"] for a in graph.of_type(ALARM))
+
+    broken = json.loads(json.dumps(document))
+    broken["panels"][0]["gridpos"] = broken["panels"][0].pop("gridPos")
+    broken["panels"][1]["targets"][0]["metric"] = "Requests"
+    broken["panels"][2]["datasource"]["uid"] = "${prometheus}"
+    problems = grafana_problems(broken)
+    assert any("gridpos: not in Grafana's" in p for p in problems)
+    assert any("targets[0].metric: not in" in p for p in problems)
+    assert any("$prometheus is used" in p for p in problems)
+
+    written = tmp_path / "dashboard.json"
+    assert cli.main(["dashboard", "--stack", "local", "-o", str(written)]) == 2
