@@ -32,3 +32,51 @@ def test_one_log_line_per_request_with_the_declared_fields(twin: RunningTwin):
             assert line["cs-uri-stem"] == target
         if "sc-status" in fields:
             assert line["sc-status"] == status
+
+
+def test_edgekit_logs_filters_by_status_class_and_path(twin: RunningTwin, capsys):
+    from edgekit_iac import cli
+
+    ok = request(twin.url("images-cdn", "/images/150x150/samples/landscape.jpg"))
+    missing = request(twin.url("images-cdn", "/images/150x150/samples/no-such-photo.jpg"))
+    assert ok.status == 200 and 400 <= missing.status < 500
+    capsys.readouterr()
+
+    state = str(twin.state_dir)
+    assert cli.main(["logs", "--state-dir", state, "--status", "4xx", "--path", "/images/",
+                     "-n", "0"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert any("/images/150x150/samples/no-such-photo.jpg" in line for line in shown)
+    assert all(f" {missing.status} " in line or " 4" in line for line in shown)
+    assert not any("samples/landscape.jpg" in line for line in shown)
+
+    assert cli.main(["logs", "--state-dir", state, "--status", "2xx", "-n", "1", "--json"]) == 0
+    (last,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert last["source"] == "images-cdn" and last["sc-status"] == 200
+
+    assert cli.main(["logs", "--state-dir", state, "--status", "7xx"]) == 2
+    assert "accepted: a status class (2xx" in capsys.readouterr().err
+
+
+def test_edgekit_logs_follow_prints_new_lines_as_they_come(twin: RunningTwin):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import REPO
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "edgekit_iac", "logs", "--state-dir", str(twin.state_dir),
+         "--follow", "-n", "0", "--path", "/images/300x200/samples/portrait"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(1.5)  # let it start: nothing matches yet, so it prints nothing
+        assert request(twin.url("images-cdn", "/images/300x200/samples/portrait.jpg")).status \
+            == 200
+        line = follower.stdout.readline()
+        assert "/images/300x200/samples/portrait.jpg" in line and " 200 " in line
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0, follower.stderr.read()
