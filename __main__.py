@@ -41,7 +41,12 @@ def deploy_images(
         web_acl = EdgeRateLimit("images-waf", stack_args.waf_args(settings))
     logs = None
     if settings.logging.realtime.enabled:
-        logs = EdgeLogPipeline("edge-logs", stack_args.log_pipeline_args(settings))
+        logs = EdgeLogPipeline(
+            "edge-logs",
+            stack_args.log_pipeline_args(
+                settings, transform_artifact=built.get(stack_args.TRANSFORM_FUNCTION)
+            ),
+        )
     certificate_arn = images.certificate_arn
     target = dns_target(settings)
     if images.aliases and certificate_arn is None and target is not None:
@@ -180,6 +185,7 @@ settings = stack_args.load()
 # Refused here too, before any resource: paging on without the secret endpoint.
 endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
+names += stack_args.search_functions(settings)
 if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
     names += (stack_args.COUNTER_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+from edgekit_iac.components import log_search
 from edgekit_iac.components._args import (
     ArgsError,
     check_region,
@@ -46,6 +47,7 @@ from edgekit_iac.components._aws_helpers import (
     statement,
 )
 from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.components.log_search import OpenSearchArgs
 
 if TYPE_CHECKING:
     import pulumi_aws as aws
@@ -199,6 +201,14 @@ class EdgeLogPipelineArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
+    search: OpenSearchArgs | None = None
+    """A searchable copy in OpenSearch (Serverless collection or domain) beside the S3
+    archive; see components/log_search.py. Default: None (S3 only)."""
+
+    transform_artifact: Any = None
+    """With `search`: the prebuilt (pinned) functions/realtime_log_json bundle.
+    Default: None, which bundles it from this checkout."""
+
 
 # --- validation: pure, runs before anything is declared ------------------------------------
 
@@ -266,6 +276,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
         force_destroy=args.force_destroy,
         protect_data=args.protect_data,
         tags=dict(args.tags),
+        search=log_search.validate(args.search) if args.search is not None else None,
     )
 
 
@@ -333,6 +344,8 @@ class EdgeLogPipeline(EdgeComponent):
     log_bucket_arn: pulumi.Output[str]
     log_bucket_region: pulumi.Output[str]
     fields: pulumi.Output[list[str]]
+    search_endpoint: pulumi.Output[str] | None
+    search_delivery_stream_arn: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -352,6 +365,7 @@ class EdgeLogPipeline(EdgeComponent):
         self._create_realtime_log_config()
         self._create_firehose_access()
         self._create_delivery_stream()
+        search = self._create_search()
 
         self.set_outputs(
             realtime_log_config_arn=self.realtime_log_config.arn,
@@ -362,6 +376,8 @@ class EdgeLogPipeline(EdgeComponent):
             log_bucket_arn=self.logs.bucket.arn,
             log_bucket_region=pulumi.Output.from_input(settings.region),
             fields=pulumi.Output.from_input(list(settings.fields)),
+            search_endpoint=search.endpoint if search else None,
+            search_delivery_stream_arn=search.delivery_stream.arn if search else None,
         )
 
     def _create_bucket(self) -> None:
@@ -459,4 +475,25 @@ class EdgeLogPipeline(EdgeComponent):
             tags=settings.tags or None,
             # Firehose starts reading at creation; its role must already allow it.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.firehose_policy]),
+        )
+
+    def _create_search(self) -> log_search.SearchResources | None:
+        settings = self._settings
+        if settings.search is None:
+            return None
+        artifact = settings.transform_artifact
+        if artifact is None:
+            from edgekit_iac.bundle import build
+
+            artifact = build.build_function(log_search.TRANSFORM_FUNCTION)
+        return log_search.declare(
+            self,
+            settings.search,
+            stream=self.stream,
+            bucket_name=self.logs.ready_name,
+            fields=settings.fields,
+            artifact=log_search.check_artifact(artifact),
+            region=settings.region,
+            tags=dict(settings.tags),
+            protect=settings.protect_data,
         )

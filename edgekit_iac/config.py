@@ -35,6 +35,7 @@ from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.dashboard import EdgeDashboardArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
+from edgekit_iac.components.log_search import OpenSearchArgs
 from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
@@ -231,12 +232,31 @@ LogpushSettings = args_section(
     "LogpushSettings", CloudflareLogpushArgs, ("prefix",), enabled=(bool, True)
 )
 
+# The real-time logs' searchable copy (components/log_search.py): off unless enabled.
+OpenSearchSettings = args_section(
+    "OpenSearchSettings",
+    OpenSearchArgs,
+    (
+        "collection_name",
+        "domain_arn",
+        "domain_endpoint",
+        "index_name",
+        "index_rotation",
+        "buffer_size_mb",
+        "buffer_interval_seconds",
+        "retry_seconds",
+        "reader_arns",
+    ),
+    enabled=(bool, True),
+)
+
 LoggingSettings = args_section(
     "LoggingSettings",
     EdgeLogPipelineArgs,
     ("retention_days",),
     realtime=(RealtimeLogSettings, RealtimeLogSettings(enabled=False)),
     logpush=(LogpushSettings, LogpushSettings(enabled=False)),
+    opensearch=(OpenSearchSettings, OpenSearchSettings(enabled=False)),
 )
 
 AlarmSettings = args_section(

@@ -155,6 +155,15 @@ def _extras(
                 if name
             ],
         }
+    if type_token == "aws:opensearch/serverlessCollection:ServerlessCollection":
+        # Collection ids are 20 lower-case letters and digits; endpoints derive from them.
+        collection = resource_id.lower()[:14] + _digest("aoss", resource_id, length=6).lower()
+        return {
+            "id": collection,
+            "arn": f"arn:aws:aoss:{region}:{ACCOUNT_ID}:collection/{collection}",
+            "collectionEndpoint": f"https://{collection}.{region}.aoss.amazonaws.com",
+            "dashboardEndpoint": f"https://{collection}.{region}.aoss.amazonaws.com/_dashboards",
+        }
     if type_token == "aws:route53/record:Record":
         return {"fqdn": str(state.get("name", "")).rstrip(".")}
     if type_token == "cloudflare:index/logpushOwnershipChallenge:LogpushOwnershipChallenge":

@@ -45,6 +45,7 @@ COMPONENTS = (
     "EdgeRateLimit",
     "EdgeLogPipeline",
     "EdgeAlarms",
+    "EdgeDashboard",
     "EdgeWorker",
     "CachedWorker",
     "CloudflareRateLimit",
@@ -59,6 +60,7 @@ PYTHON_ONLY: dict[str, frozenset[str]] = {
     "WorkerDeploymentArgs": frozenset({"artifact"}),
     "EdgeWorkerArgs": frozenset({"artifact"}),
     "CachedWorkerArgs": frozenset({"artifact"}),
+    "EdgeLogPipelineArgs": frozenset({"transform_artifact"}),
 }
 
 

@@ -46,6 +46,7 @@ from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
 from edgekit_iac.components.log_pipeline import validate_args as _validate_log_pipeline
+from edgekit_iac.components.log_search import TRANSFORM_FUNCTION, OpenSearchArgs
 from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.logpush import validate_args as _validate_logpush
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
@@ -109,16 +110,31 @@ def resizer_args(
     )
 
 
+def search_functions(settings: StackSettings) -> tuple[str, ...]:
+    """The functions the log pipeline's searchable copy deploys (none when it is off)."""
+    on = settings.logging.realtime.enabled and settings.logging.opensearch.enabled
+    return (TRANSFORM_FUNCTION,) if on else ()
+
+
 def waf_args(settings: StackSettings) -> EdgeRateLimitArgs:
     return EdgeRateLimitArgs(**_args_of(settings.rate_limits.waf, EdgeRateLimitArgs))
 
 
-def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
+def log_pipeline_args(
+    settings: StackSettings, transform_artifact: Any = None
+) -> EdgeLogPipelineArgs:
+    search = settings.logging.opensearch
     return EdgeLogPipelineArgs(
-        **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
-        **_args_of(settings.logging, EdgeLogPipelineArgs),
+        **{
+            **_args_of(settings.logging.realtime, EdgeLogPipelineArgs),
+            **_args_of(settings.logging, EdgeLogPipelineArgs),
+            "search": (
+                OpenSearchArgs(**_args_of(search, OpenSearchArgs)) if search.enabled else None
+            ),
+        },
         force_destroy=settings.images.force_destroy_bucket,
         protect_data=settings.protects_data,
+        transform_artifact=transform_artifact,
     )
 
 
@@ -330,6 +346,10 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 {
                     "retention_days": "logging.retentionDays",
                     "force_destroy": "images.forceDestroyBucket",
+                    **{
+                        f.name: f"logging.opensearch.{to_camel(f.name)}"
+                        for f in dataclasses.fields(OpenSearchArgs)
+                    },
                 },
             )
         )

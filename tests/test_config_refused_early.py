@@ -238,11 +238,13 @@ def test_config_sections_are_made_of_the_components_args():
         CloudflareLogpushArgs,
         CloudflareRateLimitArgs,
         EdgeAlarmsArgs,
+        EdgeDashboardArgs,
         EdgeImageResizerArgs,
         EdgeLogPipelineArgs,
         EdgeRateLimitArgs,
         OriginDnsRecord,
     )
+    from edgekit_iac.components.log_search import OpenSearchArgs
 
     from edgekit_iac import config
 
@@ -260,7 +262,9 @@ def test_config_sections_are_made_of_the_components_args():
         (config.OriginDns, OriginDnsRecord, set(), {}),
         (config.AlarmSettings, EdgeAlarmsArgs, {"enabled", "paging"}, {}),
         (config.LogpushSettings, CloudflareLogpushArgs, {"enabled"}, {}),
-        (config.LoggingSettings, EdgeLogPipelineArgs, {"realtime", "logpush"}, {}),
+        (config.LoggingSettings, EdgeLogPipelineArgs, {"realtime", "logpush", "opensearch"}, {}),
+        (config.OpenSearchSettings, OpenSearchArgs, {"enabled"}, {}),
+        (config.DashboardSettings, EdgeDashboardArgs, {"enabled"}, {}),
     ]
     for section, args_class, section_only, program_defaults in pairs:
         declared = {field.name: field for field in dataclasses.fields(args_class)}

@@ -18,7 +18,8 @@ from edgekit_iac.errors import UserError
 MANIFEST_FILE = "function.toml"
 REQUIREMENTS_FILE = "requirements.txt"
 
-KINDS = ("lambda-edge", "python-worker")
+# "lambda": a regular (regional) Lambda function, e.g. a Firehose transform.
+KINDS = ("lambda-edge", "python-worker", "lambda")
 VIEWER_TRIGGERS = ("viewer-request", "viewer-response")
 ORIGIN_TRIGGERS = ("origin-request", "origin-response")
 TRIGGERS = VIEWER_TRIGGERS + ORIGIN_TRIGGERS
@@ -27,6 +28,7 @@ TRIGGERS = VIEWER_TRIGGERS + ORIGIN_TRIGGERS
 MIB = 1024 * 1024
 LAMBDA_EDGE_VIEWER_LIMIT_MIB = 1
 LAMBDA_EDGE_ORIGIN_LIMIT_MIB = 50
+LAMBDA_LIMIT_MIB = 50  # a regular Lambda's zipped upload
 # Workers: 3 MB compressed on the free plan, 10 MB on paid plans. The free plan is
 # the default so a bundle never silently depends on a paid account;
 # `[bundle] size_limit_mb = 10` opts in to the paid limit.
@@ -122,7 +124,7 @@ def load_manifest(folder: Path) -> FunctionManifest:
         )
 
     handler = trigger = main_module = None
-    if kind == "lambda-edge":
+    if kind in ("lambda-edge", "lambda"):
         handler = _require_str(raw, "handler", where, 'e.g. "handler.handler" (module.function)')
         if not _HANDLER.match(handler):
             raise ManifestError(
@@ -135,8 +137,8 @@ def load_manifest(folder: Path) -> FunctionManifest:
                 f"{where}: handler = {handler!r} names module file {module_file},"
                 f" which is not in {display_path(folder)}"
             )
-        trigger = raw.get("trigger")
-        if trigger not in TRIGGERS:
+        trigger = raw.get("trigger") if kind == "lambda-edge" else None
+        if kind == "lambda-edge" and trigger not in TRIGGERS:
             raise ManifestError(
                 f"{where}: trigger = {trigger!r} is not a Lambda@Edge trigger;"
                 f" accepted: {_one_of(TRIGGERS)}"
@@ -244,7 +246,10 @@ def _size_limit(
     kind: str, trigger: str | None, size_limit_mb: float | None, where: str
 ) -> tuple[int, str]:
     """The zipped size a bundle may reach: the platform's limit, or a stricter budget."""
-    if kind == "lambda-edge":
+    if kind == "lambda":
+        rule, ceiling = "Lambda's zipped upload", LAMBDA_LIMIT_MIB
+        default = ceiling
+    elif kind == "lambda-edge":
         viewer = trigger in VIEWER_TRIGGERS
         ceiling = LAMBDA_EDGE_VIEWER_LIMIT_MIB if viewer else LAMBDA_EDGE_ORIGIN_LIMIT_MIB
         rule, default = f"Lambda@Edge {trigger} triggers", ceiling

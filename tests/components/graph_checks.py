@@ -17,8 +17,10 @@ def policy_documents(graph: ProgramGraph) -> Iterator[tuple[RecordedResource, st
     for resource in graph.resources:
         for key in POLICY_INPUTS:
             text = resource.inputs.get(key)
-            if isinstance(text, str):
-                yield resource, key, json.loads(text)
+            document = json.loads(text) if isinstance(text, str) else None
+            # OpenSearch Serverless policies are "policy" inputs too, but not IAM documents.
+            if isinstance(document, dict) and "Statement" in document:
+                yield resource, key, document
 
 
 def statement_values(statement: dict[str, Any], key: str) -> list[str]:
