@@ -62,9 +62,10 @@ class WeatherApi:
 
     def __init__(self) -> None:
         self._served = itertools.count(1)
+        self.served = 0  # requests that reached the origin (the status page shows it)
 
     def __call__(self, request: EdgeRequest) -> EdgeResponse:
-        served = next(self._served)
+        served = self.served = next(self._served)
         if request.method not in ("GET", "HEAD"):
             return self._json(405, {"error": "method not allowed"}, "no-store", served,
                               [("Allow", "GET, HEAD")])

@@ -139,6 +139,7 @@ class _Starter:
         self.notes: list[str] = []
         self.clock = TwinClock()
         self.stats = TwinStats()
+        self.rate_limits: dict[str, list[str]] = {}  # listener -> its rate rules, described
         self.files = state.StateFiles(options.state_dir or paths.state_dir(options.stack))
 
     def listen(self, name: str, app, port: int, serves: str) -> Listener:
@@ -188,6 +189,8 @@ class _Starter:
                            view: GraphView, port: int) -> str:
         """Listen for one distribution; return an example request."""
         self.notes.extend(distribution.notes)
+        waf = distribution.waf
+        self.rate_limits[resource.name] = waf.rate_limits() if waf is not None else []
         listener = self.listen(resource.name, distribution, port,
                                _describe_distribution(distribution, view))
         return f"curl -i {listener.url}{_example_path(resource)}"
@@ -196,6 +199,7 @@ class _Starter:
                      demo_url: str) -> str:
         """Listen for one Workers script; return an example request."""
         app = workers.app_for(script)
+        self.rate_limits[script.name] = app.limits.describe()
         hostname = f" ({app.hostname})" if app.hostname else ""
         listener = self.listen(script.name, app, port,
                                f"Worker {script.inputs.get('scriptName')}{hostname}")
@@ -245,7 +249,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
                   else stack_files.read_config(options.stack))
     base, overrides = options.port_base, options.port_overrides
     status = StatusPage(options.stack, {}, starter.stats, starter.clock, None,
-                        lambda: list(starter.notes))
+                        lambda: list(starter.notes), logs_dir=starter.files.logs_dir,
+                        rate_limits=starter.rate_limits)
     starter.listen(ports.STATUS, status, ports.fixed_port(ports.STATUS, base, overrides),
                    "status page and controls")
     origin = starter.demo_origin(config, after=90)
@@ -270,6 +275,7 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     starter.stoppers.append(workers.close)
     workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
     s3 = starter.s3(view)
+    status.s3 = s3
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
 

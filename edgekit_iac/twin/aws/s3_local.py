@@ -58,6 +58,7 @@ class _GuardedApp:
 
     def __init__(self, app: Callable) -> None:
         self.app = app
+        self.served = 0  # requests that reached moto (the status page shows it)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         refusal = cross_site_refusal(environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"))
@@ -67,6 +68,7 @@ class _GuardedApp:
             refusal = (f"{MOTO_API_PREFIX}/ (moto's reset and data dump) is not served by the "
                        "twin; restart the twin for fresh buckets")
         if refusal is None:
+            self.served += 1
             return self.app(environ, start_response)
         body = _error_xml("AccessDenied", escape(refusal))
         start_response("403 Forbidden", [("Content-Type", "application/xml"),
@@ -86,9 +88,10 @@ class _MotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         try:
+            self.guard = _GuardedApp(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
                 self._ip_address, self._port,
-                _GuardedApp(DomainDispatcherApplication(create_backend_app)),
+                self.guard,
                 threaded=True, request_handler=_RequestHandler,
             )
         except OSError as exc:
@@ -127,6 +130,12 @@ class LocalS3:
 
     def close(self) -> None:
         self._server.stop()
+
+    @property
+    def requests(self) -> int:
+        """Requests that reached moto's S3 (the functions' and the distributions' reads)."""
+        guard = getattr(self._server, "guard", None)
+        return guard.served if guard is not None else 0
 
     # --- declared state --------------------------------------------------------------------
 

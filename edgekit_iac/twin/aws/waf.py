@@ -169,6 +169,19 @@ class WebAcl:
             counter = SlidingWindowCounter(window, clock)
         return _Rule(name, int(raw.get("priority", 0)), statement, action, block, counter)
 
+    def rate_limits(self) -> list[str]:
+        """Each rate rule, as a person reads it: name, limit per window, scope."""
+        described = []
+        for rule in self._rules:
+            rate = rule.statement.get("rateBasedStatement")
+            if rate is None or rule.counter is None:
+                continue
+            scope = rate.get("scopeDownStatement", {}).get("byteMatchStatement", {})
+            where = f" on {scope['searchString']}*" if scope.get("searchString") else ""
+            described.append(f"WAF {rule.name}: {rate.get('limit')} per "
+                             f"{rule.counter.window} s per IP{where}")
+        return described
+
     @staticmethod
     def _block(rule: str, block: Mapping[str, Any] | None, bodies: Mapping[str, Any]) -> WafBlock:
         custom = (block or {}).get("customResponse") or {}

@@ -97,6 +97,11 @@ class ZoneRateLimits:
             if rule.get("enabled", True) and rule.get("ratelimit")
         ]
 
+    def describe(self) -> list[str]:
+        """Each rule, as a person reads it: name, limit per period, per what."""
+        return [f"{rule.name}: {rule.limit} per {rule.counter.window} s per "
+                f"{' + '.join(rule.characteristics) or 'zone'}" for rule in self.rules]
+
     def check(self, fields: Mapping[str, Any]) -> RateLimitBlock | None:
         now = self._clock()
         for rule in self.rules:
