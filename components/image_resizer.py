@@ -85,6 +85,8 @@ BYTES_PER_PIXEL = 18
 BASELINE_MEMORY_MB = 128
 # A year: what edgekit lets a variant be cached for at most.
 MAX_TTL_LIMIT = 31_536_000
+# Forwarded to the origin (not part of the cache key): the trace through the edge.
+TRACE_HEADERS = ("traceparent", "tracestate")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 GEO_RESTRICTION_TYPES = ("none", "whitelist", "blacklist")
 MINIMUM_TLS = "TLSv1.2_2021"
@@ -559,6 +561,7 @@ class EdgeImageResizer(EdgeComponent):
         self._create_function()
         self._grant_function_access()
         self._create_cache_policy()
+        self._create_origin_request_policy()
         self._create_distribution()
         self._grant_distribution_access()
 
@@ -663,6 +666,22 @@ class EdgeImageResizer(EdgeComponent):
             opts=self._child,
         )
 
+    def _create_origin_request_policy(self) -> None:
+        # W3C trace context reaches the origin-request trigger (and S3) without entering
+        # the cache key: one URL stays one cached variant, and the resizer joins the
+        # viewer's trace instead of starting its own.
+        self.origin_request_policy = aws.cloudfront.OriginRequestPolicy(
+            self.child_name("origin-request"),
+            comment="Image variants: forward the W3C trace context to the resizer only",
+            cookies_config={"cookie_behavior": "none"},
+            headers_config={
+                "header_behavior": "whitelist",
+                "headers": {"items": list(TRACE_HEADERS)},
+            },
+            query_strings_config={"query_string_behavior": "none"},
+            opts=self._child,
+        )
+
     def _create_distribution(self) -> None:
         name, settings = self._name, self._settings
         origin_access = aws.cloudfront.OriginAccessControl(
@@ -680,6 +699,7 @@ class EdgeImageResizer(EdgeComponent):
             "cached_methods": ["GET", "HEAD"],
             "compress": True,
             "cache_policy_id": self.cache_policy.id,
+            "origin_request_policy_id": self.origin_request_policy.id,
             "lambda_function_associations": [
                 {
                     "event_type": TRIGGER,

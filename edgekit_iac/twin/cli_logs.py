@@ -6,7 +6,9 @@ log, each edge function's own lines) merged by time, one readable line per reque
     2026-12-02 03:04:05.123  images-cdn   192.0.2.44  GET  200 Hit   12.4 ms  /images/...
 
 `--status` keeps a status class or codes (`5xx`, `404`, `4xx,5xx`), `--path` a path prefix,
-`--source` one log (a listener name), `-n` the last N lines (default 20, 0: all);
+`--source` one log (a listener or function name), `--trace` one trace across both edges
+(the resizer's and the cache wrapper's own lines share field names), `-n` the last N lines
+(default 20, 0: all);
 `--follow` then keeps printing new lines as they are written, until Ctrl-C; `--json` prints
 the matching lines as they are in the files. Works whether or not the twin is running.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,6 +39,18 @@ def _lines(value: str) -> int:
     return number
 
 
+def _trace_id(text: str | None) -> str | None:
+    if text is None:
+        return None
+    value = text.strip().lower()
+    parts = value.split("-")
+    candidate = parts[1] if len(parts) == 4 else value
+    if not re.fullmatch(r"[0-9a-f]{32}", candidate):
+        raise UserError(f"--trace {text!r}: accepted: a trace id (32 hex digits) or a "
+                        "traceparent (00-<trace id>-<span id>-<flags>)")
+    return candidate
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="local", help="stack whose twin's logs to read")
     parser.add_argument("--state-dir", default=None,
@@ -48,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only requests whose path starts with PREFIX, e.g. /images/")
     parser.add_argument("--source", action="append", default=None, metavar="NAME",
                         help="only this log (a listener name such as images-cdn); repeatable")
+    parser.add_argument("--trace", default=None, metavar="TRACE_ID",
+                        help="only lines of this trace (32 hex digits, or a whole "
+                             "traceparent), from every edge")
     parser.add_argument("-n", "--lines", type=_lines, default=20,
                         help="how many of the last matching lines to print first (0: all)")
     parser.add_argument("--json", action="store_true",
@@ -70,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         raise UserError(f"no twin logs at {directory}: start the twin with "
                         f"`python -m edgekit_iac up --stack {args.stack}` and send it requests")
-    log_filter = log_reader.LogFilter(statuses, args.path, frozenset(args.source or ()))
+    trace_id = _trace_id(args.trace)
+    log_filter = log_reader.LogFilter(statuses, args.path, frozenset(args.source or ()),
+                                      trace_id)
     files = log_reader.LogFiles(directory)
     if not files.paths() and not args.follow:
         print(f"edgekit logs: no log lines yet in {directory}", file=sys.stderr)

@@ -14,8 +14,10 @@ Filters: a status class or code list (`5xx`, `404`, `4xx,5xx`), a path prefix, a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +100,15 @@ def entry(source: str, fields: dict[str, Any]) -> LogEntry:
     )
 
 
+def trace_id_of(item: LogEntry) -> str | None:
+    """The 32-hex trace id a line carries (`trace_id`, or inside `traceparent`)."""
+    found = item.fields.get("trace_id")
+    if isinstance(found, str) and found:
+        return found.lower()
+    parts = item.traceparent.split("-")
+    return parts[1].lower() if len(parts) == 4 else None
+
+
 def parse_status_filter(text: str | None) -> frozenset[str]:
     """`5xx`, `404`, `4xx,5xx` -> tokens; anything else is refused naming what is accepted."""
     if text is None:
@@ -114,9 +125,12 @@ class LogFilter:
     statuses: frozenset[str] = frozenset()
     path_prefix: str | None = None
     sources: frozenset[str] = frozenset()
+    trace_id: str | None = None
 
     def matches(self, item: LogEntry) -> bool:
         if self.sources and item.source not in self.sources:
+            return False
+        if self.trace_id and self.trace_id != trace_id_of(item):
             return False
         if self.path_prefix and not item.path.startswith(self.path_prefix):
             return False
@@ -207,3 +221,38 @@ def format_line(item: LogEntry) -> str:
 
 def select(items: Iterable[LogEntry], log_filter: LogFilter) -> list[LogEntry]:
     return [item for item in items if log_filter.matches(item)]
+
+
+class FunctionLogLines(logging.Handler):
+    """Copies the edge functions' JSON log lines (the shared schema: a `trace_id` key) from
+    the twin's Lambda and Workers loggers into `<logs>/<function>.jsonl`, beside the
+    real-time logs, so `edgekit logs` and the status page follow a trace across both edges.
+    Other lines (botocore's, the twin's own) stay in lambda.log and the console only."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(logging.INFO)
+        self.directory = directory
+        self._write = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            start = message.find('{"')
+            fields = json.loads(message[start:]) if start >= 0 else None
+            if not isinstance(fields, dict) or "trace_id" not in fields:
+                return
+            source = self._source(record)
+            line = json.dumps(fields, separators=(",", ":")) + "\n"
+            with self._write, (self.directory / f"{source}.jsonl").open("a") as out:
+                out.write(line)
+        except (ValueError, OSError):
+            self.handleError(record)
+
+    @staticmethod
+    def _source(record: logging.LogRecord) -> str:
+        # Lambda lines: log.info("[%s] %s", "lambda <function>:<version>", line).
+        label = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ""
+        match = re.fullmatch(r"lambda (\S+?)(?::\S+)?", label)
+        if match:
+            return match[1]
+        return re.sub(r"[^A-Za-z0-9_.-]", "-", record.name.rsplit(".", 1)[-1])

@@ -12,6 +12,7 @@ half up. `RunningTwin.stop()` undoes it all (graph.json and the logs stay for re
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import log_reader, ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -258,6 +259,12 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     config = (stack_overrides.with_origin_url(config, options.origin_url) if options.origin_url
               else stack_overrides.with_demo_origin(config, origin.url))
 
+    # The functions' JSON log lines go beside the real-time logs (edgekit logs, status page).
+    function_lines = log_reader.FunctionLogLines(starter.files.logs_dir)
+    starter.files.logs_dir.mkdir(parents=True, exist_ok=True)
+    for logger in map(logging.getLogger, ("edgekit.twin.lambda", "edgekit.twin.workers")):
+        logger.addHandler(function_lines)
+        starter.stoppers.append(functools.partial(logger.removeHandler, function_lines))
     graph = starter.graph(config)
     view = GraphView(graph)
     # The listener names come from the graph: check --port names against them before

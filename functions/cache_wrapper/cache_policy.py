@@ -1028,6 +1028,27 @@ def traceparent_was_replaced(pairs: Iterable[tuple[str, str]], traceparent: str)
     return header_map(pairs).get("traceparent", "").strip() != traceparent
 
 
+# The log schema both edges write (functions/image_resizer/edge_trace.py LOG_FIELDS): one
+# query on trace_id follows a request through the Worker or CloudFront to the origin.
+LOG_FIELDS = ("time", "level", "edge", "function", "trace_id", "span_id", "parent_span_id",
+              "traceparent", "method", "path", "status", "cache", "duration_ms", "message")
+
+
+def log_line(*, now: float, traceparent: str, method: str, url: str, status: int,
+             cache_status: str, duration_ms: float) -> str:
+    """One JSON log line per answered request. The wrapper adds no span of its own: it
+    forwards the traceparent it logs, so the origin's parent span is ``span_id``."""
+    _version, trace_id, span_id, _flags = (traceparent.split("-") + ["", "", "", ""])[:4]
+    line = {
+        "time": round(now, 3), "level": "info", "edge": "worker", "function": "cache_wrapper",
+        "trace_id": trace_id, "span_id": span_id, "parent_span_id": None,
+        "traceparent": traceparent, "method": method, "path": urlsplit(url).path,
+        "status": status, "cache": cache_status, "duration_ms": round(duration_ms, 1),
+        "message": "answered",
+    }
+    return json.dumps({name: line[name] for name in LOG_FIELDS}, separators=(",", ":"))
+
+
 def server_timing(edge_ms: float, origin_ms: float | None, cache_status: str,
                   origin_value: str | None = None) -> str:
     """``Server-Timing`` with the edge time (and the origin's, when it was asked)."""

@@ -29,7 +29,7 @@ class Default(WorkerEntrypoint):
         # The JS request's own method: the SDK's Request.method is an http.HTTPMethod lookup,
         # which raises KeyError for an extension method such as M-SEARCH.
         method = str(request.js_object.method).upper()
-        exchange = _Exchange(method, traceparent)
+        exchange = _Exchange(method, traceparent, request.url)
         try:
             settings = policy.parse_settings(
                 {name: getattr(self.env, name, None) for name in policy.BINDING_NAMES}
@@ -48,9 +48,10 @@ class Default(WorkerEntrypoint):
 class _Exchange:
     """One client request on its way through the wrapper."""
 
-    def __init__(self, method, traceparent):
+    def __init__(self, method, traceparent, url=""):
         self.method = method
         self.traceparent = traceparent
+        self.url = url
         self.started = time.perf_counter()
         self.origin_ms = None
 
@@ -130,6 +131,11 @@ class _Exchange:
             body = policy.error_body(failure.status, failure.error, failure.detail)
         elif outcome.body == policy.BODY_NONE:
             body = None
+        # One JSON line per request (Workers Logs / Logpush `Logs[]`), the edges' shared schema.
+        print(policy.log_line(now=Date.now() / 1000, traceparent=self.traceparent,
+                              method=self.method, url=self.url, status=outcome.status,
+                              cache_status=outcome.cache_status,
+                              duration_ms=(time.perf_counter() - self.started) * 1000))
         # HEAD gets the body too: the runtime never sends a HEAD answer's body, but reports its
         # length, the Content-Length GET would carry (RFC 9110 section 9.3.2).
         return _response(outcome.status, body, headers)

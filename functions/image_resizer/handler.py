@@ -35,11 +35,15 @@ import base64
 import json
 import logging
 import re
+import time
 from functools import cache
 
+import edge_trace
 import resize_request
 
 LOG = logging.getLogger("edgekit.image_resizer")
+LOG.addFilter(edge_trace.JsonLines())  # every line: JSON with the trace (edge_trace.py)
+LOG.setLevel(logging.INFO)
 
 # Lambda@Edge origin triggers may generate 1 MB (headers + body); keep a margin under it.
 MAX_GENERATED_RESPONSE_BYTES = 1_000_000
@@ -85,7 +89,18 @@ class ErrorReply(Exception):
 
 
 def handler(event, context):
-    """CloudFront origin-request entry point. Never raises."""
+    """CloudFront origin-request entry point. Never raises. Joins (or starts) the viewer's
+    trace, logs one JSON line per request and puts Server-Timing on generated images."""
+    trace = edge_trace.start(_header_of(event, "traceparent"))
+    token = edge_trace.begin(trace, method=_header_of(event, ":method"), path=_uri_of(event))
+    started = time.perf_counter()
+    try:
+        return traced(_answer(event), trace, started)
+    finally:
+        edge_trace.end(token)
+
+
+def _answer(event):
     try:
         return handle_request(event["Records"][0]["cf"]["request"])
     except ErrorReply as reply:
@@ -131,6 +146,7 @@ def handle_request(request: dict) -> dict:
     except resize.ResizeError as exc:
         raise ErrorReply(422, str(exc), BRIEFLY) from exc
 
+    edge_trace.record_timings(result.timings)
     response = image_response(result.data, result.content_type)
     try:
         store.write(
@@ -193,6 +209,7 @@ def s3_client(region: str):
             read_timeout=10,
         )
         client = _botocore_session().create_client("s3", region_name=region, config=config)
+        client.meta.events.register("before-sign.s3", edge_trace.add_traceparent)
         _S3_CLIENTS[region] = client
     return client
 
@@ -336,6 +353,37 @@ def rewritten_to(request: dict, key: str) -> dict:
     request["uri"] = resize_request.uri_for(key)
     request["querystring"] = ""  # S3 gives meaning to some query parameters; drop them all
     return request
+
+
+def traced(result: dict, trace: edge_trace.Trace, started: float) -> dict:
+    """The trace on what leaves: Server-Timing on a generated response, traceparent on a
+    request rewritten to a stored variant (S3 sees it); one log line either way."""
+    timings = edge_trace.timings()
+    total = (time.perf_counter() - started) * 1000
+    headers = result.setdefault("headers", {})
+    if "status" in result:
+        if timings:
+            value = edge_trace.server_timing({**timings, "resizer": total})
+            headers["server-timing"] = [{"key": "Server-Timing", "value": value}]
+        status = int(result["status"])
+        cache_result = "generated" if status == 200 else "error"
+    else:
+        headers["traceparent"] = [{"key": "traceparent", "value": trace.traceparent}]
+        status, cache_result = None, "variant"
+    LOG.info("resized" if timings else "answered", extra={"edge_fields": {
+        "status": status, "cache": cache_result, "duration_ms": round(total, 1)}})
+    return result
+
+
+def _header_of(event, name: str) -> str | None:
+    """A request header's first value (":method" is the request's method)."""
+    try:
+        request = event["Records"][0]["cf"]["request"]
+        if name == ":method":
+            return request.get("method")
+        return request.get("headers", {}).get(name, [{}])[0].get("value")
+    except Exception:
+        return None
 
 
 def _uri_of(event) -> str:

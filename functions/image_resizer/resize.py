@@ -34,8 +34,9 @@ a bug, and the handler answers it with a logged 500.
 from __future__ import annotations
 
 import io
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from contract import DEFAULT_MAX_PIXELS, DEFAULT_QUALITY
@@ -104,6 +105,8 @@ class ResizedImage:
     source_format: str  # the original's format, same names as `format`
     source_width: int
     source_height: int
+    # Milliseconds per phase (decode, resize, encode): the handler's Server-Timing.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _pillow():
@@ -159,13 +162,16 @@ def resize(
     output_format = output_format or source_format
     pil_format, content_type = _OUTPUTS[output_format]
     source_size = im.size
+    timings: dict[str, float] = {}
     try:
-        oriented = _resized(image_module, im, box)
+        oriented = _resized(image_module, im, box, timings)
         final = _for_output(image_module, oriented, pil_format)
         icc_profile = im.info.get("icc_profile")
         final.info = {}  # strip EXIF/XMP/comments: the savers fall back to im.info
         out = io.BytesIO()
+        encoding = time.perf_counter()
         final.save(out, pil_format, **_save_options(pil_format, quality, icc_profile))
+        timings["encode"] = (time.perf_counter() - encoding) * 1000
     except Exception as exc:
         if not _raised_in_pillow(exc):
             raise  # our own bug: the handler logs it and answers 500
@@ -187,6 +193,7 @@ def resize(
         source_format=source_format,
         source_width=source_size[0],
         source_height=source_size[1],
+        timings=timings,
     )
 
 
@@ -273,7 +280,7 @@ def _orientation(im) -> int:
     return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
-def _resized(image_module, im, box: tuple[int, int]):
+def _resized(image_module, im, box: tuple[int, int], timings: dict[str, float] | None = None):
     """Decode at the cheapest scale, resize into `box`, then apply the EXIF orientation."""
     orientation = _orientation(im)
     # Orientations 5-8 rotate by 90 degrees: fit the stored pixels into the swapped box.
@@ -286,7 +293,9 @@ def _resized(image_module, im, box: tuple[int, int]):
         # original's extent onto the scaled pixels (scaled sizes are rounded up).
         drafted = im.draft(None, target)
         crop_box = drafted[1] if drafted else None
+    decoding = time.perf_counter()
     im.load()
+    resizing = time.perf_counter()
     working = _working_mode(im)
     if working.size != target or crop_box is not None:
         working = working.resize(
@@ -298,6 +307,9 @@ def _resized(image_module, im, box: tuple[int, int]):
         # Transposed here rather than by ImageOps.exif_transpose, which parses the EXIF
         # again and rewrites it: metadata we strip anyway and that may be broken.
         working = working.transpose(image_module.Transpose[_UPRIGHT[orientation]])
+    if timings is not None:
+        timings["decode"] = (resizing - decoding) * 1000
+        timings["resize"] = (time.perf_counter() - resizing) * 1000
     return working
 
 

@@ -50,7 +50,8 @@ def test_edgekit_logs_filters_by_status_class_and_path(twin: RunningTwin, capsys
     assert all(f" {missing.status} " in line or " 4" in line for line in shown)
     assert not any("samples/landscape.jpg" in line for line in shown)
 
-    assert cli.main(["logs", "--state-dir", state, "--status", "2xx", "-n", "1", "--json"]) == 0
+    assert cli.main(["logs", "--state-dir", state, "--status", "2xx", "-n", "1", "--json",
+                     "--source", "images-cdn"]) == 0
     (last,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert last["source"] == "images-cdn" and last["sc-status"] == 200
 
@@ -80,3 +81,38 @@ def test_edgekit_logs_follow_prints_new_lines_as_they_come(twin: RunningTwin):
     finally:
         follower.send_signal(signal.SIGINT)
         assert follower.wait(timeout=10) == 0, follower.stderr.read()
+
+
+def test_one_trace_id_follows_a_request_through_both_edges(twin: RunningTwin, capsys):
+    import time
+
+    from edgekit_iac import cli
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    incoming = f"00-{trace_id}-00f067aa0ba902b7-01"
+    image = request(twin.url("images-cdn", "/images/1200x800/samples/portrait.jpg"),
+                    headers={"traceparent": incoming})
+    assert image.status == 200
+    timing = image.header("server-timing") or ""
+    assert all(f"{phase};dur=" in timing for phase in ("decode", "resize", "encode")), timing
+    api = request(twin.url("api-cache-worker-script", "/api/forecast?city=Cairo"),
+                  headers={"traceparent": incoming})
+    assert api.status == 200
+
+    lines: list[dict] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        capsys.readouterr()
+        assert cli.main(["logs", "--state-dir", str(twin.state_dir), "--trace", incoming,
+                         "-n", "0", "--json"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        if {line.get("edge") for line in lines} >= {"lambda@edge", "worker"}:
+            break
+        time.sleep(0.3)
+    by_edge = {line.get("edge"): line for line in lines}
+    resizer, worker = by_edge["lambda@edge"], by_edge["worker"]
+    assert resizer["parent_span_id"] == "00f067aa0ba902b7" and resizer["span_id"] != (
+        "00f067aa0ba902b7")
+    assert resizer["path"] == "/images/1200x800/samples/portrait.jpg"
+    assert worker["path"] == "/api/forecast" and worker["trace_id"] == trace_id
+    assert set(resizer) - {"source"} == set(worker) - {"source"}

@@ -188,6 +188,12 @@ class Distribution:
         resource = self.services.view.cache_policy(policy_id)
         return rules.cache_policy_from_inputs(resource.inputs) if resource else rules.CachePolicy()
 
+    def _origin_request_headers(self, behaviour: Mapping[str, Any]) -> rules.KeyPart:
+        """Headers an origin request policy forwards beyond the cache key (not in the key)."""
+        resource = self.services.view.origin_request_policy(
+            behaviour.get("originRequestPolicyId"))
+        return rules.origin_request_headers(resource.inputs if resource else None)
+
     def invalidate(self, paths: list[str]) -> int:
         """Like a CloudFront invalidation: paths are exact or end in `*` (a prefix)."""
         def matches(key) -> bool:
@@ -304,7 +310,9 @@ class Distribution:
             raise OriginUnreachable(502, f"behaviour targets origin "
                                          f"{behaviour.get('targetOriginId')!r}, which the "
                                          "distribution does not declare")
-        forwarded = [(k, v) for k, v in cf_request.headers if policy.headers.selects(k.lower())]
+        extra = self._origin_request_headers(behaviour)  # the origin request policy's
+        forwarded = [(k, v) for k, v in cf_request.headers
+                     if policy.headers.selects(k.lower()) or extra.selects(k.lower())]
         origin_request = edge.CfRequest(
             client_ip=cf_request.client_ip,
             method=cf_request.method,

@@ -84,6 +84,14 @@ def _behavior(value: Any) -> str:
     return {"allViewer": "all", "allViewerAndWhitelistCloudFront": "all"}.get(text, text)
 
 
+def origin_request_headers(inputs: Mapping[str, Any] | None) -> KeyPart:
+    """The headers an `aws:cloudfront/originRequestPolicy:OriginRequestPolicy` forwards to
+    the origin beyond the cache key's (they are not part of the key)."""
+    config = (inputs or {}).get("headersConfig") or {}
+    return KeyPart(_behavior(config.get("headerBehavior")),
+                   tuple(n.lower() for n in _names(config, "headers")))
+
+
 def cache_policy_from_inputs(inputs: Mapping[str, Any]) -> CachePolicy:
     """A `aws:cloudfront/cachePolicy:CachePolicy` resource's recorded inputs."""
     params = inputs.get("parametersInCacheKeyAndForwardedToOrigin") or {}
