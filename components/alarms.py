@@ -322,12 +322,7 @@ def topic_key_policy(account_id: str, region: str) -> dict[str, Any]:
     them would drop every notification without an error.
     """
     return policy_document(
-        statement(
-            "AccountAdministersKey",
-            KEY_ADMIN_ACTIONS,
-            "*",
-            principal={"AWS": f"arn:aws:iam::{account_id}:root"},
-        ),
+        key_admin_statement(account_id),
         statement(
             "CloudWatchAlarmsPublish",
             PUBLISHER_KEY_ACTIONS,
@@ -338,6 +333,16 @@ def topic_key_policy(account_id: str, region: str) -> dict[str, Any]:
                 "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
             },
         ),
+    )
+
+
+def key_admin_statement(account_id: str) -> dict[str, Any]:
+    """The account administers a key through IAM policies (each action named)."""
+    return statement(
+        "AccountAdministersKey",
+        KEY_ADMIN_ACTIONS,
+        "*",
+        principal={"AWS": f"arn:aws:iam::{account_id}:root"},
     )
 
 

@@ -71,24 +71,19 @@ REGIONAL_EDGE_CACHE_REGIONS = (
 )
 # The regional edge caches a price class uses (PriceClass_100: North America and Europe;
 # PriceClass_200 adds Asia; All adds South America and Oceania).
+_NORTH_AMERICA_EUROPE = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+)
 PRICE_CLASS_REGIONS = {
-    "PriceClass_100": (
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "eu-central-1",
-        "eu-west-1",
-        "eu-west-2",
-    ),
+    "PriceClass_100": _NORTH_AMERICA_EUROPE,
     "PriceClass_200": (
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "eu-central-1",
-        "eu-west-1",
-        "eu-west-2",
+        *_NORTH_AMERICA_EUROPE,
         "ap-south-1",
         "ap-northeast-1",
         "ap-northeast-2",

@@ -188,15 +188,10 @@ def encryption_policy(collection: str, key_arn: str) -> dict[str, Any]:
 def collection_key_policy(account_id: str, region: str) -> dict[str, Any]:
     """The account administers the key through IAM; OpenSearch Serverless may use it for
     this account's collections only, called through the service (kms:ViaService)."""
-    from edgekit_iac.components.alarms import KEY_ADMIN_ACTIONS
+    from edgekit_iac.components.alarms import key_admin_statement
 
     return policy_document(
-        statement(
-            "AccountAdministersKey",
-            KEY_ADMIN_ACTIONS,
-            "*",
-            principal={"AWS": f"arn:aws:iam::{account_id}:root"},
-        ),
+        key_admin_statement(account_id),
         statement(
             "OpenSearchServerlessUsesKey",
             ("kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"),

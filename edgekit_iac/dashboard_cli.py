@@ -44,18 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _deployed(path: str | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        outputs = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"--outputs {path}: not JSON ({error}); accepted: the output of "
-            "`pulumi stack output --json`"
-        ) from None
-    if not isinstance(outputs, dict):
-        raise UserError(f"--outputs {path}: expected a JSON object of stack outputs")
-    return outputs
+    from edgekit_iac.release.stack_outputs import read_outputs_file
+
+    return read_outputs_file(Path(path)) if path is not None else {}
 
 
 def _function_name(qualified_arn: Any) -> str | None:

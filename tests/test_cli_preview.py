@@ -120,7 +120,8 @@ def test_show_inputs_prints_long_values_in_full_and_still_fits(runs):
     assert "expire-resized-variants" not in short  # the one-line view elides the rule...
     assert "expire-resized-variants" in text  # ...which --show-inputs prints whole
     assert '"prefix": "resized/"' in text
-    lambda_block = text[text.index("aws:lambda:Function"):]
+    # The resizer's block (prod also runs the OpenSearch transform Lambda, on arm64).
+    lambda_block = text[text.index("aws:lambda:Function  images-fn"):]
     assert '"x86_64"' in lambda_block[:4000]
     assert max(len(line) for line in text.splitlines()) <= 60
 
