@@ -96,11 +96,11 @@ def test_the_status_page_is_a_debugging_tool(twin: RunningTwin, browser: Chromiu
     import os
     import shutil
 
-    image = twin.url("images-cdn", "/images/800x600/samples/landscape.jpg")
+    image = twin.url("images-cdn", "/images/1920x1080/samples/landscape.jpg")
     assert request(image).status == 200 and request(image).status == 200  # a MISS, a HIT
-    missing = request(twin.url("images-cdn", "/images/800x600/samples/nothing-here.jpg"))
+    missing = request(twin.url("images-cdn", "/images/150x150/samples/nothing-here.jpg"))
     assert 400 <= missing.status < 500
-    assert request(twin.url("api-cache-worker-script", "/api/weather?city=Lima")).status == 200
+    assert request(twin.url("api-cache-worker-script", "/api/forecast?city=Toronto")).status == 200
 
     # The filter comes from the URL fragment, as a shared link or a reload would bring it.
     session = browser.open(twin.url("status") + "#endpoint=images-cdn&status=4xx")
@@ -121,7 +121,7 @@ def test_the_status_page_is_a_debugging_tool(twin: RunningTwin, browser: Chromiu
 
     # A path prefix typed in: still applied after the next refreshes.
     browser.evaluate(session, """(() => { const p = document.getElementById('f-path');
-        p.value = '/images/800x600/samples/nothing'; p.dispatchEvent(new Event('input'));
+        p.value = '/images/150x150/samples/nothing'; p.dispatchEvent(new Event('input'));
         document.getElementById('f-status').value = '';
         document.getElementById('f-status').dispatchEvent(new Event('change')); })()""")
     before = browser.evaluate(session, "document.getElementById('updated').textContent")
@@ -129,7 +129,7 @@ def test_the_status_page_is_a_debugging_tool(twin: RunningTwin, browser: Chromiu
                                f"{before!r}")
     targets = browser.evaluate(session, "[...document.querySelectorAll('#recent tr')]"
                                         ".map(r => r.children[3].textContent)")
-    assert targets and all(t.startswith("/images/800x600/samples/nothing") for t in targets)
+    assert targets and all(t.startswith("/images/150x150/samples/nothing") for t in targets)
     assert "nothing" in browser.evaluate(session, "location.hash")
     assert browser.evaluate(session, "document.querySelectorAll('#log-tail tr').length") >= 1
 
