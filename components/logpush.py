@@ -34,7 +34,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -176,17 +176,6 @@ class LogpushDestination:
     filter: str | None = None
 
 
-@dataclass(frozen=True)
-class LogpushSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    account_id: str
-    bucket_name: pulumi.Input[str]
-    bucket_region: pulumi.Input[str]
-    prefix: str
-    destinations: tuple[LogpushDestination, ...]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
@@ -254,8 +243,9 @@ def _prefix(value: Any) -> str:
     return value
 
 
-def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
-    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+def validate_args(args: CloudflareLogpushArgs) -> CloudflareLogpushArgs:
+    """Check every field of `args` and return them normalized (the only values the
+    `_create_*` steps read), or raise naming the field."""
     account_id = _hex_id("account_id", args.account_id)
     if args.bucket_name is None or (isinstance(args.bucket_name, str) and not args.bucket_name):
         raise _fail("bucket_name", f"got {args.bucket_name!r}", "the log bucket's name")
@@ -269,31 +259,44 @@ def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
             "an AWS region of the aws partition such as us-east-1 (Logpush does not support "
             "China regions)",
         )
-    destinations = [
+    zone_id = args.http_requests_zone_id
+    return replace(
+        args,
+        account_id=account_id,
+        workers_fields=_fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
+        script_names=_script_names(args.script_names),
+        http_requests_zone_id=zone_id and _hex_id("http_requests_zone_id", zone_id),
+        http_requests_fields=(
+            args.http_requests_fields
+            if zone_id is None
+            else _fields("http_requests_fields", args.http_requests_fields, None)
+        ),
+        prefix=_prefix(args.prefix),
+    )
+
+
+def destinations(settings: CloudflareLogpushArgs) -> tuple[LogpushDestination, ...]:
+    """One job per dataset (`settings` validated): the Workers' trace events, filtered to
+    the stack's scripts, and the zone's http_requests when asked for."""
+    jobs = [
         LogpushDestination(
             WORKERS_DATASET,
             "account_id",
-            account_id,
-            _fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
-            script_filter(_script_names(args.script_names)),
+            settings.account_id,
+            tuple(settings.workers_fields),
+            script_filter(settings.script_names),
         )
     ]
-    if args.http_requests_zone_id is not None:
-        destinations.append(
+    if settings.http_requests_zone_id is not None:
+        jobs.append(
             LogpushDestination(
                 HTTP_DATASET,
                 "zone_id",
-                _hex_id("http_requests_zone_id", args.http_requests_zone_id),
-                _fields("http_requests_fields", args.http_requests_fields, None),
+                settings.http_requests_zone_id,
+                tuple(settings.http_requests_fields),
             )
         )
-    return LogpushSettings(
-        account_id=account_id,
-        bucket_name=args.bucket_name,
-        bucket_region=region,
-        prefix=_prefix(args.prefix),
-        destinations=tuple(destinations),
-    )
+    return tuple(jobs)
 
 
 # --- pure decisions the resources are built from ------------------------------------------
@@ -421,7 +424,7 @@ class CloudflareLogpush(EdgeComponent):
         self._settings = settings
 
         self._grant_cloudflare_access()
-        self.jobs = [self._create_job(destination) for destination in settings.destinations]
+        self.jobs = [self._create_job(destination) for destination in destinations(settings)]
 
         self.set_outputs(
             job_ids=pulumi.Output.all(*[job.id for job in self.jobs]),

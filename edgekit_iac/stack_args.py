@@ -271,7 +271,7 @@ def _worker_keys(section: str) -> dict[str, str]:
 
 def _check_cached_worker(args: CachedWorkerArgs) -> None:
     cache = cached_worker.validate_args(args)
-    worker.validate_args(cached_worker.edge_worker_args(args, cache), owner=cached_worker.OWNER)
+    worker.validate_args(cached_worker.edge_worker_args(cache), owner=cached_worker.OWNER)
 
 
 def _requested_certificate(settings: StackSettings) -> str | None:
