@@ -260,12 +260,14 @@ def validate_args(args: CloudflareLogpushArgs) -> CloudflareLogpushArgs:
             "China regions)",
         )
     zone_id = args.http_requests_zone_id
+    if zone_id is not None:
+        zone_id = _hex_id("http_requests_zone_id", zone_id)
     return replace(
         args,
         account_id=account_id,
         workers_fields=_fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
         script_names=_script_names(args.script_names),
-        http_requests_zone_id=zone_id and _hex_id("http_requests_zone_id", zone_id),
+        http_requests_zone_id=zone_id,
         http_requests_fields=(
             args.http_requests_fields
             if zone_id is None
