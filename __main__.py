@@ -10,7 +10,6 @@ from edgekit_iac.components import (
     CachedWorker,
     CloudflareLogpush,
     CloudflareRateLimit,
-    DnsTarget,
     EdgeAlarms,
     EdgeCertificate,
     EdgeCertificateArgs,
@@ -42,7 +41,7 @@ def deploy_images(
     if settings.logging.realtime.enabled:
         logs = EdgeLogPipeline("edge-logs", stack_args.log_pipeline_args(settings))
     certificate_arn = images.certificate_arn
-    target = dns_target(settings)
+    target = stack_args.dns_target(settings)
     if images.aliases and certificate_arn is None and target is not None:
         certificate = EdgeCertificate(
             "images-certificate",
@@ -80,22 +79,9 @@ def deploy_images(
     return resizer, logs
 
 
-def dns_target(settings: StackSettings) -> DnsTarget | None:
-    """Where this stack's records go, or None when it manages no DNS."""
-    provider = settings.dns_provider
-    if provider is None:
-        return None
-    dns = settings.dns if not isinstance(settings.dns, str) else None
-    return DnsTarget(
-        provider=provider,
-        route53_zone_id=dns.route53_zone_id if dns else None,
-        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
-    )
-
-
 def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
     """Records for the image aliases and Worker routes; "external" only lists them."""
-    target = dns_target(settings)
+    target = stack_args.dns_target(settings)
     if target is None:
         return
     cloudflare = settings.cloudflare

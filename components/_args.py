@@ -16,8 +16,11 @@ import inspect
 import re
 import sys
 import textwrap
+import typing
 from types import ModuleType
 from typing import Any, TypeVar
+
+import pulumi
 
 from edgekit_iac.errors import UserError
 
@@ -112,6 +115,20 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def field_types(cls: Any) -> dict[str, Any]:
+    """The resolved type of each annotated field of `cls` (and its bases), or of a function's
+    parameters: `typing.get_type_hints`, since the modules use PEP 563 string annotations.
+
+    `pulumi.Input[X]` is `Union[X, Awaitable[X], "Output[T]"]`: its last member stays a
+    forward reference written in `pulumi.output` (not even substituted by X), so the two
+    names it uses are taken from there.
+    """
+    return typing.get_type_hints(cls, localns=_PULUMI_FORWARD_NAMES)
+
+
+_PULUMI_FORWARD_NAMES = {"Output": pulumi.output.Output, "T": pulumi.output.T}
+
+
 def documented(cls: _Class) -> _Class:
     """Show each field's docstring in help() and pydoc, which ignore attribute docstrings.
 
@@ -158,6 +175,25 @@ def check_region(error: type[ArgsError], arg: str, value: Any) -> str:
     """A region of the `aws` partition (see AWS_REGIONS)."""
     if not isinstance(value, str) or value not in AWS_REGIONS:
         raise error(arg, f"got {value!r}", f"an AWS region: {', '.join(sorted(AWS_REGIONS))}")
+    return value
+
+
+# Cloudflare account, zone and ruleset ids.
+CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
+CLOUDFLARE_ID_ACCEPTED = "a Cloudflare id: 32 lower-case hex characters"
+
+
+def check_cloudflare_id(
+    error: type[ArgsError],
+    arg: str,
+    value: Any,
+    *,
+    owner: str | None = None,
+    accepted: str = CLOUDFLARE_ID_ACCEPTED,
+) -> str:
+    """`value` if it is a Cloudflare id (32 lower-case hex characters), else `error`."""
+    if not isinstance(value, str) or not CLOUDFLARE_ID.match(value):
+        raise error(arg, f"got {value!r}", accepted, owner=owner)
     return value
 
 

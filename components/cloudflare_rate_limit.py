@@ -26,13 +26,17 @@ next to Cloudflare's message when the create fails.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
 from edgekit_iac.components._component import EdgeComponent
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
@@ -161,7 +165,6 @@ class CloudflareRateLimitArgs:
 
 # --- validation: pure, runs before anything is declared ------------------------------------
 
-_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 _fail = CloudflareRateLimitArgsError
@@ -262,8 +265,7 @@ def default_response_body(mitigation_timeout_seconds: int) -> str:
 
 def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
-    if not isinstance(args.zone_id, str) or not _ZONE_ID.match(args.zone_id):
-        raise _fail("zone_id", f"got {args.zone_id!r}", "32 lower-case hex characters")
+    check_cloudflare_id(_fail, "zone_id", args.zone_id)
     plan = args.zone_plan
     if plan not in PLAN_LIMITS:
         raise _fail("zone_plan", f"got {plan!r}", ", ".join(PLAN_LIMITS))
@@ -304,11 +306,12 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
             f"a string of at most {RESPONSE_CONTENT_LIMIT} bytes (30 KB)",
         )
     existing = args.existing_ruleset_id
-    if existing is not None and (not isinstance(existing, str) or not _ZONE_ID.match(existing)):
-        raise _fail(
+    if existing is not None:
+        check_cloudflare_id(
+            _fail,
             "existing_ruleset_id",
-            f"got {existing!r}",
-            "the 32 hex character id of the zone's http_ratelimit entry-point ruleset "
+            existing,
+            accepted="the 32 hex character id of the zone's http_ratelimit entry-point ruleset "
             f"(GET {entrypoint_url(args.zone_id)} answers it as result.id)",
         )
     if args.response_content_type == "application/json":

@@ -51,8 +51,9 @@ if TYPE_CHECKING:
 else:
     aws = provider_module("pulumi_aws")
 
-if TYPE_CHECKING:
-    from edgekit_iac.bundle.build import Artifact
+# A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
+# (`typing.get_type_hints`) for the stack config and the component package schema.
+from edgekit_iac.bundle.build import Artifact  # noqa: E402
 
 TYPE_TOKEN = "edgekit:aws:EdgeImageResizer"
 FUNCTION_NAME = "image_resizer"

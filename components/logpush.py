@@ -39,7 +39,13 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic
-from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented, provider_module
+from edgekit_iac.components._args import (
+    AWS_REGIONS,
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
 from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
@@ -110,7 +116,6 @@ DEFAULT_HTTP_FIELDS = (
 # EdgeLogPipeline's Firehose writes there; Cloudflare must not be able to overwrite it.
 RESERVED_PREFIXES = (LOG_PREFIX, ERROR_PREFIX)
 
-_ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _FIELD = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
@@ -183,9 +188,7 @@ _fail = LogpushArgsError
 
 
 def _hex_id(arg: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
-        raise _fail(arg, f"got {value!r}", "32 lower-case hex characters")
-    return value
+    return check_cloudflare_id(LogpushArgsError, arg, value)
 
 
 def _fields(arg: str, value: Any, known: Sequence[str] | None) -> tuple[str, ...]:

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 from edgekit_iac.components import durable_objects
-from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.durable_objects import DurableObjectMigration
 
@@ -45,8 +50,9 @@ if TYPE_CHECKING:
 else:
     cloudflare = provider_module("pulumi_cloudflare")
 
-if TYPE_CHECKING:
-    from edgekit_iac.bundle.build import Artifact
+# A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
+# (`typing.get_type_hints`) for the stack config and the component package schema.
+from edgekit_iac.bundle.build import Artifact  # noqa: E402
 
 TYPE_TOKEN = "edgekit:cloudflare:EdgeWorker"
 
@@ -68,7 +74,6 @@ WORKERS_MESSAGE_LIMIT = 1000
 BINDING_VALUE_LIMIT = 5 * 1024
 BINDINGS_PER_WORKER = 64
 
-_ACCOUNT_OR_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
 _SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
@@ -192,9 +197,7 @@ def _check_id(owner: str, arg: str, value: Any, *, required: bool) -> Any:
         return None
     if isinstance(value, pulumi.Output):
         return value
-    if not isinstance(value, str) or not _ACCOUNT_OR_ZONE_ID.match(value):
-        raise fail(owner, arg, f"got {value!r}", "a Cloudflare id: 32 lowercase hex characters")
-    return value
+    return check_cloudflare_id(WorkerArgsError, arg, value, owner=owner)
 
 
 def check_compatibility_date(owner: str, value: Any, today: dt.date) -> str:

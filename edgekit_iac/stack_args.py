@@ -31,10 +31,11 @@ from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.alarms import check_https_endpoint as _check_https
 from edgekit_iac.components.alarms import validate_args as _validate_alarms
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
-from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
 )
+from edgekit_iac.components.domains import DnsTarget, check_target
 from edgekit_iac.components.durable_objects import DurableObjectMigration
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
@@ -135,12 +136,12 @@ def alarms_args(
 def _worker_deployment(
     cloudflare: CloudflareSettings, section: Any, artifact: Any, logpush: bool
 ) -> dict:
-    """Where and how a Worker is deployed: the arguments every Worker component shares."""
+    """Where and how a Worker is deployed: the arguments every Worker component shares that
+    the program fills (the section's own Args keys come with `_args_of`)."""
     return {
         "logpush": logpush,
         "account_id": cloudflare.account_id,
         "zone_id": cloudflare.zone_id,
-        "script_name": section.script_name,
         "artifact": artifact,
         "compatibility_date": cloudflare.compatibility_date,
         "route_pattern": section.route.pattern,
@@ -167,6 +168,7 @@ def geo_worker_args(
 ) -> EdgeWorkerArgs:
     geo = cloudflare.hello_geo
     return EdgeWorkerArgs(
+        **_args_of(geo, EdgeWorkerArgs),
         **_worker_deployment(cloudflare, geo, artifact, logpush),
         function=GEO_FUNCTION,
         plain_text_bindings={"MESSAGE": geo.message},
@@ -179,11 +181,11 @@ def counter_worker_args(
     counter = cloudflare.edge_counter
     assert counter is not None
     return EdgeWorkerArgs(
+        **_args_of(counter, EdgeWorkerArgs),
         **_worker_deployment(cloudflare, counter, artifact, logpush),
         function=COUNTER_FUNCTION,
         durable_objects={"COUNTERS": "Counter"},
         migrations=COUNTER_MIGRATIONS,
-        applied_migration_tag=counter.applied_migration_tag,
     )
 
 
@@ -215,6 +217,19 @@ def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
         clauses.append(f"(http.host in {{{names}}})")
     clauses.extend(f'ends_with(http.host, "{suffix}")' for suffix in sorted(set(suffixes)))
     return " or ".join(clauses) or "true"
+
+
+def dns_target(settings: StackSettings) -> DnsTarget | None:
+    """Where this stack's records go, or None when it manages no DNS."""
+    dns = settings.dns
+    if dns is None:
+        return None
+    # "external" is short for {"provider": "external"}.
+    values = {"provider": dns} if isinstance(dns, str) else _args_of(dns, DnsTarget)
+    return DnsTarget(
+        **values,
+        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
+    )
 
 
 def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitArgs:
@@ -319,6 +334,19 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 {},
             )
         )
+    if settings.dns is not None:
+        checks.append(
+            _Check(
+                "dns",
+                lambda: dns_target(settings),
+                lambda target: check_target("DnsTarget", target),
+                {
+                    "dns": "dns.provider",
+                    "dns.route53_zone_id": "dns.route53ZoneId",
+                    "dns.cloudflare_zone_id": "cloudflare.zoneId",
+                },
+            )
+        )
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return checks
@@ -369,7 +397,7 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 lambda: logpush_args(
                     settings,
                     bucket_name=_PLACEHOLDER,
-                    bucket_region=EdgeLogPipelineArgs().region,
+                    bucket_region=log_pipeline_args(settings).region,
                 ),
                 _validate_logpush,
                 {"account_id": "cloudflare.accountId"},
@@ -393,7 +421,7 @@ def component_problems(settings: StackSettings) -> list[str]:
         problems.append(
             f"{NAMESPACE}:cloudflare.zonePlan: required with {NAMESPACE}:rateLimits.cloudflare "
             "enabled (the plan bounds periods, timeouts and the number of rules); accepted: "
-            "free, pro, business, enterprise"
+            f"{', '.join(PLAN_LIMITS)}"
         )
     for check in _checks(settings):
         try:
@@ -401,7 +429,8 @@ def component_problems(settings: StackSettings) -> list[str]:
         except ArgsError as error:
             key = config_key(check.section, error.arg, check.keys)
             problems.append(f"{key}: {error.problem}; accepted: {error.accepted}{check.note}")
-    return problems
+    # A shared key (the account id every Worker gets) is reported once.
+    return list(dict.fromkeys(problems))
 
 
 def secret_problems(settings: StackSettings) -> list[str]:

@@ -159,7 +159,7 @@ def test_an_unknown_nested_key_lists_the_keys_of_its_own_section():
         parse_settings(settings, "stacks/Pulumi.prod.yaml")
     message = str(error.value)
     assert "edgekit:rateLimits.waf.limt: unknown key (did you mean limit?)" in message
-    accepted = "defaultLimit, enabled, limit, managedRules, pathPrefix, windowSeconds"
+    accepted = "defaultLimit, enabled, limit, managedRules, pathPrefix, tags, windowSeconds"
     assert f"accepted here: {accepted}" in message
 
 
