@@ -127,7 +127,7 @@ def _stack_type(annotation: Any, where: str) -> Any:
             for member in typing.get_args(annotation)
             if not _from_another_resource(member)
         ]
-        if not members:
+        if all(member is type(None) for member in members):
             raise TypeError(
                 f"{where}: {annotation} can only come from another resource; if the program "
                 "sets it, list it in exclude="

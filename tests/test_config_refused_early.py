@@ -237,10 +237,12 @@ def test_config_sections_are_made_of_the_components_args():
         CachedWorkerArgs,
         CloudflareLogpushArgs,
         CloudflareRateLimitArgs,
+        DnsTarget,
         EdgeAlarmsArgs,
         EdgeImageResizerArgs,
         EdgeLogPipelineArgs,
         EdgeRateLimitArgs,
+        EdgeWorkerArgs,
         OriginDnsRecord,
     )
 
@@ -261,6 +263,9 @@ def test_config_sections_are_made_of_the_components_args():
         (config.AlarmSettings, EdgeAlarmsArgs, {"enabled", "paging"}, {}),
         (config.LogpushSettings, CloudflareLogpushArgs, {"enabled"}, {}),
         (config.LoggingSettings, EdgeLogPipelineArgs, {"realtime", "logpush"}, {}),
+        (config.HelloGeoSettings, EdgeWorkerArgs, {"route", "message"}, {}),
+        (config.EdgeCounterSettings, EdgeWorkerArgs, {"route"}, {}),
+        (config.DnsSettings, DnsTarget, set(), {}),
     ]
     for section, args_class, section_only, program_defaults in pairs:
         declared = {field.name: field for field in dataclasses.fields(args_class)}
