@@ -123,10 +123,10 @@ def field_types(cls: Any) -> dict[str, Any]:
     forward reference written in `pulumi.output` (not even substituted by X), so the two
     names it uses are taken from there.
     """
-    return typing.get_type_hints(cls, localns=_PULUMI_FORWARD_NAMES)
+    return typing.get_type_hints(cls, localns=PULUMI_FORWARD_NAMES)
 
 
-_PULUMI_FORWARD_NAMES = {"Output": pulumi.output.Output, "T": pulumi.output.T}
+PULUMI_FORWARD_NAMES = {"Output": pulumi.output.Output, "T": pulumi.output.T}
 
 
 def documented(cls: _Class) -> _Class:
