@@ -54,6 +54,7 @@ else:
 # A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
 # (`typing.get_type_hints`) for the stack config and the component package schema.
 from edgekit_iac.bundle.build import Artifact  # noqa: E402
+from edgekit_iac.bundle.declared import is_declared  # noqa: E402
 
 TYPE_TOKEN = "edgekit:aws:EdgeImageResizer"
 FUNCTION_NAME = "image_resizer"
@@ -397,6 +398,8 @@ def check_artifact(artifact: Artifact) -> Artifact:
             f"{artifact.name}'s manifest names no handler",
             'a function.toml with handler = "module.function"',
         )
+    if is_declared(artifact):
+        return artifact  # described, not built: there is no zip to check (a check-only run)
     path = Path(artifact.path)
     if not path.is_file():
         raise _fail("artifact", f"zip {path} does not exist", "a built bundle (edgekit bundle)")

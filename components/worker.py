@@ -53,6 +53,7 @@ else:
 # A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
 # (`typing.get_type_hints`) for the stack config and the component package schema.
 from edgekit_iac.bundle.build import Artifact  # noqa: E402
+from edgekit_iac.bundle.declared import is_declared  # noqa: E402
 
 TYPE_TOKEN = "edgekit:cloudflare:EdgeWorker"
 
@@ -355,6 +356,8 @@ def check_artifact(owner: str, artifact: Artifact, function: str | None) -> Arti
         raise fail(
             owner, "artifact", f"built from {artifact.name}, not {function}", f"a {function} bundle"
         )
+    if is_declared(artifact):
+        return artifact  # described, not built: there is no zip to check (a check-only run)
     zip_path = Path(artifact.path)
     if not zip_path.is_file():
         raise fail(
@@ -460,13 +463,13 @@ def prepare(
     args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
 ) -> PreparedWorker:
     """Validate `args`, build or verify the bundle, and split it for upload; declares nothing."""
-    from edgekit_iac.bundle.build import worker_modules
+    from edgekit_iac.bundle.declared import modules
 
     settings = validate_args(args, today, owner)
     function = settings.function
     artifact = args.artifact or _default_artifact(function or "")
     check_artifact(owner, artifact, function)
-    parts = script_parts(owner, worker_modules(artifact), artifact.manifest["main_module"])
+    parts = script_parts(owner, modules(artifact), artifact.manifest["main_module"])
     version_tag(artifact, owner)
     durable = durable_objects.plan(owner, getattr(args, "durable_objects", {}),
                                    getattr(args, "migrations", ()),

@@ -10,6 +10,7 @@ Nothing is deployed, and nothing here pretends otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +27,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from edgekit_iac import mock_outputs
-from edgekit_iac.release import stack_files
+from edgekit_iac.release import artifacts, stack_files
 
 PROJECT = "edgekit"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -244,12 +245,15 @@ def run_program(
     program: Callable[[], None] | None = None,
     config: Mapping[str, Any] | None = None,
     config_overrides: Mapping[str, Any] | None = None,
+    declare_only: bool = False,
 ) -> ProgramGraph:
     """Run a Pulumi program for `stack` under the mock runtime and return what it declared.
 
     `program` defaults to the project's `__main__.py`; `config` defaults to the stack file
     `stacks/Pulumi.<stack>.yaml`, with `config_overrides` applied on top (keys like
     "edgekit:images"). Errors the program raises (a bad config key, say) propagate.
+    `declare_only` describes the function bundles instead of building them (nothing is
+    built or written; see edgekit_iac.bundle.declared): a graph to check, never to serve.
     """
     if config is None:
         config = stack_files.read_config(stack)
@@ -272,7 +276,8 @@ def run_program(
         def program() -> None:
             runpy.run_path(str(program_path), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    with artifacts.declaring_only() if declare_only else contextlib.nullcontext():
+        _sync_await(run_pulumi_func(program))
     root = settings.get_root_resource()
     exports = {
         name: _resolve_export(value) for name, value in getattr(root, "outputs", {}).items()

@@ -60,6 +60,7 @@ class TwinOptions:
     program: Callable[[], None] | None = None  # default: the project's __main__.py
     config: Mapping[str, Any] | None = None  # default: stacks/Pulumi.<stack>.yaml
     origin_url: str | None = None  # the cache wrapper's origin instead of the demo origin
+    checked: bool = False  # `preflight` already ran (edgekit up runs it before the state dir)
 
 
 @dataclass(frozen=True)
@@ -226,11 +227,45 @@ class _Starter:
         return functions
 
 
+def _listened(view: GraphView) -> list[RecordedResource]:
+    """What gets a listener of its own, by logical name: distributions and Workers."""
+    return sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+
+
+def check_port_names(view: GraphView, overrides: Mapping[str, int], stack: str) -> None:
+    """Every `--port NAME=...` names a listener of the stack, or a UserError lists them."""
+    names = [resource.name for resource in _listened(view)]
+    unknown = ports.unknown_overrides(overrides, [*names, ports.STATUS, ports.S3,
+                                                  ports.DEMO_ORIGIN])
+    if unknown:
+        raise UserError(f"--port names {unknown} are no listener of stack {stack!r}; "
+                        f"its listeners: {', '.join(sorted(names))}, status, s3, "
+                        "demo-origin")
+
+
+def preflight(stack: str, config: Mapping[str, Any], overrides: Mapping[str, int],
+              origin_url: str | None = None,
+              program: Callable[[], None] | None = None) -> None:
+    """Refuse what can be refused before the slow work: the program runs with its function
+    bundles described, not built (edgekit_iac.bundle.declared), so every config check and
+    every component check runs, and the `--port` names are checked against the listeners
+    it declares. Nothing is built, downloaded, written or started."""
+    if origin_url:
+        config = stack_overrides.with_origin_url(config, origin_url)
+    graph = run_program(stack, program=program, config=config, declare_only=True)
+    check_port_names(GraphView(graph), overrides, stack)
+
+
 def start_twin(options: TwinOptions, say: Callable[[str], None] = print) -> RunningTwin:
     """Start everything; see the module docstring. Raises UserError on bad input."""
     started = time.perf_counter()
     starter = _Starter(options, say)
     ports.check_base(options.port_base)
+    if not options.checked and options.bundle_first and options.program is None:
+        # Bundling comes first below: check the stack and the --port names before it.
+        preflight(options.stack, options.config if options.config is not None
+                  else stack_files.read_config(options.stack), options.port_overrides,
+                  options.origin_url)
     state.acquire(starter.files, options.stack)
     try:
         return _start(starter, options, started)
@@ -257,14 +292,9 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     view = GraphView(graph)
     # The listener names come from the graph: check --port names against them before
     # S3, the Lambda environments and the Workers start.
-    listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+    listened = _listened(view)
     graph_names = [resource.name for resource in listened]
-    unknown = ports.unknown_overrides(overrides, [*graph_names, ports.STATUS, ports.S3,
-                                                  ports.DEMO_ORIGIN])
-    if unknown:
-        raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
-                        f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
-                        "demo-origin")
+    check_port_names(view, overrides, options.stack)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
