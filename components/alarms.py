@@ -36,6 +36,7 @@ What pages, and why it is built this way:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -196,8 +197,7 @@ class EdgeAlarmsArgs:
 _fail = AlarmsArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(AlarmsArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, AlarmsArgsError)
 
 
 def _positive(arg: str, value: Any, high: float | None = None) -> float:

@@ -17,6 +17,7 @@ call a loopback address, so staging and prod are HTTPS by construction. A Cloudf
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -155,8 +156,7 @@ class CachedWorkerArgs(WorkerDeploymentArgs):
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(WorkerArgsError, arg, value, low, high, owner=OWNER)
+_int_in = functools.partial(int_in, WorkerArgsError, owner=OWNER)
 
 
 def is_loopback(host: str) -> bool:

@@ -35,6 +35,8 @@ from edgekit_iac.components._args import (
     ArgsError,
     check_cloudflare_id,
     documented,
+    int_in,
+    is_int,
     provider_module,
 )
 from edgekit_iac.components._component import EdgeComponent
@@ -170,13 +172,9 @@ class CloudflareRateLimitArgs:
 _fail = CloudflareRateLimitArgsError
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _one_of(arg: str, value: Any, allowed: Sequence[int], cap: int, plan: str) -> int:
     usable = [choice for choice in allowed if choice <= cap]
-    if not _is_int(value) or value not in usable:
+    if not is_int(value) or value not in usable:
         raise _fail(
             arg,
             f"got {value!r} on the {plan} plan",
@@ -209,7 +207,7 @@ def _default_rule(args: CloudflareRateLimitArgs, limits: PlanLimits, plan: str) 
     if value is None:
         return None
     low, high = args.requests_per_period, REQUESTS_PER_PERIOD_RANGE[1]
-    if not _is_int(value) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise _fail(
             "default_requests_per_period",
             f"got {value!r} with requests_per_period {low}",
@@ -271,12 +269,7 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
         raise _fail("zone_plan", f"got {plan!r}", ", ".join(PLAN_LIMITS))
     limits = PLAN_LIMITS[plan]
     low, high = REQUESTS_PER_PERIOD_RANGE
-    if not _is_int(args.requests_per_period) or not low <= args.requests_per_period <= high:
-        raise _fail(
-            "requests_per_period",
-            f"got {args.requests_per_period!r}",
-            f"an integer from {low} to {high}",
-        )
+    int_in(_fail, "requests_per_period", args.requests_per_period, low, high)
     default_requests = _default_rule(args, limits, plan)
     period = _one_of("period_seconds", args.period_seconds, PERIODS, limits.max_period, plan)
     allowed_timeouts = [t for t in MITIGATION_TIMEOUTS if t > 0 or limits.throttling]
@@ -288,7 +281,7 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
         plan,
     )
     low, high = RESPONSE_STATUS_RANGE
-    if not _is_int(args.response_status) or not low <= args.response_status <= high:
+    if not is_int(args.response_status) or not low <= args.response_status <= high:
         raise _fail("response_status", f"got {args.response_status!r}", f"{low}..{high}")
     if args.response_content_type not in RESPONSE_CONTENT_TYPES:
         raise _fail(

@@ -18,6 +18,7 @@ Lambda@Edge has no environment variables.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -199,8 +200,7 @@ class EdgeImageResizerArgs:
 _fail = ImageResizerArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(ImageResizerArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, ImageResizerArgsError)
 
 
 def _strings(arg: str, value: Any, accepted: str) -> list[str]:

@@ -19,6 +19,7 @@ the output `fields` is the column order a consumer reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -206,8 +207,7 @@ class EdgeLogPipelineArgs:
 _fail = LogPipelineArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(LogPipelineArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, LogPipelineArgsError)
 
 
 def normalize_fields(fields: Any) -> tuple[str, ...]:
