@@ -44,13 +44,10 @@ from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.components.worker import DEFAULT_COMPATIBILITY_DATE, EdgeWorkerArgs
 from edgekit_iac.errors import UserError
-from edgekit_iac.functions.image_resizer import contract
 
 NAMESPACE = "edgekit"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SEMVER_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
-ACM_ARN_PATTERN = r"^arn:aws:acm:us-east-1:\d{12}:certificate/"
-DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
 
 
 class ConfigError(UserError):
