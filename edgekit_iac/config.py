@@ -111,7 +111,34 @@ def args_section(
             f"({error}); if the program sets it, list it in exclude="
         ) from None
     section.__doc__ = f"Keys of {args_class.__name__} (see help({args_class.__name__}))."
+    SECTION_ARGS[section] = args_class
     return section
+
+
+# Each derived section and the Args class its values build (see `args_value`).
+SECTION_ARGS: dict[type, type] = {}
+
+
+@functools.cache
+def _nested_section(args_class: type) -> type[_Section]:
+    """A dataclass-typed field (a DNS record, a migration) is a nested object in the stack
+    file, made of that dataclass's fields in the same way."""
+    return args_section(args_class.__name__, args_class)
+
+
+def args_value(value: Any) -> Any:
+    """A section's value as its Args field wants it: a nested section becomes its dataclass
+    again (and so in lists and mappings); other values pass as they are."""
+    args_class = SECTION_ARGS.get(type(value))
+    if args_class is not None:
+        names = {field.name for field in dataclasses.fields(args_class)}
+        return args_class(**{name: args_value(item) for name, item in value if name in names})
+    if isinstance(value, list | tuple):
+        # Frozen Args hold sequences as tuples (a stack file's arrays arrive as lists).
+        return tuple(args_value(item) for item in value)
+    if isinstance(value, dict):
+        return {key: args_value(item) for key, item in value.items()}
+    return value
 
 
 def _stack_type(annotation: Any, where: str) -> Any:
@@ -132,10 +159,18 @@ def _stack_type(annotation: Any, where: str) -> Any:
         return functools.reduce(operator.or_, members)
     if _from_another_resource(annotation):
         raise TypeError(f"{where}: {annotation} can only come from another resource")
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return _nested_section(annotation)
     arguments = typing.get_args(annotation)
-    if origin in (collections.abc.Sequence, collections.abc.Mapping) and arguments:
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        # A stack file's lists are JSON arrays; strict validation takes no list as a tuple.
+        return collections.abc.Sequence[_stack_type(arguments[0], where)]
+    if origin in _CONTAINERS and arguments:
         return origin[tuple(_stack_type(argument, where) for argument in arguments)]
     return annotation
+
+
+_CONTAINERS = (collections.abc.Sequence, collections.abc.Mapping, list, tuple, dict)
 
 
 def _from_another_resource(annotation: Any) -> bool:
@@ -190,17 +225,15 @@ class WorkerRoute(_Section):
         return self
 
 
-OriginDns = args_section("OriginDns", OriginDnsRecord)
+OriginDns = _nested_section(OriginDnsRecord)
 
 
 CacheWrapperSettings = args_section(
     "CacheWrapperSettings",
     CachedWorkerArgs,
-    # origin_dns is the OriginDns section (a nested object in the stack file).
-    exclude=(*_WORKER_WIRED, "origin_dns"),
+    exclude=_WORKER_WIRED,
     defaults={"script_name": "edge-cache"},
     route=(WorkerRoute, ...),
-    origin_dns=(OriginDns | None, None),
 )
 
 HelloGeoSettings = args_section(

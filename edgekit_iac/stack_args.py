@@ -30,7 +30,7 @@ from edgekit_iac.components._args import AWS_REGIONS, ArgsError
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.alarms import check_https_endpoint as _check_https
 from edgekit_iac.components.alarms import validate_args as _validate_alarms
-from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
+from edgekit_iac.components.cached_worker import CachedWorkerArgs
 from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
@@ -51,6 +51,7 @@ from edgekit_iac.config import (
     CloudflareSettings,
     ConfigError,
     StackSettings,
+    args_value,
     load_settings,
     stack_file,
 )
@@ -80,7 +81,7 @@ def _args_of(section: Any, args_class: type) -> dict[str, Any]:
     """The section's values for `args_class`: the section is made of its fields
     (edgekit_iac.config.args_section), so nothing is copied field by field."""
     names = {field.name for field in dataclasses.fields(args_class)}
-    return {name: value for name, value in section if name in names}
+    return {name: args_value(value) for name, value in section if name in names}
 
 
 def resizer_args(
@@ -156,9 +157,6 @@ def cached_worker_args(
     cache = {
         **_args_of(wrapper, CachedWorkerArgs),
         **_worker_deployment(cloudflare, wrapper, artifact, logpush),
-        "origin_dns": (
-            OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
-        ),
     }
     return CachedWorkerArgs(**cache)
 

@@ -123,12 +123,21 @@ def test_every_args_field_is_a_key_or_wired_by_the_program():
 
 
 @dataclass(frozen=True)
+class _Preset:
+    name: str
+    quality: int = 80
+
+
+@dataclass(frozen=True)
 class _ResizerArgsWithANewField(EdgeImageResizerArgs):
     on_error: Literal["redirect", "error"] = "error"
     """What a failed resize answers. Default: error."""
 
     preset_quality: int | None = None
     """A quality preset, 1..100. Default: None."""
+
+    presets: tuple[_Preset, ...] = ()
+    """Named presets: nested objects in the stack file. Default: none."""
 
 
 def _check_new_fields(args: _ResizerArgsWithANewField) -> None:
@@ -149,6 +158,32 @@ def test_a_new_args_field_is_a_stack_key_with_its_type_default_and_check():
         _check_new_fields(built)
     key = stack_args.config_key("images", error.value.arg, {})
     assert key == "edgekit:images.presetQuality"
+
+
+def test_a_new_nested_args_field_is_a_nested_object_built_back_into_its_dataclass():
+    section = args_section("NewImages", _ResizerArgsWithANewField, exclude=config._RESIZER_WIRED)
+    parsed = section.model_validate({"presets": [{"name": "thumb", "quality": 60}]})
+    built = _ResizerArgsWithANewField(**stack_args._args_of(parsed, _ResizerArgsWithANewField))
+    assert built.presets == (_Preset(name="thumb", quality=60),)
+    with pytest.raises(ValueError, match=r"presets\.0\.qualty"):
+        section.model_validate({"presets": [{"name": "thumb", "qualty": 60}]})
+
+
+def test_the_cache_wrappers_origin_dns_record_comes_from_the_stack_as_its_dataclass():
+    from edgekit_iac.components import OriginDnsRecord
+
+    values = _with("cloudflare.cacheWrapper.originDns", {"name": "origin.example.com",
+                                                           "content": "203.0.113.10",
+                                                           "type": "A"})
+    values["cloudflare"]["cacheWrapper"]["originUrl"] = "https://origin.example.com"
+    settings = parse_settings(values, STACK_FILE)
+    args = stack_args.cached_worker_args(settings.cloudflare)
+    assert args.origin_dns == OriginDnsRecord(name="origin.example.com", content="203.0.113.10",
+                                              type="A")
+    bad = _with("cloudflare.cacheWrapper.originDns", {"name": "origin.example.com",
+                                                        "content": "not-an-ip", "type": "A"})
+    bad["cloudflare"]["cacheWrapper"]["originUrl"] = "https://origin.example.com"
+    assert "edgekit:cloudflare.cacheWrapper.originDns.content: got 'not-an-ip'" in _problems(bad)
 
 
 def test_a_field_no_stack_file_can_hold_must_be_declared_as_wired():
