@@ -435,7 +435,7 @@ def resize_options_section(item: dict[str, Any]) -> str:
             psnr("edgekit_center"), psnr("libvips_centre"),
             ms("edgekit_entropy"), ms("libvips_entropy"),
             number(case.get("time_entropy_edgekit/libvips")),
-            number(case["entropy_cost_ms"], 1),
+            number(case["entropy_cost_ms"], 1), spread(case.get("entropy_window_ms"), 2),
             number(case.get("psnr_entropy_edgekit_vs_libvips_db"), 1),
         ])
     animation = item["animation"]
@@ -460,7 +460,8 @@ def resize_options_section(item: dict[str, Any]) -> str:
         table(["original", "box", "edgekit centre ms", "libvips centre ms", "time vs libvips",
                "edgekit bytes", "libvips bytes", "edgekit PSNR", "libvips PSNR",
                "edgekit entropy ms", "libvips entropy ms", "time vs libvips",
-               "entropy cost ms", "entropy PSNR edgekit vs libvips"], cover_rows),
+               "entropy cost ms", "entropy window", "entropy PSNR edgekit vs libvips"],
+              cover_rows),
         "",
         f"### Animated GIF: {animation['frames']} frames of "
         f"{animation['size'][0]}x{animation['size'][1]} ({animation['bytes']} bytes)",
