@@ -29,7 +29,8 @@ from contract import (
 
 PREFIX = contract.PATH_PREFIX
 VARIANT_PREFIX = contract.VARIANT_PREFIX
-# Variant keys add at most ~40 bytes (resized/WxH/format/), and S3 keys stop at 1024.
+# Variant keys add at most 61 bytes ("resized/" + "/4096x4096/" + the longest descriptor,
+# 42), and S3 keys stop at 1024.
 MAX_KEY_BYTES = 960
 
 DEFAULT_ALLOWED_SIZES = contract.DEFAULT_SIZES
@@ -46,12 +47,8 @@ class ResizerSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
-@dataclass(frozen=True)
-class ResizeRequest:
-    width: int
-    height: int
-    key: str  # the original's S3 key, percent-decoded, relative to the origin path
-    format: str | None  # requested output format, or None for the original's format
+# The normalised request is part of the contract: its fields make the variant's name.
+ResizeRequest = contract.ResizeRequest
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ def variant_key(request: ResizeRequest) -> str:
     Deterministic in everything that changes the output bytes a viewer can ask for, so a
     stored variant can be served without resizing again.
     """
-    return contract.variant_key(request.width, request.height, request.format, request.key)
+    return contract.variant_key(request)
 
 
 def object_key(origin_path: str, key: str) -> str:

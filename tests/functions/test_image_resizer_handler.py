@@ -147,7 +147,7 @@ def test_resizes_a_jpeg_and_stores_the_variant(handler, s3):
 
     im = served_image(response)
     assert (im.format, im.size) == ("JPEG", (400, 300))
-    obj, data = stored(s3, "resized/400x300/original/photos/cat.jpg")
+    obj, data = stored(s3, "resized/photos/cat.jpg/400x300/original")
     assert obj["ContentType"] == "image/jpeg"
     assert obj["CacheControl"] == "public, max-age=31536000, immutable"
     assert data == base64.b64decode(response["body"])
@@ -186,7 +186,7 @@ def test_mpo_from_a_phone_is_served_as_jpeg(handler, s3):
     assert (im.format, im.size) == ("JPEG", (400, 300))
     assert header(response, "Content-Type") == "image/jpeg"
     assert im.getpixel((200, 150))[0] > 180  # the first (red) picture
-    obj, _ = stored(s3, "resized/400x300/original/phone.jpg")
+    obj, _ = stored(s3, "resized/phone.jpg/400x300/original")
     assert obj["ContentType"] == "image/jpeg"
 
 
@@ -226,7 +226,7 @@ def test_percent_encoded_keys_name_the_decoded_s3_key(handler, s3):
     put(s3, "summer 2024/café.jpg", images.small_jpeg())
     response = handler.handler(origin_request("/images/150x150/summer%202024/caf%C3%A9.jpg"), None)
     assert served_image(response).size == (150, 113)
-    stored(s3, "resized/150x150/original/summer 2024/café.jpg")
+    stored(s3, "resized/summer 2024/café.jpg/150x150/original")
 
 
 def test_settings_come_from_the_origin_custom_headers(handler, s3):
@@ -263,9 +263,9 @@ def test_origin_path_prefixes_originals_and_variants(handler, s3):
     served_image(handler.handler(origin_request("/images/150x150/cat.jpg", path="/media"), None))
     again = handler.handler(origin_request("/images/150x150/cat.jpg", path="/media"), None)
 
-    stored(s3, "media/resized/150x150/original/cat.jpg")
+    stored(s3, "media/resized/cat.jpg/150x150/original")
     # CloudFront prepends the origin path itself, so the rewritten URI must not repeat it.
-    assert again["uri"] == "/resized/150x150/original/cat.jpg"
+    assert again["uri"] == "/resized/cat.jpg/150x150/original"
 
 
 # ---------------------------------------------------------------- stored variants, 1 MB
@@ -277,9 +277,9 @@ def test_result_over_the_generated_limit_is_served_from_s3(handler, s3):
     result = handler.handler(origin_request("/images/1920x1080/big.jpg", "format=png"), None)
 
     assert is_rewrite(result)
-    assert result["uri"] == "/resized/1920x1080/png/big.jpg"
+    assert result["uri"] == "/resized/big.jpg/1920x1080/png"
     assert result["querystring"] == ""
-    obj, data = stored(s3, "resized/1920x1080/png/big.jpg")
+    obj, data = stored(s3, "resized/big.jpg/1920x1080/png")
     assert obj["ContentType"] == "image/png"
     assert len(base64.b64encode(data)) > LIMIT  # really would not have fitted
     assert Image.open(io.BytesIO(data)).size == (1440, 1080)
@@ -300,7 +300,7 @@ def test_stored_variant_is_served_without_resizing_again(handler, s3, modules, m
 
     assert calls == []  # one HEAD, no download, no resize, no second put
     assert is_rewrite(again)
-    assert again["uri"] == "/resized/400x300/webp/cat.jpg"
+    assert again["uri"] == "/resized/cat.jpg/400x300/webp"
 
 
 def test_variant_uri_is_percent_encoded(handler, s3):
@@ -308,7 +308,7 @@ def test_variant_uri_is_percent_encoded(handler, s3):
     result = handler.handler(
         origin_request("/images/1920x1080/big%20photo%3F.jpg", "format=png"), None
     )
-    assert result["uri"] == "/resized/1920x1080/png/big%20photo%3F.jpg"
+    assert result["uri"] == "/resized/big%20photo%3F.jpg/1920x1080/png"
 
 
 def test_small_result_is_still_served_when_storing_fails(handler, s3, monkeypatch):
@@ -353,12 +353,12 @@ def test_a_stored_variant_is_never_resized_again(handler, s3):
     put(s3, "samples/landscape.jpg", images.small_jpeg())
     served_image(handler.handler(origin_request("/images/400x300/samples/landscape.jpg"), None))
 
-    nested = "/images/400x300/resized/400x300/original/samples/landscape.jpg"
+    nested = "/images/400x300/resized/samples/landscape.jpg/400x300/original"
     response = handler.handler(origin_request(nested), None)
 
     assert "must not be under 'resized/'" in error_of(response, 400)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="resized/")["Contents"]
-    assert [item["Key"] for item in listed] == ["resized/400x300/original/samples/landscape.jpg"]
+    assert [item["Key"] for item in listed] == ["resized/samples/landscape.jpg/400x300/original"]
 
 
 def test_avif_request_without_an_encoder_says_what_is_accepted(handler, s3, modules, monkeypatch):

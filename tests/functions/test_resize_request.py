@@ -115,9 +115,9 @@ def test_long_garbage_is_shown_shortened_in_the_reason(rr):
 
 def test_variant_key_names_size_and_format(rr):
     asked = rr.ResizeRequest(400, 300, "photos/cat.jpg", "webp")
-    assert rr.variant_key(asked) == "resized/400x300/webp/photos/cat.jpg"
+    assert rr.variant_key(asked) == "resized/photos/cat.jpg/400x300/webp"
     unformatted = rr.ResizeRequest(400, 300, "photos/cat.jpg", None)
-    assert rr.variant_key(unformatted) == "resized/400x300/original/photos/cat.jpg"
+    assert rr.variant_key(unformatted) == "resized/photos/cat.jpg/400x300/original"
 
 
 @pytest.mark.parametrize(
