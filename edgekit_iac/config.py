@@ -118,6 +118,8 @@ ImagesSettings = args_section(
         "default_ttl",
         "max_ttl",
         "force_destroy_bucket",
+        "auto_format",
+        "avif",
     ),
 )
 
