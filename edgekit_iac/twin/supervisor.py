@@ -272,6 +272,7 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
+    starter.stoppers.append(services.cloudfront_functions.close)
 
     planned = ports.plan(graph_names, base, overrides)
     examples = []
