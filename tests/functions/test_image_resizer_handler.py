@@ -364,7 +364,7 @@ def test_a_stored_variant_is_never_resized_again(handler, s3):
 def test_avif_request_without_an_encoder_says_what_is_accepted(handler, s3, modules, monkeypatch):
     monkeypatch.setattr(modules[1], "encodable_formats", lambda: frozenset({"jpeg", "png", "webp"}))
     response = handler.handler(origin_request("/images/400x300/cat.jpg", "format=avif"), None)
-    assert error_of(response, 400).endswith("accepted: jpeg, png, webp")
+    assert error_of(response, 400).endswith("accepted: jpeg, png, webp, auto")
 
 
 def test_missing_original_is_404(handler, s3):
