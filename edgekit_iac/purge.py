@@ -146,26 +146,32 @@ class Backend(Protocol):
     def purge_cloudflare(self, prefixes: Sequence[str]) -> str: ...
 
 
-def _list_variants(s3: Any, bucket: str, key: str) -> list[str]:
-    found: list[str] = []
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=contract.variant_prefix(key))
-    for page in pages:
-        found.extend(item["Key"] for item in page.get("Contents", [])
-                     if contract.is_variant_of(item["Key"], key))
-    return found
+@dataclass
+class _StoredVariants:
+    """The originals bucket's `resized/` variants, through an S3 client (real or the twin's)."""
 
+    bucket: str
+    s3: Any
 
-def _delete_objects(s3: Any, bucket: str, stored: Sequence[str]) -> None:
-    for start in range(0, len(stored), S3_DELETE_BATCH):
-        batch = stored[start:start + S3_DELETE_BATCH]
-        reply = s3.delete_objects(Bucket=bucket, Delete={
-            "Objects": [{"Key": key} for key in batch], "Quiet": True})
-        if reply.get("Errors"):
-            first = reply["Errors"][0]
-            raise UserError(f"purge: S3 refused to delete {len(reply['Errors'])} variants, "
-                            f"e.g. {first.get('Key')!r}: {first.get('Code')} "
-                            f"{first.get('Message')}")
+    def stored_variants(self, key: str) -> list[str]:
+        found: list[str] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=contract.variant_prefix(key))
+        for page in pages:
+            found.extend(item["Key"] for item in page.get("Contents", [])
+                         if contract.is_variant_of(item["Key"], key))
+        return found
+
+    def delete(self, stored: Sequence[str]) -> None:
+        for start in range(0, len(stored), S3_DELETE_BATCH):
+            batch = stored[start:start + S3_DELETE_BATCH]
+            reply = self.s3.delete_objects(Bucket=self.bucket, Delete={
+                "Objects": [{"Key": key} for key in batch], "Quiet": True})
+            if reply.get("Errors"):
+                first = reply["Errors"][0]
+                raise UserError(f"purge: S3 refused to delete {len(reply['Errors'])} variants, "
+                                f"e.g. {first.get('Key')!r}: {first.get('Code')} "
+                                f"{first.get('Message')}")
 
 
 def invalidation_batch(paths: Sequence[str], reference: str | None = None) -> dict[str, Any]:
@@ -178,23 +184,15 @@ def invalidation_batch(paths: Sequence[str], reference: str | None = None) -> di
 
 
 @dataclass
-class CloudBackend:
+class CloudBackend(_StoredVariants):
     """The real clouds: S3 and CloudFront through boto3, Cloudflare through its API."""
 
-    bucket: str
-    distribution_id: str
-    zone_id: str | None
-    s3: Any
-    cloudfront: Any
+    distribution_id: str = ""
+    zone_id: str | None = None
+    cloudfront: Any = None
     token: str | None = None
     api: str = CLOUDFLARE_API
     where: str = "AWS and Cloudflare"
-
-    def stored_variants(self, key: str) -> list[str]:
-        return _list_variants(self.s3, self.bucket, key)
-
-    def delete(self, stored: Sequence[str]) -> None:
-        _delete_objects(self.s3, self.bucket, stored)
 
     def invalidate(self, paths: Sequence[str]) -> str:
         reply = self.cloudfront.create_invalidation(DistributionId=self.distribution_id,
@@ -238,20 +236,12 @@ class CloudBackend:
 
 
 @dataclass
-class TwinBackend:
+class TwinBackend(_StoredVariants):
     """A running twin: its S3 (moto) and its distributions' caches."""
 
-    bucket: str
-    distribution: str  # the distribution's logical name, as the twin's control knows it
-    s3: Any
-    status_url: str
+    distribution: str = ""  # the distribution's logical name, as the twin's control knows it
+    status_url: str = ""
     where: str = "the local twin"
-
-    def stored_variants(self, key: str) -> list[str]:
-        return _list_variants(self.s3, self.bucket, key)
-
-    def delete(self, stored: Sequence[str]) -> None:
-        _delete_objects(self.s3, self.bucket, stored)
 
     def invalidate(self, paths: Sequence[str]) -> str:
         query = urlencode([("distribution", self.distribution), *(("path", p) for p in paths)])
@@ -345,7 +335,8 @@ def _twin_backend(args: argparse.Namespace) -> tuple[TwinBackend, list[str], lis
     s3 = boto3.client("s3", endpoint_url=endpoints["s3"], region_name="us-east-1",
                       aws_access_key_id="twin-local",
                       aws_secret_access_key="twin-local")  # noqa: S106 (moto takes any)
-    backend = TwinBackend(exports["originalsBucket"], distribution, s3, endpoints["status"])
+    backend = TwinBackend(exports["originalsBucket"], s3, distribution=distribution,
+                          status_url=endpoints["status"])
     return (backend, _sizes(exports.get("imagesAllowedSizes")),
             [str(h) for h in exports.get("cacheWorkerHostnames") or []])
 
@@ -366,9 +357,9 @@ def _cloud_backend(args: argparse.Namespace,
     cloudflare = config.get("edgekit:cloudflare") or {}
     region = config.get("aws:region") or "us-east-1"
     backend = CloudBackend(
-        bucket=outputs["originalsBucket"], distribution_id=outputs["imagesDistributionId"],
+        bucket=outputs["originalsBucket"], s3=boto3.client("s3", region_name=region),
+        distribution_id=outputs["imagesDistributionId"],
         zone_id=cloudflare.get("zoneId") if isinstance(cloudflare, dict) else None,
-        s3=boto3.client("s3", region_name=region),
         cloudfront=boto3.client("cloudfront", region_name="us-east-1"),
         token=os.environ.get(CLOUDFLARE_TOKEN_VARIABLE))
     return (backend, _sizes(outputs["imagesAllowedSizes"]),

@@ -129,8 +129,8 @@ def test_a_purge_deletes_listed_variants_then_invalidates_once_then_purges(cloud
             {"DistributionId": "E1", "InvalidationBatch": {
                 "Paths": {"Quantity": 3, "Items": [f"/images/{s}/{key}*" for s in SIZES]},
                 "CallerReference": ANY}})
-        backend = purge.CloudBackend(bucket, "E1", "0" * 32, s3, cloudfront, token="tok",
-                                     api=cloudflare)
+        backend = purge.CloudBackend(bucket, s3, distribution_id="E1", zone_id="0" * 32,
+                                     cloudfront=cloudfront, token="tok", api=cloudflare)
         plan = purge.plan(backend, [key], SIZES, hosts)
         assert plan.variants == {key: stored}  # a.jpg/b's variants are not cat.jpg's
         printed = io.StringIO()
@@ -150,7 +150,8 @@ def test_a_dry_run_lists_and_changes_nothing(cloudflare):
     with Stubber(s3) as s3_stub, Stubber(cloudfront):
         s3_stub.add_response("list_objects_v2", {"Contents": [
             {"Key": f"resized/{key}/150x150/original"}], "IsTruncated": False})
-        backend = purge.CloudBackend("b", "E1", None, s3, cloudfront, api=cloudflare)
+        backend = purge.CloudBackend("b", s3, distribution_id="E1", cloudfront=cloudfront,
+                                     api=cloudflare)
         lines: list[str] = []
         purge.execute(backend, purge.plan(backend, [key], SIZES, ["img.example.com"]),
                       dry_run=True, say=lines.append)
@@ -163,6 +164,7 @@ def test_a_dry_run_lists_and_changes_nothing(cloudflare):
 
 def test_cloudflare_needs_a_token_and_says_which_variable():
     s3, cloudfront = _clients()
-    backend = purge.CloudBackend("b", "E1", "0" * 32, s3, cloudfront, token=None)
+    backend = purge.CloudBackend("b", s3, distribution_id="E1", zone_id="0" * 32,
+                                 cloudfront=cloudfront, token=None)
     with pytest.raises(UserError, match="CLOUDFLARE_API_TOKEN"):
         backend.purge_cloudflare(["img.example.com/images/1x1/a.jpg"])

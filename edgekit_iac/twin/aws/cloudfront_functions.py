@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgekit_iac.twin.aws.cloudfront_rules import cookie_pairs
+
 log = logging.getLogger("edgekit.twin.cloudfront_functions")
 
 HOST_SCRIPT = Path(__file__).with_name("cloudfront_function_host.mjs")
@@ -69,17 +71,6 @@ def _query_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _cookie_pairs(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    pairs = []
-    for name, value in headers:
-        if name.lower() == "cookie":
-            for item in value.split(";"):
-                key, _, cookie = item.strip().partition("=")
-                if key:
-                    pairs.append((key, cookie))
-    return pairs
-
-
 def viewer_request_event(*, domain: str, distribution_id: str, request_id: str, client_ip: str,
                          method: str, uri: str, query: str,
                          headers: list[tuple[str, str]]) -> dict[str, Any]:
@@ -95,7 +86,7 @@ def viewer_request_event(*, domain: str, distribution_id: str, request_id: str, 
             "querystring": _field_map(_query_pairs(query)),
             "headers": _field_map([(n.lower(), v) for n, v in headers
                                    if n.lower() != "cookie"]),
-            "cookies": _field_map(_cookie_pairs(headers)),
+            "cookies": _field_map(cookie_pairs(headers)),
         },
     }
 
