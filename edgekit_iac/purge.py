@@ -14,7 +14,8 @@ original needs a purge. For each KEY (an original's key in the bucket, e.g. phot
    one per allowed size and key. At most 15 wildcard paths may be in progress per
    distribution (AWS, "Concurrent invalidation request maximum"); past that the paths
    widen to each size's common key prefix, then to `/images/*`, and purge says so;
-3. Cloudflare: the cache wrapper stores responses by URL on its hostnames, so its entries
+3. Cloudflare: the cache wrapper stores responses by URL on its hosts (custom domains and
+   route hosts), so its entries
    for a key are the URLs under `{host}/images/{size}/{key}`: purged by prefix (every
    plan; at most 30 prefixes per API call: Cloudflare, "Purge cache by prefix (URL)"),
    which also covers every query string without enumerating them.
@@ -22,10 +23,10 @@ original needs a purge. For each KEY (an original's key in the bucket, e.g. phot
 The stored variants go first, so that no request between the steps can refill a cache
 from a variant of the old original.
 
-Against a stack whose environment is `local`, purge acts on the running twin (its S3, its
-CloudFront caches through the status listener's invalidate control); the twin's Workers
-cache has no purge, which purge reports. Otherwise it acts on the real clouds: boto3 for S3
-and CloudFront (credentials as boto3 finds them), the Cloudflare API with
+Against a stack whose environment is `local`, purge acts on the running twin: its S3, its
+CloudFront caches and its Workers' Cache API, through the status listener's controls
+(`/control/invalidate`, `/control/cloudflare-purge`). Otherwise it acts on the real
+clouds: boto3 for S3 and CloudFront (credentials as boto3 finds them), the Cloudflare API with
 $CLOUDFLARE_API_TOKEN, reading the stack's outputs (`--outputs FILE`, or the Pulumi
 backend).
 """
@@ -243,24 +244,30 @@ class TwinBackend(_StoredVariants):
     status_url: str = ""
     where: str = "the local twin"
 
-    def invalidate(self, paths: Sequence[str]) -> str:
-        query = urlencode([("distribution", self.distribution), *(("path", p) for p in paths)])
+    def _control(self, control: str, query: list[tuple[str, str]]) -> dict[str, Any]:
         if not self.status_url.startswith("http://127.0.0.1:"):
             raise UserError(f"purge: the twin listens on loopback, not {self.status_url!r}")
         request = urllib.request.Request(  # noqa: S310 (loopback checked above)
-            f"{self.status_url}/control/invalidate?{query}", method="POST", data=b"")
+            f"{self.status_url}/control/{control}?{urlencode(query)}", method="POST", data=b"")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                reply = json.loads(response.read())
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return json.loads(response.read())
         except (urllib.error.URLError, OSError, ValueError) as error:
-            raise UserError(f"purge: the twin's status listener {self.status_url} did not "
-                            f"take the invalidation: {error}") from None
+            raise UserError(f"purge: the twin's status listener {self.status_url} refused "
+                            f"{control}: {error}") from None
+
+    def invalidate(self, paths: Sequence[str]) -> str:
+        reply = self._control("invalidate", [("distribution", self.distribution),
+                                             *(("path", p) for p in paths)])
         removed = reply.get("invalidated", {}).get(self.distribution, 0)
         return f"twin invalidation: {removed} cached responses removed"
 
     def purge_cloudflare(self, prefixes: Sequence[str]) -> str:
-        return ("the twin's Workers cache has no purge: Cloudflare prefixes not purged "
-                f"({len(prefixes)} would be)")
+        if not prefixes:
+            return "nothing to purge on Cloudflare (the stack has no cache wrapper hostnames)"
+        reply = self._control("cloudflare-purge", [("prefix", p) for p in prefixes])
+        removed = sum((reply.get("purged") or {}).values())
+        return f"twin Cloudflare purge: {removed} cached responses removed"
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -304,6 +311,19 @@ def execute(backend: Backend, purge: PurgePlan, dry_run: bool,
     say(backend.purge_cloudflare(purge.prefixes))
 
 
+def cache_wrapper_hosts(outputs: dict[str, Any]) -> list[str]:
+    """Where the cache wrapper answers: its custom domains and its routes' hosts.
+
+    A route such as `api.example.com/*` stores URLs on api.example.com; a route whose host
+    has a wildcard (`*.example.com/*`) names no host to purge and is skipped."""
+    hosts = [str(h) for h in outputs.get("cacheWorkerHostnames") or []]
+    for route in outputs.get("cacheWorkerRoutes") or []:
+        host = str(route).split("/", 1)[0]
+        if host and "*" not in host and host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
 def _sizes(value: Any) -> list[str]:
     if isinstance(value, str):
         value = json.loads(value) if value.startswith("[") else value.split(",")
@@ -338,7 +358,7 @@ def _twin_backend(args: argparse.Namespace) -> tuple[TwinBackend, list[str], lis
     backend = TwinBackend(exports["originalsBucket"], s3, distribution=distribution,
                           status_url=endpoints["status"])
     return (backend, _sizes(exports.get("imagesAllowedSizes")),
-            [str(h) for h in exports.get("cacheWorkerHostnames") or []])
+            cache_wrapper_hosts(exports))
 
 
 def _cloud_backend(args: argparse.Namespace,
@@ -363,7 +383,7 @@ def _cloud_backend(args: argparse.Namespace,
         cloudfront=boto3.client("cloudfront", region_name="us-east-1"),
         token=os.environ.get(CLOUDFLARE_TOKEN_VARIABLE))
     return (backend, _sizes(outputs["imagesAllowedSizes"]),
-            [str(h) for h in outputs.get("cacheWorkerHostnames") or []])
+            cache_wrapper_hosts(outputs))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -62,6 +62,13 @@ def test_cloudflare_prefixes_are_host_and_path_without_scheme():
         "img.example.com/images/150x150/a%20b.jpg"]
 
 
+def test_the_cache_wrappers_hosts_are_its_domains_and_its_routes_hosts():
+    assert purge.cache_wrapper_hosts({
+        "cacheWorkerHostnames": ["api.example.com"],
+        "cacheWorkerRoutes": ["api.example.com/*", "img.example.com/images/*", "*.example.com/*"],
+    }) == ["api.example.com", "img.example.com"]
+
+
 def test_an_invalidation_batch_has_at_least_one_and_at_most_3000_paths():
     with pytest.raises(UserError, match="1..3000"):
         purge.invalidation_batch([])

@@ -268,6 +268,7 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
+    status.workers = workers
     workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,

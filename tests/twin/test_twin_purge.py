@@ -52,7 +52,7 @@ def test_purge_deletes_variants_and_the_next_request_resizes_the_new_original(tw
     done = edgekit("purge", *state, KEY)
     assert done.returncode == 0, done.stderr
     assert "twin invalidation: 1 cached responses removed" in done.stdout
-    assert "Workers cache has no purge" in done.stdout
+    assert "twin Cloudflare purge: 0 cached responses removed" in done.stdout  # no images there
     after = request(url)
     assert after.header("x-cache") == "Miss from cloudfront"
     assert after.header("server") != "AmazonS3"  # resized again, not the deleted variant
@@ -64,3 +64,22 @@ def test_purge_refuses_a_variant_key_naming_what_it_accepts(twin: RunningTwin):
                       "resized/purge-test/swatch.png/400x300/png")
     assert refused.returncode == 2
     assert "is a stored variant" in refused.stderr and "accepted:" in refused.stderr
+
+
+def test_cloudflare_purge_by_prefix_empties_the_cache_wrappers_entries(twin: RunningTwin):
+    from edgekit_iac.purge import cache_wrapper_hosts
+
+    (host,) = cache_wrapper_hosts(twin.graph()["exports"])  # api.edgekit.localhost
+    url = twin.url("api-cache-worker-script", "/api/weather?city=Bergen")
+    assert request(url).header("x-edge-cache") == "MISS"
+    assert request(url).header("x-edge-cache") == "HIT"
+    other = request(twin.url("status", "/control/cloudflare-purge?prefix=elsewhere.example/api"),
+                    method="POST")
+    assert sum(other.json()["purged"].values()) == 0
+    purged = request(twin.url("status", f"/control/cloudflare-purge?prefix={host}/api/weather"),
+                     method="POST")
+    assert purged.status == 200 and sum(purged.json()["purged"].values()) >= 1
+    assert request(url).header("x-edge-cache") == "MISS"
+    refused = request(twin.url("status", f"/control/cloudflare-purge?prefix=https://{host}/"),
+                      method="POST")
+    assert refused.status == 400
