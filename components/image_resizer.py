@@ -110,6 +110,7 @@ _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
+_KEY_VALUE_STORE_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:key-value-store/[\w-]+$")
 _REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
 
 
@@ -205,6 +206,11 @@ class EdgeImageResizerArgs:
     """Offer AVIF in negotiation (its encode is several times slower than WebP's); False
     negotiates WebP at best. An explicit `?format=avif` is served either way. Stack config:
     images.avif. Default: True."""
+
+    format_key_value_store_arn: pulumi.Input[str] | None = None
+    """A CloudFront KeyValueStore to associate with the image_format function (CloudFront
+    allows one per function; the code reads it with cloudfront-js-2.0's KVS helpers).
+    Default: None (the settings are in the code)."""
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
@@ -390,6 +396,12 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
             _WAF_ARN,
             "a WAFv2 web ACL ARN with scope CLOUDFRONT: "
             "arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>",
+        ),
+        format_key_value_store_arn=_check_arn(
+            "format_key_value_store_arn",
+            args.format_key_value_store_arn,
+            _KEY_VALUE_STORE_ARN,
+            "arn:aws:cloudfront::<account>:key-value-store/<id>",
         ),
         realtime_log_config_arn=_check_arn(
             "realtime_log_config_arn",
@@ -669,16 +681,9 @@ class EdgeImageResizer(EdgeComponent):
             opts=self._child,
         )
 
-    def format_function_key_value_stores(self) -> list[pulumi.Input[str]]:
-        """KeyValueStore ARNs associated with the format function (CloudFront allows one).
-
-        None today; a subclass or a later change returns one here to move settings out of the
-        code without touching the function resource's other arguments."""
-        return []
-
     def _create_format_function(self) -> None:
         settings = self._settings
-        stores = self.format_function_key_value_stores()
+        store = settings.format_key_value_store_arn
         self.format_function = aws.cloudfront.Function(
             self.child_name("format"),
             runtime=FORMAT_FUNCTION_RUNTIME,
@@ -686,7 +691,7 @@ class EdgeImageResizer(EdgeComponent):
             code=image_format.render(auto_format=settings.auto_format, avif=settings.avif),
             # Publish on every change: the LIVE stage is what a distribution runs.
             publish=True,
-            key_value_store_associations=stores or None,
+            key_value_store_associations=[store] if store is not None else None,
             opts=self._child,
         )
 

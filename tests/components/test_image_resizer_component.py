@@ -439,6 +439,12 @@ def test_stack_settings_are_rendered_into_the_function_code(artifact, auto_forma
     assert f'{{"autoFormat": {str(auto_format).lower()}, "avif": {str(avif).lower()}}}' in code
 
 
+def test_a_key_value_store_is_associated_when_given(artifact):
+    store = "arn:aws:cloudfront::123456789012:key-value-store/a1b2c3d4-flags"
+    graph = record(EdgeImageResizerArgs(artifact=artifact, format_key_value_store_arn=store))
+    assert graph.one(CF_FUNCTION).inputs["keyValueStoreAssociations"] == [store]
+
+
 def test_images_auto_format_and_avif_come_from_stack_config():
     from edgekit_iac.config import parse_settings
     from edgekit_iac.stack_args import resizer_args
@@ -571,6 +577,7 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"tags": {"team": 7}}, "tags"),
         ({"auto_format": "yes"}, "auto_format"),
         ({"avif": 1}, "avif"),
+        ({"format_key_value_store_arn": "flags"}, "format_key_value_store_arn"),
     ],
 )
 def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
