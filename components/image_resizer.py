@@ -13,6 +13,12 @@ logs); they cannot switch the rules off.
 
 Per-distribution settings reach the function as S3-origin custom headers, because
 Lambda@Edge has no environment variables.
+
+Format negotiation (`format=auto`) happens at the edge before the cache: a CloudFront
+Function (functions/image_format, cloudfront-js-2.0, viewer-request) turns `Accept` into
+`accept=avif|webp|original` in the query string, and the cache policy keys on the contract's
+query parameters only, never on the `Accept` header, so a URL has at most three negotiated
+variants. Its settings (auto_format, avif) are rendered into its code at deploy time.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from edgekit_iac.components._aws_helpers import (
     statement,
 )
 from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.functions.image_format import render as image_format
 from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:
@@ -96,6 +103,11 @@ MINIMUM_TLS = "TLSv1.2_2021"
 
 RESIZED_PREFIX = contract.RESIZED_PREFIX
 FORMAT_QUERY_STRING = contract.FORMAT_QUERY_PARAMETER
+# The cache key's query-string allow-list: every parameter of the URL contract, including
+# the `accept` the format function writes. Nothing else splits the cache.
+CACHE_KEY_QUERY_STRINGS = tuple(contract.QUERY_PARAMETERS)
+FORMAT_FUNCTION_RUNTIME = image_format.RUNTIME
+FORMAT_FUNCTION_EVENT = image_format.EVENT_TYPE
 ORIGIN_ID = "originals"
 HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 
@@ -103,6 +115,7 @@ _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
+_KEY_VALUE_STORE_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:key-value-store/[\w-]+$")
 _REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
 
 
@@ -208,6 +221,22 @@ class EdgeImageResizerArgs:
     resized_expiration_days: int | None = 30
     """Days after which stored variants under `resized/` expire (they are rebuilt on the next
     miss); None keeps them forever. Default: 30."""
+
+    auto_format: bool = True
+    """Negotiate the output format from the viewer's `Accept` header when a URL gives no
+    `?format=` (the edge function writes `format=auto&accept=avif|webp|original`); False
+    serves the original's format unless the URL asks (`?format=auto` still negotiates).
+    Responses carry `Vary: Accept`. Stack config: images.autoFormat. Default: True."""
+
+    avif: bool = True
+    """Offer AVIF in negotiation (its encode is several times slower than WebP's); False
+    negotiates WebP at best. An explicit `?format=avif` is served either way. Stack config:
+    images.avif. Default: True."""
+
+    format_key_value_store_arn: pulumi.Input[str] | None = None
+    """A CloudFront KeyValueStore to associate with the image_format function (CloudFront
+    allows one per function; the code reads it with cloudfront-js-2.0's KVS helpers).
+    Default: None (the settings are in the code)."""
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
@@ -389,6 +418,9 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
+    for flag in ("auto_format", "avif"):
+        if not isinstance(getattr(args, flag), bool):
+            raise _fail(flag, f"got {getattr(args, flag)!r}", "True or False")
     expiration = args.resized_expiration_days
     if expiration is not None:
         _int_in("resized_expiration_days", expiration, 1, 36_500)
@@ -431,6 +463,12 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
             _WAF_ARN,
             "a WAFv2 web ACL ARN with scope CLOUDFRONT: "
             "arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>",
+        ),
+        format_key_value_store_arn=_check_arn(
+            "format_key_value_store_arn",
+            args.format_key_value_store_arn,
+            _KEY_VALUE_STORE_ARN,
+            "arn:aws:cloudfront::<account>:key-value-store/<id>",
         ),
         realtime_log_config_arn=_check_arn(
             "realtime_log_config_arn",
@@ -614,6 +652,7 @@ class EdgeImageResizer(EdgeComponent):
     function_name: pulumi.Output[str]
     function_qualified_arn: pulumi.Output[str]
     function_version: pulumi.Output[str]
+    format_function_arn: pulumi.Output[str]
     artifact_sha256: pulumi.Output[str]
     artifact_version: pulumi.Output[str]
 
@@ -637,6 +676,7 @@ class EdgeImageResizer(EdgeComponent):
         self._create_role()
         self._create_function()
         self._grant_function_access()
+        self._create_format_function()
         self._create_cache_policy()
         self._create_distribution()
         self._grant_distribution_access()
@@ -652,6 +692,7 @@ class EdgeImageResizer(EdgeComponent):
             function_name=self.function.name,
             function_qualified_arn=self.function.qualified_arn,
             function_version=self.function.version,
+            format_function_arn=self.format_function.arn,
             artifact_sha256=pulumi.Output.from_input(artifact.sha256),
             artifact_version=pulumi.Output.from_input(artifact.version),
         )
@@ -719,13 +760,30 @@ class EdgeImageResizer(EdgeComponent):
             opts=self._child,
         )
 
+    def _create_format_function(self) -> None:
+        settings = self._settings
+        store = settings.format_key_value_store_arn
+        self.format_function = aws.cloudfront.Function(
+            self.child_name("format"),
+            runtime=FORMAT_FUNCTION_RUNTIME,
+            comment="edgekit image_format: Accept -> accept=avif|webp|original (viewer-request)",
+            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif),
+            # Publish on every change: the LIVE stage is what a distribution runs.
+            publish=True,
+            key_value_store_associations=[store] if store is not None else None,
+            opts=self._child,
+        )
+
     def _create_cache_policy(self) -> None:
-        # The size is in the path; the format is chosen explicitly with ?format=, never
-        # negotiated from Accept, so one URL is one variant and nothing else splits the cache.
+        # The size is in the path; everything else a variant depends on is one of the URL
+        # contract's query parameters. `Accept` is NOT in the key: the format function has
+        # already reduced it to `accept=avif|webp|original`, so raw Accept strings never
+        # split the cache. Vary: Accept (from the resizer) still reaches browsers.
         settings = self._settings
         self.cache_policy = aws.cloudfront.CachePolicy(
             self.child_name("cache"),
-            comment="Image variants: keyed on the path (size, key) and ?format only",
+            comment="Image variants: keyed on the path (size, key) and the contract's query "
+            "parameters only",
             min_ttl=settings.min_ttl,
             default_ttl=settings.default_ttl,
             max_ttl=settings.max_ttl,
@@ -734,7 +792,7 @@ class EdgeImageResizer(EdgeComponent):
                 "headers_config": {"header_behavior": "none"},
                 "query_strings_config": {
                     "query_string_behavior": "whitelist",
-                    "query_strings": {"items": [FORMAT_QUERY_STRING]},
+                    "query_strings": {"items": list(CACHE_KEY_QUERY_STRINGS)},
                 },
                 "enable_accept_encoding_gzip": True,
                 "enable_accept_encoding_brotli": True,
@@ -759,6 +817,9 @@ class EdgeImageResizer(EdgeComponent):
             "cached_methods": ["GET", "HEAD"],
             "compress": True,
             "cache_policy_id": self.cache_policy.id,
+            "function_associations": [
+                {"event_type": FORMAT_FUNCTION_EVENT, "function_arn": self.format_function.arn}
+            ],
             "lambda_function_associations": [
                 {
                     "event_type": TRIGGER,

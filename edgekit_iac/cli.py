@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("edgekit_iac.twin.cli_up", "serve a stack on this machine as the local twin"),
     "down": ("edgekit_iac.twin.cli_down", "stop a running local twin"),
     "url": ("edgekit_iac.twin.cli_url", "print where a running twin listens (one URL or all)"),
+    "purge": (
+        "edgekit_iac.purge",
+        "delete, invalidate and purge every variant of originals (S3, CloudFront, Cloudflare)",
+    ),
     "promote": ("edgekit_iac.release.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit_iac.release.rollback", "write a stack's earlier artifact pins back"),
     "smoke": (

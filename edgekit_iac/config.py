@@ -184,6 +184,7 @@ _RESIZER_WIRED = (
     "web_acl_arn",  # from EdgeRateLimit (edgekit:rateLimits.waf)
     "realtime_log_config_arn",  # from EdgeLogPipeline (edgekit:logging.realtime)
     "protect_data",  # edgekit:protectData, for every component that holds data
+    "format_key_value_store_arn",  # from EdgeFlags (edgekit:flags), when flags are declared
 )
 # Where and how each Worker is deployed: the account, zone and compatibility date are the
 # stack's (edgekit:cloudflare), the routing is the section's `route`, the bundle comes from

@@ -20,6 +20,7 @@ CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
 ORIGIN_ACCESS_CONTROL = "aws:cloudfront/originAccessControl:OriginAccessControl"
 REALTIME_LOG_CONFIG = "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig"
+CLOUDFRONT_FUNCTION = "aws:cloudfront/function:Function"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
@@ -72,6 +73,10 @@ class GraphView:
             if function.outputs.get("qualifiedArn") == qualified_arn:
                 return function
         return None
+
+    def cloudfront_function(self, arn: str | None) -> RecordedResource | None:
+        """The CloudFront Function a behaviour's `functionAssociations` entry names."""
+        return self._by_output(CLOUDFRONT_FUNCTION, "arn", arn)
 
     # --- S3 --------------------------------------------------------------------------------
 

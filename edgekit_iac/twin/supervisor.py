@@ -298,10 +298,12 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
+    status.workers = workers
     workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
+    starter.stoppers.append(services.cloudfront_functions.close)
 
     planned = ports.plan(graph_names, base, overrides)
     examples = []

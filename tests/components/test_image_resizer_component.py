@@ -28,6 +28,8 @@ from edgekit_iac.components.image_resizer import (
     normalize_sizes,
     validate_args,
 )
+from edgekit_iac.functions.image_format import render as image_format
+from edgekit_iac.functions.image_resizer import contract
 
 from edgekit_iac.bundle.build import Artifact, build_function, wheel_cache_dir
 from edgekit_iac.errors import UserError
@@ -49,6 +51,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+CF_FUNCTION = "aws:cloudfront/function:Function"
 
 
 def make_artifact(folder: Path, **manifest_changes: str) -> Artifact:
@@ -184,6 +187,7 @@ def test_outputs_name_the_deployed_pieces(graph: ProgramGraph, artifact: Artifac
         "function_name": function.outputs["name"],
         "function_qualified_arn": function.outputs["qualifiedArn"],
         "function_version": "1",
+        "format_function_arn": graph.one(CF_FUNCTION).outputs["arn"],
         "artifact_sha256": artifact.sha256,
         "artifact_version": "1.2.3",
     }
@@ -363,13 +367,15 @@ def test_function_version_says_which_release_and_zip(graph: ProgramGraph, artifa
 # --- cache policy ------------------------------------------------------------------------------
 
 
-def test_cache_key_is_the_path_and_the_format_query_only(graph: ProgramGraph):
+def test_cache_key_is_the_path_and_the_contracts_query_parameters_only(graph: ProgramGraph):
     key = graph.one(CACHE_POLICY).inputs["parametersInCacheKeyAndForwardedToOrigin"]
     assert key["queryStringsConfig"] == {
         "queryStringBehavior": "whitelist",
-        "queryStrings": {"items": ["format"]},
+        "queryStrings": {"items": list(contract.QUERY_PARAMETERS)},
     }
+    assert contract.NEGOTIATED_FORMAT_PARAMETER in contract.QUERY_PARAMETERS
     assert key["cookiesConfig"] == {"cookieBehavior": "none"}
+    # Accept is not in the key: the format function reduced it to ?accept= already.
     assert key["headersConfig"] == {"headerBehavior": "none"}
     assert key["enableAcceptEncodingGzip"] is True
     assert key["enableAcceptEncodingBrotli"] is True
@@ -413,6 +419,46 @@ def test_origin_request_runs_the_published_version(graph: ProgramGraph):
         "lambdaArn": qualified,
         "includeBody": False,
     }
+
+
+def test_format_function_is_a_published_cloudfront_js_2_function(graph: ProgramGraph):
+    function = graph.one(CF_FUNCTION)
+    assert function.parent == graph.one("edgekit:aws:EdgeImageResizer").urn
+    assert function.inputs["runtime"] == "cloudfront-js-2.0"
+    assert function.inputs["publish"] is True
+    assert function.inputs["code"] == image_format.render(auto_format=True, avif=True)
+    assert "keyValueStoreAssociations" not in function.inputs
+
+
+def test_format_function_runs_on_viewer_request_before_the_cache(graph: ProgramGraph):
+    assert behaviour(graph)["functionAssociations"] == [
+        {"eventType": "viewer-request", "functionArn": graph.one(CF_FUNCTION).outputs["arn"]}
+    ]
+
+
+@pytest.mark.parametrize(("auto_format", "avif"), [(False, True), (True, False)])
+def test_stack_settings_are_rendered_into_the_function_code(artifact, auto_format, avif):
+    graph = record(EdgeImageResizerArgs(artifact=artifact, auto_format=auto_format, avif=avif))
+    code = graph.one(CF_FUNCTION).inputs["code"]
+    assert f'{{"autoFormat": {str(auto_format).lower()}, "avif": {str(avif).lower()}}}' in code
+
+
+def test_a_key_value_store_is_associated_when_given(artifact):
+    store = "arn:aws:cloudfront::123456789012:key-value-store/a1b2c3d4-flags"
+    graph = record(EdgeImageResizerArgs(artifact=artifact, format_key_value_store_arn=store))
+    assert graph.one(CF_FUNCTION).inputs["keyValueStoreAssociations"] == [store]
+
+
+def test_images_auto_format_and_avif_come_from_stack_config():
+    from edgekit_iac.config import parse_settings
+    from edgekit_iac.stack_args import resizer_args
+
+    settings = parse_settings(
+        {"environment": "staging", "images": {"autoFormat": False, "avif": False}}, "Pulumi.t.yaml"
+    )
+    args = resizer_args(settings)
+    assert (args.auto_format, args.avif) == (False, False)
+    assert (EdgeImageResizerArgs().auto_format, EdgeImageResizerArgs().avif) == (True, True)
 
 
 def test_origin_is_the_private_bucket_through_oac(graph: ProgramGraph):
@@ -555,6 +601,9 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"force_destroy_bucket": "yes"}, "force_destroy_bucket"),
         ({"resized_expiration_days": 0}, "resized_expiration_days"),
         ({"tags": {"team": 7}}, "tags"),
+        ({"auto_format": "yes"}, "auto_format"),
+        ({"avif": 1}, "avif"),
+        ({"format_key_value_store_arn": "flags"}, "format_key_value_store_arn"),
     ],
 )
 def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):

@@ -10,7 +10,9 @@ The request path, in CloudFront's order:
    as CloudFront answers an http viewer;
 4. the cache behaviour for the path (ordered path patterns, then the default), its
    allowed methods (403 otherwise);
-5. viewer-request function; a generated response ends here (not cached);
+5. viewer-request function: a CloudFront Function (`functionAssociations`, the real code run
+   in Node, see cloudfront_functions.py) or a Lambda@Edge one; a generated response ends
+   here (not cached);
 6. the cache (key and TTLs from the behaviour's cache policy): a hit skips to 10;
 7. origin-request function: a generated response is cached and skips to 10, a modified
    request (uri, query, headers, even origin) goes on;
@@ -28,7 +30,8 @@ Lambda@Edge rules (sizes, base64, status) a 502 (LambdaValidationError).
 
 Not emulated: compression, custom error responses, origin groups/failover, field-level
 encryption, signed URLs/cookies, request bodies for functions (`includeBody`), range
-requests, CloudFront Functions, and HTTP/2 or /3 (the twin speaks HTTP/1.1).
+requests, viewer-response CloudFront Functions, KeyValueStores, and HTTP/2 or /3 (the
+twin speaks HTTP/1.1).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit_iac.twin.aws import cloudfront_functions as cf_functions
 from edgekit_iac.twin.aws import cloudfront_rules as rules
 from edgekit_iac.twin.aws import lambda_edge as edge
 from edgekit_iac.twin.aws.edge_cache import CachedResponse, ResponseCache
@@ -61,6 +65,9 @@ COUNTRY_HEADER = "x-edgekit-cf-country"
 TWIN_HEADER_PREFIX = "x-edgekit-"
 HIT_TYPE, MISS_TYPE, ERROR_TYPE = "Hit", "Miss", "Error"
 REDIRECT_TYPE, GENERATED_TYPE = "Redirect", "LambdaGeneratedResponse"
+FUNCTION_GENERATED_TYPE = "FunctionGeneratedResponse"
+FUNCTION_EXECUTION_ERROR, FUNCTION_VALIDATION_ERROR = (
+    "FunctionExecutionError", "FunctionValidationError")
 EXECUTION_ERROR, VALIDATION_ERROR = "LambdaExecutionError", "LambdaValidationError"
 
 
@@ -75,6 +82,8 @@ class EdgeServices:
     stats: TwinStats
     logs_dir: Path
     default_country: str = "US"
+    cloudfront_functions: cf_functions.CloudFrontFunctionHost = field(
+        default_factory=cf_functions.CloudFrontFunctionHost)
 
 
 @dataclass
@@ -243,6 +252,7 @@ class Distribution:
                           if not k.lower().startswith(TWIN_HEADER_PREFIX) and k.lower() != "host"]
         cf_request = edge.CfRequest(exchange.client_ip, request.method, request.path,
                                     request.query, [("Host", self.domain), *viewer_headers])
+        cf_request = self._viewer_request_function(behaviour, exchange, cf_request)
         if edge.VIEWER_REQUEST in functions:
             result = self._invoke(functions, edge.VIEWER_REQUEST, exchange, cf_request)
             if edge.is_response(result):
@@ -271,6 +281,40 @@ class Distribution:
                                                response.body, exchange.arrived, ttl))
         exchange.result_type = ERROR_TYPE if response.status >= 400 else MISS_TYPE
         return self._viewer_response(functions, exchange, cf_request, response)
+
+    def _viewer_request_function(self, behaviour: Mapping[str, Any], exchange: _Exchange,
+                                 cf_request: edge.CfRequest) -> edge.CfRequest:
+        """Run the behaviour's viewer-request CloudFront Function, if any, before the cache."""
+        arn = next((a.get("functionArn") for a in behaviour.get("functionAssociations") or []
+                    if a.get("eventType") == cf_functions.VIEWER_REQUEST), None)
+        if arn is None:
+            return cf_request
+        function = self.services.view.cloudfront_function(arn)
+        code = (function.inputs.get("code") if function is not None else None) or ""
+        event = cf_functions.viewer_request_event(
+            domain=self.domain, distribution_id=self.id, request_id=exchange.request_id,
+            client_ip=cf_request.client_ip, method=cf_request.method, uri=cf_request.uri,
+            query=cf_request.querystring, headers=cf_request.headers)
+        try:
+            if not code:
+                raise cf_functions.FunctionExecutionError(f"{arn!r} is no CloudFront Function "
+                                                          "with code in the graph")
+            result = self.services.cloudfront_functions.run(code, event)
+        except cf_functions.FunctionValidationError as exc:
+            log.error("%s: %s", self.name, exc)
+            raise _Answer(error_page(502, f"The CloudFront function returned an invalid value: "
+                                     f"{exc}", exchange.request_id),
+                          FUNCTION_VALIDATION_ERROR) from exc
+        except cf_functions.FunctionExecutionError as exc:
+            log.error("%s: %s", self.name, exc)
+            raise _Answer(error_page(503, "The CloudFront function associated with the "
+                                     "CloudFront distribution failed.", exchange.request_id),
+                          FUNCTION_EXECUTION_ERROR) from exc
+        if isinstance(result, cf_functions.GeneratedResponse):
+            raise _Answer(EdgeResponse(result.status, result.headers, result.body),
+                          FUNCTION_GENERATED_TYPE)
+        return edge.CfRequest(cf_request.client_ip, cf_request.method, result.uri, result.query,
+                              result.headers)
 
     def _filter(self, exchange: _Exchange) -> None:
         """WAF, geo restriction and viewer protocol: answers CloudFront gives before caching."""
