@@ -118,6 +118,11 @@ ImagesSettings = args_section(
         "default_ttl",
         "max_ttl",
         "force_destroy_bucket",
+        "signing_public_keys",
+        "hsts_max_age",
+        "hsts_preload",
+        "referrer_policy",
+        "cors_allowed_origins",
     ),
 )
 
@@ -303,7 +308,9 @@ class StackSettings(_Section):
         return self.protect_data
 
 
-SECRET_KEYS = {"alarmEndpoint"}
+# urlSigningKey: the PEM private key `edgekit sign-url` signs with (its public half is in
+# images.signingPublicKeys); the program only checks that it matches one of them.
+SECRET_KEYS = {"alarmEndpoint", "urlSigningKey"}
 _KNOWN_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
 
