@@ -103,7 +103,7 @@ ORIGIN_ID = "originals"
 # Originals under the key prefix `private/` need a CloudFront signed URL or signed cookies.
 # `*` matches any characters, `/` included, so every size of every key under private/ is
 # covered; CloudFront matches ordered behaviours in order, before the default `*`.
-PRIVATE_PREFIX = "private/"
+PRIVATE_PREFIX = contract.PRIVATE_PREFIX
 PRIVATE_PATH_PATTERN = f"/images/*/{PRIVATE_PREFIX}*"
 HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 

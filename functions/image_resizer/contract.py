@@ -46,6 +46,10 @@ HEADER_VALUE_LIMIT = 1783
 # The function may write only under this prefix; the bucket expires what is under it.
 VARIANT_PREFIX = "resized"
 RESIZED_PREFIX = f"{VARIANT_PREFIX}/"
+# Originals under this key prefix are served only through the distribution's signed
+# behaviour, /images/*/private/*: a URL must spell it literally (no percent-encoding), so
+# that the path CloudFront matches against that pattern is the key the resizer reads.
+PRIVATE_PREFIX = "private/"
 ORIGINAL_FORMAT = "original"
 
 

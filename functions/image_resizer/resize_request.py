@@ -112,6 +112,14 @@ def parse_request(
         return key
     if problem := _key_problem(key):
         return Rejection(problem)
+    if key.startswith(contract.PRIVATE_PREFIX) and not encoded_key.startswith(
+        contract.PRIVATE_PREFIX
+    ):
+        # Spelled otherwise (%70rivate/, private%2F) the path would miss the signed behaviour.
+        return Rejection(
+            f"keys under {contract.PRIVATE_PREFIX} must be spelled literally in the URL, "
+            "not percent-encoded"
+        )
 
     output_format = _requested_format(querystring, accepted_formats)
     if isinstance(output_format, Rejection):
