@@ -83,7 +83,11 @@ def check_headers(
 
 
 def response_headers_policy_inputs(
-    *, hsts_max_age: int, hsts_preload: bool, referrer_policy: str, cors_allowed_origins: Sequence[str]
+    *,
+    hsts_max_age: int,
+    hsts_preload: bool,
+    referrer_policy: str,
+    cors_allowed_origins: Sequence[str],
 ) -> dict[str, Any]:
     """Keyword arguments of `aws.cloudfront.ResponseHeadersPolicy` (besides name/comment)."""
     strict_transport: dict[str, Any] = {

@@ -35,10 +35,10 @@ from edgekit_iac.components._args import (
 )
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import (
-    deny_insecure_transport,
     ExpiryRule,
     account_of,
     bucket_arn,
+    deny_insecure_transport,
     is_tag_mapping,
     policy_document,
     policy_json,

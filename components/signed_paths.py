@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.cloudfront_signing import ACCEPTED_KEYS, KEY_NAME, load_public_key, public_pem
 from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
+
+from edgekit_iac.cloudfront_signing import ACCEPTED_KEYS, KEY_NAME, load_public_key, public_pem
 
 if TYPE_CHECKING:
     import pulumi_aws as aws

@@ -172,7 +172,7 @@ class SigningRequest:
     @property
     def custom(self) -> bool:
         """A custom policy is needed for an IP condition or a wildcard resource."""
-        return self.ip is not None or "*" in self.resource or "?" in self.resource
+        return self.ip is not None or "*" in self.resource
 
 
 def check_cidr(text: str) -> str:
@@ -279,6 +279,11 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+def covers(pattern: str, url: str) -> bool:
+    """Whether a policy Resource (`*` any run of characters, `?` one) matches `url`."""
+    return _wildcard(pattern).fullmatch(url) is not None
+
+
 def _epoch(condition: Mapping[str, Any], name: str) -> int | None:
     value = (condition.get(name) or {}).get("AWS:EpochTime")
     if value is None:
@@ -349,7 +354,7 @@ def _check_statement(statement: Mapping[str, Any], resource_url: str, client_ip:
                      now: float) -> None:
     resource = statement.get("Resource")
     if resource is not None and (not isinstance(resource, str)
-                                 or not _wildcard(resource).fullmatch(resource_url)):
+                                 or not covers(resource, resource_url)):
         raise Refused(f"the policy's Resource {resource!r} does not cover {resource_url}")
     condition = statement.get("Condition")
     if not isinstance(condition, Mapping):
