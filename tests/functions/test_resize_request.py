@@ -241,7 +241,9 @@ def test_encoded_keys_round_trip(rr, segments, size, output_format):
     assert parse(rr, uri, querystring) == rr.ResizeRequest(size[0], size[1], key, output_format)
 
 
-@pytest.mark.parametrize("spelled", ["%70rivate/cat.jpg", "private%2Fcat.jpg", "%70rivate%2fcat.jpg"])
+@pytest.mark.parametrize(
+    "spelled", ["%70rivate/cat.jpg", "private%2Fcat.jpg", "%70rivate%2fcat.jpg"]
+)
 def test_private_keys_spelled_otherwise_are_refused(rr, spelled):
     # Percent-encoded, the path would miss CloudFront's signed behaviour /images/*/private/*.
     result = parse(rr, f"/images/400x300/{spelled}")
