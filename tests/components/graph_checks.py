@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from edgekit_iac.policies.rules import is_insecure_transport_deny
+
 from edgekit_iac.program import ProgramGraph, RecordedResource
 
 # Inputs that hold IAM-style policy documents (role trust, role/bucket/key policies).
