@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgekit_iac.components._aws_helpers import deny_insecure_transport, policy_document, statement
+
 from edgekit_iac.twin.aws import s3_policy
 
 BUCKET = "arn:aws:s3:::originals"
