@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +15,7 @@ from edgekit_iac import cloudfront_signing as signing
 from edgekit_iac.twin import local_signing
 
 from .client import request
-from .conftest import edgekit
+from .conftest import REPO, edgekit
 
 PRIVATE = "/images/400x300/private/landscape.jpg"
 PUBLIC = "/images/400x300/samples/landscape.jpg"
@@ -120,3 +123,16 @@ def test_every_answer_carries_the_security_headers(twin, path):
     assert reply.header("referrer-policy") == "strict-origin-when-cross-origin"
     # No CORS origins are configured for the local stack: no CORS headers for anyone.
     assert reply.header("access-control-allow-origin") is None
+
+
+def test_the_readme_signed_request_works(twin, tmp_path):
+    readme = (REPO / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "sign-url" in b)
+    (tmp_path / ".edgekit").mkdir()
+    (tmp_path / ".edgekit" / "local").symlink_to(twin.state_dir)
+    script = f'EK="{sys.executable} -m edgekit_iac"\n{block}'
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO,
+                            capture_output=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "EDGEKIT_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert re.findall(rb"HTTP/1\.[01] (\d{3}) ", result.stdout) == [b"200"]

@@ -10,6 +10,12 @@ expired. The URL a policy covers is the one the viewer asked the twin for: `http
 `Host` header, the path and the query string without the signing parameters (the twin's
 listener speaks plain HTTP on loopback).
 
+Not emulated: `trustedSigners` (root-account key pairs: the policy pack refuses them),
+CloudFront's own normalization of the path before matching behaviours (the twin matches the
+path as sent; the resizer refuses a percent-encoded `private/` either way), the
+X-Frame-Options/X-XSS-Protection/CSP/custom/remove-headers parts of a response headers
+policy, CORS preflight (OPTIONS) answers, and managed response headers policies by id.
+
 Response headers policy: its security headers on every response of the behaviour
 (overriding the origin's when `override` is set), and its CORS headers on responses to
 requests whose `Origin` is allowed.
