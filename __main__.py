@@ -74,6 +74,8 @@ def deploy_images(
     pulumi.export("imagesDistributionId", resizer.distribution_id)
     pulumi.export("originalsBucket", resizer.bucket_name)
     pulumi.export("imageResizerArn", resizer.function_qualified_arn)
+    # Key name -> CloudFront public key id (the Key-Pair-Id `edgekit sign-url` puts in URLs).
+    pulumi.export("urlSigningKeyIds", resizer.signing_key_ids)
     if logs:
         pulumi.export("logBucket", logs.log_bucket_name)
     return resizer, logs

@@ -37,6 +37,7 @@ from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResi
 from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimit, EdgeRateLimitArgs
+from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs
 from edgekit_iac.components.worker import EdgeWorker, EdgeWorkerArgs
 
 __all__ = [
@@ -63,4 +64,6 @@ __all__ = [
     "EdgeWorker",
     "EdgeWorkerArgs",
     "OriginDnsRecord",
+    "SignedPaths",
+    "SignedPathsArgs",
 ]

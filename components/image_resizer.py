@@ -45,6 +45,7 @@ from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
     account_of,
+    deny_insecure_transport,
     policy_document,
     policy_json,
     private_bucket,
@@ -52,6 +53,14 @@ from edgekit_iac.components._aws_helpers import (
 )
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.functions.image_format import render as image_format
+
+from edgekit_iac.components._security_headers import (
+    DEFAULT_REFERRER_POLICY,
+    HSTS_DEFAULT_MAX_AGE,
+    check_headers,
+    response_headers_policy_inputs,
+)
+from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs, check_public_keys
 from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:
@@ -109,6 +118,11 @@ CACHE_KEY_QUERY_STRINGS = tuple(contract.QUERY_PARAMETERS)
 FORMAT_FUNCTION_RUNTIME = image_format.RUNTIME
 FORMAT_FUNCTION_EVENT = image_format.EVENT_TYPE
 ORIGIN_ID = "originals"
+# Originals under the key prefix `private/` need a CloudFront signed URL or signed cookies.
+# `*` matches any characters, `/` included, so every size of every key under private/ is
+# covered; CloudFront matches ordered behaviours in order, before the default `*`.
+PRIVATE_PREFIX = contract.PRIVATE_PREFIX
+PRIVATE_PATH_PATTERN = f"/images/*/{PRIVATE_PREFIX}*"
 HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
@@ -244,6 +258,26 @@ class EdgeImageResizerArgs:
 
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the bucket, role, function and distribution. Default: none."""
+
+    signing_public_keys: Mapping[str, str] = field(default_factory=dict)
+    """Key name -> PEM public key (RSA 2048 or ECDSA P-256) trusted for signed URLs and
+    cookies on /images/*/private/* (originals under `private/`), one or two (two while
+    rotating; see SignedPaths). Default: none: originals under private/ are then never
+    served (that behaviour reaches the bucket without the resizer)."""
+
+    hsts_max_age: int = HSTS_DEFAULT_MAX_AGE
+    """Strict-Transport-Security max-age in seconds, 0..2147483647. Default: 31536000."""
+
+    hsts_preload: bool = False
+    """Add `includeSubDomains; preload` to HSTS (needs max-age of a year). Default: False."""
+
+    referrer_policy: str = DEFAULT_REFERRER_POLICY
+    """Referrer-Policy header value (one CloudFront accepts). Default:
+    strict-origin-when-cross-origin."""
+
+    cors_allowed_origins: Sequence[str] = ()
+    """Origins ("https://app.example.com") allowed to read images cross-origin (GET/HEAD).
+    Default: none (no CORS headers)."""
 
 
 # --- validation: pure, runs before anything is declared ------------------------------------
@@ -433,8 +467,22 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
     on_error, fallback_key = _check_on_error(args.on_error, args.fallback_key)
     _check_pixel_budget(max_pixels, memory_mb)
+    max_age, preload, referrer, origins = check_headers(
+        ImageResizerArgsError,
+        hsts_max_age=args.hsts_max_age,
+        hsts_preload=args.hsts_preload,
+        referrer_policy=args.referrer_policy,
+        cors_allowed_origins=args.cors_allowed_origins,
+    )
     return replace(
         args,
+        signing_public_keys=check_public_keys(
+            args.signing_public_keys, ImageResizerArgsError, "signing_public_keys", low=0
+        ),
+        hsts_max_age=max_age,
+        hsts_preload=preload,
+        referrer_policy=referrer,
+        cors_allowed_origins=origins,
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
         quality_presets=normalize_quality_presets(args.quality_presets),
@@ -572,11 +620,13 @@ def execution_policy(bucket_arn: str, account_id: str, function_name: str) -> di
 
 
 def origin_access_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
-    """Only this distribution, signing through its OAC, may read the bucket.
+    """Only this distribution, signing through its OAC, may read the bucket; nobody over
+    plain HTTP.
 
     Covers originals and the `resized/` variants the function rewrites requests to.
     """
     return policy_document(
+        deny_insecure_transport(bucket_arn),
         statement(
             "CloudFrontReadsThroughOac",
             ["s3:GetObject"],
@@ -655,6 +705,7 @@ class EdgeImageResizer(EdgeComponent):
     format_function_arn: pulumi.Output[str]
     artifact_sha256: pulumi.Output[str]
     artifact_version: pulumi.Output[str]
+    signing_key_ids: pulumi.Output[dict[str, str]]
 
     def __init__(
         self,
@@ -678,6 +729,7 @@ class EdgeImageResizer(EdgeComponent):
         self._grant_function_access()
         self._create_format_function()
         self._create_cache_policy()
+        self._create_edge_security()
         self._create_distribution()
         self._grant_distribution_access()
 
@@ -695,6 +747,9 @@ class EdgeImageResizer(EdgeComponent):
             format_function_arn=self.format_function.arn,
             artifact_sha256=pulumi.Output.from_input(artifact.sha256),
             artifact_version=pulumi.Output.from_input(artifact.version),
+            signing_key_ids=(
+                self.signed.public_key_ids if self.signed else pulumi.Output.from_input({})
+            ),
         )
 
     def _create_bucket(self) -> None:
@@ -800,6 +855,41 @@ class EdgeImageResizer(EdgeComponent):
             opts=self._child,
         )
 
+    def _create_edge_security(self) -> None:
+        settings = self._settings
+        self.signed = (
+            SignedPaths(
+                self.child_name("signing"),
+                SignedPathsArgs(public_keys=settings.signing_public_keys),
+                opts=self._child,
+            )
+            if settings.signing_public_keys
+            else None
+        )
+        self.headers_policy = aws.cloudfront.ResponseHeadersPolicy(
+            self.child_name("headers"),
+            comment="HSTS, nosniff, Referrer-Policy and image CORS on every response",
+            **response_headers_policy_inputs(
+                hsts_max_age=settings.hsts_max_age,
+                hsts_preload=settings.hsts_preload,
+                referrer_policy=settings.referrer_policy,
+                cors_allowed_origins=settings.cors_allowed_origins,
+            ),
+            opts=self._child,
+        )
+
+    def _private_behaviour(self, behaviour: Mapping[str, Any]) -> dict[str, Any]:
+        """The default behaviour for /images/*/private/*, requiring the trusted key group.
+
+        Without keys it skips the resizer: the request reaches the bucket as the key
+        `images/...`, which the resizer never stores, so private/ originals stay unserved."""
+        private = {**behaviour, "path_pattern": PRIVATE_PATH_PATTERN}
+        if self.signed is None:
+            private.pop("lambda_function_associations", None)
+            return private
+        private["trusted_key_groups"] = [self.signed.key_group_id]
+        return private
+
     def _create_distribution(self) -> None:
         name, settings = self._name, self._settings
         origin_access = aws.cloudfront.OriginAccessControl(
@@ -830,6 +920,7 @@ class EdgeImageResizer(EdgeComponent):
         }
         if settings.realtime_log_config_arn is not None:
             behaviour["realtime_log_config_arn"] = settings.realtime_log_config_arn
+        behaviour["response_headers_policy_id"] = self.headers_policy.id
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             comment=f"{name}: resized images (/images/WxH/key)",
@@ -857,6 +948,7 @@ class EdgeImageResizer(EdgeComponent):
             # /images/WxH/key with a 400, so originals and stored variants are never served
             # as they are.
             default_cache_behavior=behaviour,
+            ordered_cache_behaviors=[self._private_behaviour(behaviour)],
             restrictions=geo_restriction(settings.geo_restriction_type, settings.geo_locations),
             viewer_certificate=viewer_certificate(settings.aliases, settings.certificate_arn),
             tags=settings.tags or None,

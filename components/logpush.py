@@ -46,7 +46,13 @@ from edgekit_iac.components._args import (
     documented,
     provider_module,
 )
-from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components._aws_helpers import (
+    bucket_arn,
+    deny_insecure_transport,
+    policy_document,
+    policy_json,
+    statement,
+)
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
@@ -313,8 +319,10 @@ def destination_conf(bucket: str, prefix: str, dataset: str, region: str) -> str
 
 
 def logpush_bucket_policy(bucket: str, prefix: str) -> dict[str, Any]:
-    """Cloudflare's Logpush user may put objects under `prefix/`, and nothing else."""
+    """Cloudflare's Logpush user may put objects under `prefix/`, and nothing else; nobody
+    over plain HTTP. This is the bucket's one policy: EdgeLogPipeline leaves it to us."""
     return policy_document(
+        deny_insecure_transport(bucket_arn(bucket)),
         statement(
             "CloudflareLogpushWrites",
             ["s3:PutObject"],

@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "sign-url": ("edgekit_iac.sign_cli", "print a CloudFront signed URL for a stack's key"),
+    "sign-cookies": (
+        "edgekit_iac.sign_cli",
+        "print the Set-Cookie values of CloudFront signed cookies for a stack's key",
+    ),
     "policy-pack-path": (
         "edgekit_iac.policy_pack",
         "print the installed policy pack's folder, for pulumi preview --policy-pack",

@@ -382,7 +382,9 @@ class StackSettings(_Section):
         return self.protect_data
 
 
-SECRET_KEYS = {"alarmEndpoint"}
+# urlSigningKey: the PEM private key `edgekit sign-url` signs with (its public half is in
+# images.signingPublicKeys); the program only checks that it matches one of them.
+SECRET_KEYS = {"alarmEndpoint", "urlSigningKey"}
 _KNOWN_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
 

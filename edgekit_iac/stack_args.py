@@ -66,6 +66,7 @@ COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Coun
 _PLACEHOLDER = "preflight"
 
 ALARM_ENDPOINT_KEY = f"{NAMESPACE}:alarmEndpoint"
+URL_SIGNING_KEY = f"{NAMESPACE}:urlSigningKey"
 # Credentials the Cloudflare provider reads from its config namespace.
 CLOUDFLARE_SECRET_KEYS = (
     "cloudflare:apiToken",
@@ -115,6 +116,8 @@ def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
         **_args_of(settings.logging, EdgeLogPipelineArgs),
         force_destroy=settings.images.force_destroy_bucket,
         protect_data=settings.protects_data,
+        # CloudflareLogpush then writes the bucket's one policy (with the TLS-only deny).
+        external_bucket_policy=settings.logging.logpush.enabled and settings.cloudflare is not None,
     )
 
 
@@ -438,7 +441,7 @@ def secret_problems(settings: StackSettings) -> list[str]:
         "set it with `pulumi config set --secret {key} ...`, then rotate it: "
         "the plain value is in the stack file's history"
     )
-    for key in (ALARM_ENDPOINT_KEY, *CLOUDFLARE_SECRET_KEYS):
+    for key in (ALARM_ENDPOINT_KEY, URL_SIGNING_KEY, *CLOUDFLARE_SECRET_KEYS):
         if runtime_config.get_config(key) is not None and not runtime_config.is_config_secret(key):
             problems.append(f"{key}: is in plain text, not a secret; {how.format(key=key)}")
     endpoint = runtime_config.get_config(ALARM_ENDPOINT_KEY)
@@ -450,7 +453,37 @@ def secret_problems(settings: StackSettings) -> list[str]:
                 f"{ALARM_ENDPOINT_KEY}: {error.problem} (value not shown); "
                 f"accepted: {error.accepted}"
             )
+    problems.extend(signing_key_problems(settings))
     return problems
+
+
+def signing_key_problems(settings: StackSettings) -> list[str]:
+    """The secret signing key, when the runtime can read it, must be one the key group trusts
+    (offline it is a placeholder: nothing to compare). Never shows the key."""
+    from edgekit_iac.cloudfront_signing import load_private_key, public_pem, same_key
+    from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
+
+    value = runtime_config.get_config(URL_SIGNING_KEY)
+    if value is None or value == OFFLINE_SECRET_PLACEHOLDER:
+        return []
+    try:
+        public = public_pem(load_private_key(value))
+    except ValueError as error:
+        return [f"{URL_SIGNING_KEY}: {error} (value not shown); accepted: the PEM private key "
+                "of one of edgekit:images.signingPublicKeys"]
+    trusted = settings.images.signing_public_keys
+
+    def matches(pem: str) -> bool:
+        try:
+            return same_key(public, pem)
+        except ValueError:
+            return False  # a bad public key: the component's own check reports it
+
+    if not any(matches(pem) for pem in trusted.values()):
+        return [f"{URL_SIGNING_KEY}: its public key is none of edgekit:images.signingPublicKeys "
+                f"({', '.join(trusted) or 'none configured'}); URLs signed with it would be "
+                "refused: add its public key there first"]
+    return []
 
 
 def region_problems() -> list[str]:

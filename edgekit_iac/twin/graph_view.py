@@ -19,6 +19,9 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
 ORIGIN_ACCESS_CONTROL = "aws:cloudfront/originAccessControl:OriginAccessControl"
+KEY_GROUP = "aws:cloudfront/keyGroup:KeyGroup"
+PUBLIC_KEY = "aws:cloudfront/publicKey:PublicKey"
+RESPONSE_HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 REALTIME_LOG_CONFIG = "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig"
 CLOUDFRONT_FUNCTION = "aws:cloudfront/function:Function"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -59,6 +62,15 @@ class GraphView:
 
     def origin_access_control(self, control_id: str | None) -> RecordedResource | None:
         return self._by_id(ORIGIN_ACCESS_CONTROL, control_id)
+
+    def key_group(self, group_id: str | None) -> RecordedResource | None:
+        return self._by_id(KEY_GROUP, group_id)
+
+    def public_key(self, key_id: str | None) -> RecordedResource | None:
+        return self._by_id(PUBLIC_KEY, key_id)
+
+    def response_headers_policy(self, policy_id: str | None) -> RecordedResource | None:
+        return self._by_id(RESPONSE_HEADERS_POLICY, policy_id)
 
     def realtime_log_config(self, arn: str | None) -> RecordedResource | None:
         return self._by_output(REALTIME_LOG_CONFIG, "arn", arn)

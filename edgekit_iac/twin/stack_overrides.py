@@ -1,4 +1,5 @@
-"""Point the stack's cache wrapper at the twin's demo origin, through the stack config.
+"""Point the stack's cache wrapper at the twin's demo origin, through the stack config (and
+trust the twin's own URL-signing key, `with_signing_key`).
 
 The local stack names a loopback origin URL (`edgekit:cloudflare` ->
 `cacheWrapper.originUrl`, e.g. http://127.0.0.1:8790): that is where the demo origin
@@ -75,4 +76,21 @@ def with_origin_url(config: Mapping[str, Any], url: str) -> dict[str, Any]:
             return updated  # no cache wrapper in this stack: nothing to point anywhere
         node = node[part]
     node[ORIGIN_URL_PATH[-1]] = url
+    return updated
+
+
+IMAGES_KEY = "edgekit:images"
+SIGNING_KEYS = "signingPublicKeys"
+
+
+def with_signing_key(config: Mapping[str, Any], name: str, public_pem: str) -> dict[str, Any]:
+    """A copy of `config` trusting `public_pem` (the twin's own key) for signed URLs, when
+    the stack trusts no key of its own (a stack's own keys are left as they are)."""
+    updated = copy.deepcopy(dict(config))
+    images = updated.get(IMAGES_KEY)
+    if images is None:
+        images = updated[IMAGES_KEY] = {}
+    if not isinstance(images, dict) or images.get(SIGNING_KEYS):
+        return updated
+    images[SIGNING_KEYS] = {name: public_pem}
     return updated

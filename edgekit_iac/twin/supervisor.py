@@ -27,7 +27,7 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import local_signing, ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -287,6 +287,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     status.demo_origin = origin
     config = (stack_overrides.with_origin_url(config, options.origin_url) if options.origin_url
               else stack_overrides.with_demo_origin(config, origin.url))
+    config = stack_overrides.with_signing_key(
+        config, local_signing.KEY_NAME, local_signing.ensure_key_pair(starter.files.root))
 
     graph = starter.graph(config)
     view = GraphView(graph)

@@ -185,6 +185,12 @@ def key_problem(key: str) -> str | None:
     return None
 
 
+# Originals under this key prefix are served only through the distribution's signed
+# behaviour, /images/*/private/*: a URL must spell it literally (no percent-encoding), so
+# that the path CloudFront matches against that pattern is the key the resizer reads.
+PRIVATE_PREFIX = "private/"
+
+
 def parse_size(text: str) -> tuple[int, int] | None:
     """(width, height) of a canonical "WxH" (as in URLs and the header), else None."""
     match = SIZE_PATTERN.fullmatch(text)

@@ -164,6 +164,14 @@ def parse_request(
         return key
     if problem := contract.key_problem(key):
         return Rejection(problem)
+    if key.startswith(contract.PRIVATE_PREFIX) and not encoded_key.startswith(
+        contract.PRIVATE_PREFIX
+    ):
+        # Spelled otherwise (%70rivate/, private%2F) the path would miss the signed behaviour.
+        return Rejection(
+            f"keys under {contract.PRIVATE_PREFIX} must be spelled literally in the URL, "
+            "not percent-encoded"
+        )
 
     query = _query(querystring)
     if isinstance(query, Rejection):

@@ -36,7 +36,29 @@ from edgekit_iac.errors import UserError
 from edgekit_iac.mock_outputs import ACCOUNT_ID
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 
+from .graph_checks import assert_no_wildcard_actions
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _public_pem(key) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def _keys() -> tuple[tuple[str, str], str]:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return (_public_pem(rsa_key), _public_pem(ec_key)), _public_pem(small)
+
+
+PUBLIC_KEYS, SMALL_RSA_KEY = _keys()
 STACK_CONFIG = {"aws:region": "eu-west-1"}
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/images-waf/a1b2c3d4"
@@ -190,6 +212,7 @@ def test_outputs_name_the_deployed_pieces(graph: ProgramGraph, artifact: Artifac
         "format_function_arn": graph.one(CF_FUNCTION).outputs["arn"],
         "artifact_sha256": artifact.sha256,
         "artifact_version": "1.2.3",
+        "signing_key_ids": {},
     }
 
 
@@ -248,7 +271,15 @@ def test_stored_variants_expire_and_originals_do_not(graph, custom):
 def test_only_this_distribution_reads_the_bucket(graph: ProgramGraph):
     bucket_arn = graph.one(BUCKET).outputs["arn"]
     document = json.loads(for_bucket(graph, BUCKET_POLICY).inputs["policy"])
-    (statement,) = document["Statement"]
+    tls_only, statement = document["Statement"]
+    assert tls_only == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:*"],
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert statement["Action"] == ["s3:GetObject"]
@@ -304,14 +335,7 @@ def test_role_reads_originals_writes_only_resized_and_its_logs(graph: ProgramGra
 
 
 def test_no_policy_grants_a_wildcard_action(graph: ProgramGraph):
-    documents = [
-        json.loads(graph.one(ROLE).inputs["assumeRolePolicy"]),
-        json.loads(graph.one(ROLE_POLICY).inputs["policy"]),
-        json.loads(graph.one(BUCKET_POLICY).inputs["policy"]),
-    ]
-    actions = [action for document in documents for action in policy_actions(document)]
-    assert actions
-    assert not [action for action in actions if "*" in action]
+    assert assert_no_wildcard_actions(graph) == 3
 
 
 # --- Lambda@Edge function --------------------------------------------------------------------
@@ -401,7 +425,10 @@ def test_distribution_serves_modern_http_everywhere(graph: ProgramGraph):
 
 def test_every_path_goes_through_the_resizer_over_https(graph: ProgramGraph):
     rules = behaviour(graph)
-    assert "orderedCacheBehaviors" not in graph.one(DISTRIBUTION).inputs
+    (private,) = graph.one(DISTRIBUTION).inputs["orderedCacheBehaviors"]
+    assert private["pathPattern"] == "/images/*/private/*"
+    # Without signing keys, private/ originals are never served: no resizer on that path.
+    assert "lambdaFunctionAssociations" not in private and "trustedKeyGroups" not in private
     assert rules["targetOriginId"] == origin(graph)["originId"]
     assert rules["viewerProtocolPolicy"] == "redirect-to-https"
     assert rules["compress"] is True
@@ -604,6 +631,20 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"auto_format": "yes"}, "auto_format"),
         ({"avif": 1}, "avif"),
         ({"format_key_value_store_arn": "flags"}, "format_key_value_store_arn"),
+
+        ({"signing_public_keys": {"a": "not a key"}}, "signing_public_keys"),
+        ({"signing_public_keys": {"a b": PUBLIC_KEYS[0]}}, "signing_public_keys"),
+        ({"signing_public_keys": dict(zip("abc", PUBLIC_KEYS * 2, strict=False))},
+         "signing_public_keys"),
+        ({"signing_public_keys": {"a": PUBLIC_KEYS[0], "b": PUBLIC_KEYS[0]}},
+         "signing_public_keys"),
+        ({"signing_public_keys": {"small": SMALL_RSA_KEY}}, "signing_public_keys"),
+        ({"hsts_max_age": -1}, "hsts_max_age"),
+        ({"hsts_preload": True, "hsts_max_age": 86_400}, "hsts_preload"),
+        ({"referrer_policy": "never"}, "referrer_policy"),
+        ({"cors_allowed_origins": "https://app.example.com"}, "cors_allowed_origins"),
+        ({"cors_allowed_origins": ["https://app.example.com/path"]}, "cors_allowed_origins"),
+        ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins"),
     ],
 )
 def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
@@ -759,3 +800,69 @@ def test_installed_component_bundles_the_same_function_outside_the_checkout(whee
     assert found["handler"] == "handler.handler"
     # Same sources, same zip: what an installed edgekit deploys is what the checkout built.
     assert hashlib.sha256(code.read_bytes()).hexdigest() == from_checkout.sha256
+
+
+# --- signed paths and the response headers policy -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signed(artifact: Artifact) -> ProgramGraph:
+    """Two signing keys (a rotation under way), CORS for one app, HSTS preload."""
+    return record(
+        EdgeImageResizerArgs(
+            artifact=artifact,
+            signing_public_keys={"2026-11": PUBLIC_KEYS[0], "2026-12": PUBLIC_KEYS[1]},
+            cors_allowed_origins=["https://App.example.com"],
+            hsts_preload=True,
+            referrer_policy="no-referrer",
+        )
+    )
+
+
+def test_private_originals_require_the_trusted_key_group(signed: ProgramGraph):
+    distribution = signed.one(DISTRIBUTION).inputs
+    (private,) = distribution["orderedCacheBehaviors"]
+    group = signed.one("aws:cloudfront/keyGroup:KeyGroup")
+    assert private["pathPattern"] == "/images/*/private/*"
+    assert private["trustedKeyGroups"] == [group.id]
+    assert "trustedSigners" not in private  # never root-account key pairs
+    assert "trustedKeyGroups" not in distribution["defaultCacheBehavior"]
+    # Otherwise the same behaviour as every other path: resizer, cache policy, HTTPS.
+    unchanged = {k: v for k, v in private.items() if k not in ("pathPattern", "trustedKeyGroups")}
+    assert unchanged == distribution["defaultCacheBehavior"]
+
+
+def test_each_key_is_its_own_resource_named_after_it(signed: ProgramGraph):
+    keys = {r.name: r for r in signed.of_type("aws:cloudfront/publicKey:PublicKey")}
+    assert sorted(keys) == ["images-signing-key-2026-11", "images-signing-key-2026-12"]
+    assert keys["images-signing-key-2026-11"].inputs["encodedKey"] == PUBLIC_KEYS[0]
+    group = signed.one("aws:cloudfront/keyGroup:KeyGroup")
+    assert sorted(group.inputs["items"]) == sorted(key.id for key in keys.values())
+    outputs = signed.one("edgekit:aws:EdgeImageResizer").outputs["signing_key_ids"]
+    assert outputs == {name.removeprefix("images-signing-key-"): key.id
+                       for name, key in keys.items()}
+
+
+def test_every_behaviour_carries_the_response_headers_policy(signed: ProgramGraph):
+    policy = signed.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    distribution = signed.one(DISTRIBUTION).inputs
+    for rules in [distribution["defaultCacheBehavior"], *distribution["orderedCacheBehaviors"]]:
+        assert rules["responseHeadersPolicyId"] == policy.id
+    security = policy.inputs["securityHeadersConfig"]
+    assert security["strictTransportSecurity"] == {
+        "accessControlMaxAgeSec": 31_536_000, "override": True,
+        "includeSubdomains": True, "preload": True,
+    }
+    assert security["contentTypeOptions"] == {"override": True}
+    assert security["referrerPolicy"] == {"referrerPolicy": "no-referrer", "override": True}
+    cors = policy.inputs["corsConfig"]
+    assert cors["accessControlAllowOrigins"] == {"items": ["https://app.example.com"]}
+    assert cors["accessControlAllowMethods"] == {"items": ["GET", "HEAD"]}
+    assert cors["accessControlAllowCredentials"] is False
+
+
+def test_by_default_hsts_has_no_preload_and_there_is_no_cors(graph: ProgramGraph):
+    policy = graph.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy").inputs
+    assert policy["securityHeadersConfig"]["strictTransportSecurity"] == {
+        "accessControlMaxAgeSec": 31_536_000, "override": True}
+    assert "corsConfig" not in policy

@@ -378,3 +378,17 @@ def test_encoded_keys_round_trip(rr, segments, size, output_format):
     uri = f"/images/{size[0]}x{size[1]}/{quote(key)}"
     querystring = f"format={output_format}" if output_format else ""
     assert parse(rr, uri, querystring) == rr.ResizeRequest(size[0], size[1], key, output_format)
+
+
+@pytest.mark.parametrize(
+    "spelled", ["%70rivate/cat.jpg", "private%2Fcat.jpg", "%70rivate%2fcat.jpg"]
+)
+def test_private_keys_spelled_otherwise_are_refused(rr, spelled):
+    # Percent-encoded, the path would miss CloudFront's signed behaviour /images/*/private/*.
+    result = parse(rr, f"/images/400x300/{spelled}")
+    assert isinstance(result, rr.Rejection) and "spelled literally" in result.reason
+
+
+def test_private_keys_spelled_literally_are_parsed(rr):
+    result = parse(rr, "/images/400x300/private/cat%20one.jpg")
+    assert not isinstance(result, rr.Rejection) and result.key == "private/cat one.jpg"

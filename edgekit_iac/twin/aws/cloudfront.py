@@ -23,15 +23,17 @@ The request path, in CloudFront's order:
     `X-Amz-Cf-Pop`, `X-Amz-Cf-Id` and `Age` (hits), one real-time log line, and a status
     page record.
 
+Signed URLs and cookies (trusted key groups) are checked after 3., and the behaviour's
+response headers policy is applied to every answer (see `viewer_security`).
+
 Functions are found the way CloudFront finds them: by the qualified ARN in the behaviour's
 association, resolved in the graph to the function version and its bundled zip. A
 function that throws or times out is a 503 (LambdaExecutionError), a result breaking the
 Lambda@Edge rules (sizes, base64, status) a 502 (LambdaValidationError).
 
 Not emulated: compression, custom error responses, origin groups/failover, field-level
-encryption, signed URLs/cookies, request bodies for functions (`includeBody`), range
-requests, viewer-response CloudFront Functions, KeyValueStores, and HTTP/2 or /3 (the
-twin speaks HTTP/1.1).
+encryption, request bodies for functions (`includeBody`), range requests, viewer-response
+CloudFront Functions, KeyValueStores, and HTTP/2 or /3 (the twin speaks HTTP/1.1).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from typing import Any
 from edgekit_iac.twin.aws import cloudfront_functions as cf_functions
 from edgekit_iac.twin.aws import cloudfront_rules as rules
 from edgekit_iac.twin.aws import lambda_edge as edge
+from edgekit_iac.twin.aws import viewer_security
 from edgekit_iac.twin.aws.edge_cache import CachedResponse, ResponseCache
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction, LambdaExecutionError
 from edgekit_iac.twin.aws.origins import OriginFetcher, OriginUnreachable, event_origin
@@ -242,6 +245,7 @@ class Distribution:
         request = exchange.request
         behaviour = exchange.behaviour = rules.choose_behaviour(self.inputs, request.path)
         self._filter(exchange)
+        self._check_signed(exchange)
         if request.method not in (behaviour.get("allowedMethods") or ["GET", "HEAD"]):
             raise _Answer(error_page(403, "This distribution is not configured to allow the "
                                      "HTTP request method that was used for this request.",
@@ -340,6 +344,17 @@ class Distribution:
             raise _Answer(EdgeResponse(answer.status, headers, b""), REDIRECT_TYPE
                           if answer.status == 301 else ERROR_TYPE)
 
+    def _check_signed(self, exchange: _Exchange) -> None:
+        request = exchange.request
+        reason = viewer_security.refusal(
+            self.services.view, exchange.behaviour, host=request.header("host") or self.domain,
+            path=request.path, query=request.query, headers=request.headers,
+            client_ip=exchange.client_ip, now=exchange.arrived)
+        if reason is not None:
+            log.info("%s: 403 for %s: %s", self.name, request.path, reason)
+            raise _Answer(error_page(403, "Missing or invalid signed URL or signed cookies.",
+                                     exchange.request_id), ERROR_TYPE)
+
     def _from_origin(self, functions: Mapping[str, str], exchange: _Exchange,
                      cf_request: edge.CfRequest, behaviour: Mapping[str, Any],
                      policy: rules.CachePolicy) -> EdgeResponse:
@@ -408,6 +423,8 @@ class Distribution:
     def _finish(self, exchange: _Exchange, response: EdgeResponse) -> EdgeResponse:
         headers = [(k, v) for k, v in response.headers
                    if k.lower() not in ("x-cache", "via", "x-amz-cf-pop", "x-amz-cf-id")]
+        headers = viewer_security.with_policy_headers(self.services.view, exchange.behaviour,
+                                                      exchange.request.headers, headers)
         headers += [("X-Cache", f"{exchange.result_type} from cloudfront"), ("Via", self._via),
                     ("X-Amz-Cf-Pop", EDGE_LOCATION), ("X-Amz-Cf-Id", exchange.request_id)]
         # HEAD keeps the body here so Content-Length is the GET's; the HTTP layer sends none.
