@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("edgekit_iac.twin.cli_up", "serve a stack on this machine as the local twin"),
     "down": ("edgekit_iac.twin.cli_down", "stop a running local twin"),
     "url": ("edgekit_iac.twin.cli_url", "print where a running twin listens (one URL or all)"),
+    "token": (
+        "edgekit_iac.twin.cli_token",
+        "print a JWT signed by the local twin's key, for its auth Worker",
+    ),
     "promote": ("edgekit_iac.release.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit_iac.release.rollback", "write a stack's earlier artifact pins back"),
     "smoke": (
@@ -35,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Commands that need an extra's dependencies: {command: (module that must be importable, extra)}.
-NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin")}
+NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin"), "token": ("jwt", "twin")}
 
 
 def missing_extra(command: str) -> str | None:

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
+from edgekit_iac.components.auth_worker import AuthWorkerArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
@@ -176,6 +177,26 @@ class EdgeCounterSettings(_Section):
     applied_migration_tag: str | None = None
 
 
+EdgeAuthSettings = args_section(
+    "EdgeAuthSettings",
+    AuthWorkerArgs,
+    (
+        "origin_url",
+        "jwks_url",
+        "issuer",
+        "audiences",
+        "cookie_name",
+        "clock_skew_seconds",
+        "forward_claims",
+        "algorithms",
+        "forward_token",
+        "realm",
+    ),
+    script_name=(str, "edge-auth"),
+    route=(WorkerRoute, ...),
+)
+
+
 class CloudflareSettings(_Section):
     account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -186,6 +207,8 @@ class CloudflareSettings(_Section):
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
     edge_counter: EdgeCounterSettings | None = None
+    # The JWT auth Worker in front of the origin's API (functions/edge_auth).
+    edge_auth: EdgeAuthSettings | None = None
 
 
 WafSettings = args_section(

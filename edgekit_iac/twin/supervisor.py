@@ -27,7 +27,7 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import auth_keys, ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -151,7 +151,8 @@ class _Starter:
         opts = self.options
         port = ports.demo_origin_port(opts.port_base, opts.port_overrides,
                                       stack_overrides.loopback_origin_port(config), after)
-        origin = DemoOrigin(port)
+        # The local identity provider's keys: the demo origin serves their JWKS.
+        origin = DemoOrigin(port, jwks=auth_keys.load(self.files.root).jwks_bytes())
         self.stoppers.append(origin.stop)
         return origin
 

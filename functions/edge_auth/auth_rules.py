@@ -91,6 +91,11 @@ _SAFE_IN_HEADER = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 class SettingsError(ValueError):
     """A binding is missing or malformed; the message names it and what is accepted."""
 
+    @property
+    def binding(self) -> str:
+        """The binding the message is about: its first word."""
+        return str(self).split(" ", 1)[0]
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -188,8 +193,15 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
         else DEFAULT_FORWARD_CLAIMS,
         algorithms=_algorithms(text["ALGORITHMS"]),
         forward_token=_flag("FORWARD_TOKEN", text["FORWARD_TOKEN"]),
-        realm=text["REALM"] or DEFAULT_REALM,
+        realm=_realm(text["REALM"]),
     )
+
+
+def _realm(value: str) -> str:
+    if _NOT_DESCRIPTION.search(value):
+        raise SettingsError(f"REALM must be printable ASCII without '\"' or '\\', "
+                                     f"got {value!r}")
+    return value or DEFAULT_REALM
 
 
 def _http_url(name: str, value: str) -> str:
