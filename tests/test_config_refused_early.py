@@ -110,6 +110,16 @@ CASES = {
         "edgekit:cloudflare.cacheWrapper.originDns.type",
         "A, AAAA, CNAME",
     ),
+    "auth Worker JWKS over plain http": (
+        _section("edgekit:cloudflare", **{"edgeAuth.jwksUrl": "http://login.example.com/jwks"}),
+        "edgekit:cloudflare.edgeAuth.jwksUrl",
+        "plain http",
+    ),
+    "auth Worker told to accept HS256": (
+        _section("edgekit:cloudflare", **{"edgeAuth.algorithms": ["ES256", "HS256"]}),
+        "edgekit:cloudflare.edgeAuth.algorithms",
+        "among RS256, ES256, EdDSA",
+    ),
     "all-paths rule tighter than the path rule": (
         _section("edgekit:rateLimits", **{"waf.defaultLimit": 10}),
         "edgekit:rateLimits.waf.defaultLimit",

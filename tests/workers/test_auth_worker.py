@@ -135,3 +135,18 @@ def test_bad_bindings_are_a_clear_500(auth_worker):
 def test_keys_are_private_files(keys, tmp_path: Path):
     auth_keys.load(tmp_path)
     assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "auth").iterdir()} == {"0o600"}
+
+
+def test_a_refusal_logs_the_error_class_and_kid_and_nothing_of_the_token(
+        auth_worker, origin, clock, keys, caplog):
+    serve_jwks(origin, keys.jwks())
+    expired = keys.sign(auth_keys.claims(issuer=ISSUER, audience=AUDIENCE, subject="alice",
+                                         ttl=60, now=clock.now - 3600))
+    with caplog.at_level("INFO", logger="edgekit.twin.workers"):
+        reply = auth_worker().fetch("GET", URL, headers=bearer(expired))
+
+    assert reply.status == 401
+    lines = [record.getMessage() for record in caplog.records]
+    assert f"edge_auth refused: error=expired kid={keys.jwk('ES256')['kid']}" in lines
+    payload = expired.split(".")[1]
+    assert not any(payload in line or "alice" in line for line in lines)
