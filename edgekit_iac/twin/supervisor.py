@@ -202,6 +202,9 @@ class _Starter:
                                f"Worker {script.inputs.get('scriptName')}{hostname}")
         bindings = script.inputs.get("bindings") or []
         uses_demo = any(binding.get("text") == demo_url for binding in bindings)
+        if any(binding.get("name") == "JWKS_URL" for binding in bindings):  # the auth Worker
+            return (f'curl -i -H "Authorization: Bearer $(python -m edgekit_iac token --stack '
+                    f'{self.options.stack} --sub alice)" {listener.url}/api/whoami')
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
