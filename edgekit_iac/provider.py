@@ -47,6 +47,7 @@ COMPONENTS = (
     "EdgeAlarms",
     "EdgeWorker",
     "CachedWorker",
+    "AuthWorker",
     "CloudflareRateLimit",
     "CloudflareLogpush",
     "EdgeCertificate",
@@ -59,6 +60,7 @@ PYTHON_ONLY: dict[str, frozenset[str]] = {
     "WorkerDeploymentArgs": frozenset({"artifact"}),
     "EdgeWorkerArgs": frozenset({"artifact"}),
     "CachedWorkerArgs": frozenset({"artifact"}),
+    "AuthWorkerArgs": frozenset({"artifact"}),
 }
 
 

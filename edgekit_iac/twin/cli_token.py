@@ -15,13 +15,13 @@ their identity provider, whose tokens come from it.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from edgekit_iac import paths
+from edgekit_iac.components.cached_worker import is_loopback
 from edgekit_iac.errors import UserError
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import auth_keys
@@ -54,20 +54,11 @@ def auth_section(stack: str) -> dict[str, Any]:
                         f"stacks/Pulumi.{stack}.yaml)")
     jwks = str(section.get("jwksUrl") or "")
     host = urlsplit(jwks).hostname or ""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise UserError(f"stack {stack!r}'s auth Worker trusts the keys at {jwks}, not the "
                         "twin's; its tokens come from that identity provider. `edgekit token` "
                         "signs for a stack whose edgeAuth.jwksUrl is on loopback (local)")
     return section
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:
