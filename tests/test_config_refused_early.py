@@ -232,8 +232,8 @@ def test_the_api_rule_stays_the_tighter_one(local):
     rules = local.one("cloudflare:index/ruleset:Ruleset").inputs["rules"]
     assert [rule["ratelimit"]["requestsPerPeriod"] for rule in rules] == [100, 200]
     assert rules[1]["expression"] == (
-        '(http.host in {"api.edgekit.localhost" "counter.edgekit.localhost" '
-        '"geo.edgekit.localhost"})'
+        '(http.host in {"api.edgekit.localhost" "auth.edgekit.localhost" '
+        '"counter.edgekit.localhost" "geo.edgekit.localhost"})'
     )
 
 
