@@ -150,3 +150,19 @@ def test_a_refusal_logs_the_error_class_and_kid_and_nothing_of_the_token(
     assert f"edge_auth refused: error=expired kid={keys.jwk('ES256')['kid']}" in lines
     payload = expired.split(".")[1]
     assert not any(payload in line or "alice" in line for line in lines)
+
+
+def test_a_post_body_and_query_reach_the_origin_with_the_claim(auth_worker, origin, clock,
+                                                                keys):
+    serve_jwks(origin, keys.jwks())
+    origin.route("/api/orders", status=201, headers=[("location", "/api/orders/7")])
+
+    reply = auth_worker().fetch("POST", "https://auth.example/api/orders?dry=1", body=b'{"n":1}',
+                                headers={**bearer(token(keys, clock)), "X-Auth-Sub": "root",
+                                         "content-type": "application/json"})
+
+    assert (reply.status, reply.header("location")) == (201, "/api/orders/7")
+    seen = origin.requests_to("/api/orders")[-1]
+    assert (seen.method, seen.path, seen.body) == ("POST", "/api/orders?dry=1", b'{"n":1}')
+    assert seen.headers["x-auth-sub"] == "alice"
+    assert "authorization" not in seen.headers
