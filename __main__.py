@@ -7,6 +7,7 @@ edgekit_iac.stack_args, which checks them all before the first resource is decla
 
 import pulumi
 from edgekit_iac.components import (
+    AuthWorker,
     CachedWorker,
     CloudflareLogpush,
     CloudflareRateLimit,
@@ -90,8 +91,8 @@ def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
     routes = (
         [
             w.route.pattern
-            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo)
-            if w.route.pattern
+            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo, cloudflare.edge_auth)
+            if w is not None and w.route.pattern
         ]
         if cloudflare
         else []
@@ -133,6 +134,14 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
         pulumi.export("counterWorker", counter.script_name)
         pulumi.export("counterWorkerHostnames", counter.hostnames)
         pulumi.export("counterWorkerRoutes", counter.routes)
+    if cloudflare.edge_auth is not None:
+        auth = AuthWorker(
+            "api-auth",
+            stack_args.auth_worker_args(cloudflare, built["edge_auth"], logpush=pushed),
+        )
+        pulumi.export("authWorker", auth.script_name)
+        pulumi.export("authWorkerHostnames", auth.hostnames)
+        pulumi.export("authWorkerRoutes", auth.routes)
     if settings.rate_limits.cloudflare.enabled:
         CloudflareRateLimit("api-rate-limit", stack_args.cloudflare_rate_limit_args(settings))
     if pushed:
@@ -157,6 +166,8 @@ endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
     names += (stack_args.COUNTER_FUNCTION,)
+if settings.cloudflare is not None and settings.cloudflare.edge_auth is not None:
+    names += (stack_args.AUTH_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)
 resizer, log_pipeline = deploy_images(settings, built, endpoint)
 deploy_workers(settings, built, log_pipeline)

@@ -169,31 +169,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def normalize_origin_url(value: Any) -> str:
-    """An https origin (http only on loopback), no credentials/query/fragment, no trailing /."""
+def normalize_origin_url(value: Any, *, owner: str = OWNER, arg: str = "origin_url") -> str:
+    """An https origin (http only on loopback), no credentials/query/fragment, no trailing /.
+
+    `owner` and `arg` name the field in errors (the auth Worker checks its URLs this way)."""
     accepted = (
         'an https URL such as "https://origin.example.com" or "https://api.example.com/v1" '
         "(http only for localhost/127.0.0.1), without credentials, query or fragment"
     )
     if not isinstance(value, str):
-        raise fail(OWNER, "origin_url", f"got {value!r}", accepted)
+        raise fail(owner, arg, f"got {value!r}", accepted)
     parts = urlsplit(value.strip())
     try:
         host, _ = parts.hostname, parts.port  # the port property raises on a bad port
     except ValueError:
-        raise fail(OWNER, "origin_url", f"bad port in {value!r}", accepted) from None
+        raise fail(owner, arg, f"bad port in {value!r}", accepted) from None
     if not host or parts.query or parts.fragment or parts.username or parts.password:
-        raise fail(OWNER, "origin_url", f"got {value!r}", accepted)
+        raise fail(owner, arg, f"got {value!r}", accepted)
     if parts.scheme == "http" and not is_loopback(host):
         raise fail(
-            OWNER,
-            "origin_url",
+            owner,
+            arg,
             f"{value!r} is plain http to a non-loopback host (responses would cross the "
             "internet unencrypted)",
             accepted,
         )
     if parts.scheme not in ("http", "https"):
-        raise fail(OWNER, "origin_url", f"scheme {parts.scheme!r} in {value!r}", accepted)
+        raise fail(owner, arg, f"scheme {parts.scheme!r} in {value!r}", accepted)
     return value.strip().rstrip("/")
 
 

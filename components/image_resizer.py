@@ -52,8 +52,6 @@ from edgekit_iac.components._aws_helpers import (
     statement,
 )
 from edgekit_iac.components._component import EdgeComponent
-from edgekit_iac.functions.image_format import render as image_format
-
 from edgekit_iac.components._security_headers import (
     DEFAULT_REFERRER_POLICY,
     HSTS_DEFAULT_MAX_AGE,
@@ -61,6 +59,7 @@ from edgekit_iac.components._security_headers import (
     response_headers_policy_inputs,
 )
 from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs, check_public_keys
+from edgekit_iac.functions.image_format import render as image_format
 from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:

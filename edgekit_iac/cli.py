@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.purge",
         "delete, invalidate and purge every variant of originals (S3, CloudFront, Cloudflare)",
     ),
+    "token": (
+        "edgekit_iac.twin.cli_token",
+        "print a JWT signed by the local twin's key, for its auth Worker",
+    ),
     "promote": ("edgekit_iac.release.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit_iac.release.rollback", "write a stack's earlier artifact pins back"),
     "smoke": (
@@ -44,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Commands that need an extra's dependencies: {command: (module that must be importable, extra)}.
-NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin")}
+NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin"), "token": ("jwt", "twin")}
 
 
 def missing_extra(command: str) -> str | None:

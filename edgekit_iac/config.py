@@ -35,6 +35,7 @@ from pydantic.alias_generators import to_camel
 
 from edgekit_iac.components._args import field_types
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
+from edgekit_iac.components.auth_worker import AuthWorkerArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
 from edgekit_iac.components.domains import DnsTarget
@@ -258,6 +259,15 @@ EdgeCounterSettings = args_section(
 )
 
 
+EdgeAuthSettings = args_section(
+    "EdgeAuthSettings",
+    AuthWorkerArgs,
+    exclude=_WORKER_WIRED,
+    defaults={"script_name": "edge-auth"},
+    route=(WorkerRoute, ...),
+)
+
+
 class CloudflareSettings(_Section):
     """Program-level: what every Cloudflare component of the stack shares (each checks the
     values as its own account_id, zone_id, compatibility_date and zone_plan)."""
@@ -271,6 +281,8 @@ class CloudflareSettings(_Section):
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
     edge_counter: EdgeCounterSettings | None = None
+    # The JWT auth Worker in front of the origin's API (functions/edge_auth).
+    edge_auth: EdgeAuthSettings | None = None
 
 
 WafSettings = args_section(

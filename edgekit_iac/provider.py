@@ -49,6 +49,7 @@ COMPONENTS = (
     "EdgeAlarms",
     "EdgeWorker",
     "CachedWorker",
+    "AuthWorker",
     "CloudflareRateLimit",
     "CloudflareLogpush",
     "EdgeCertificate",
@@ -61,6 +62,7 @@ PYTHON_ONLY: dict[str, frozenset[str]] = {
     "WorkerDeploymentArgs": frozenset({"artifact"}),
     "EdgeWorkerArgs": frozenset({"artifact"}),
     "CachedWorkerArgs": frozenset({"artifact"}),
+    "AuthWorkerArgs": frozenset({"artifact"}),
 }
 
 

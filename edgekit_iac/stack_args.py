@@ -25,11 +25,12 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic.alias_generators import to_camel
 
-from edgekit_iac.components import cached_worker, worker
+from edgekit_iac.components import auth_worker, cached_worker, worker
 from edgekit_iac.components._args import AWS_REGIONS, ArgsError
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.alarms import check_https_endpoint as _check_https
 from edgekit_iac.components.alarms import validate_args as _validate_alarms
+from edgekit_iac.components.auth_worker import AuthWorkerArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs
 from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
@@ -59,6 +60,7 @@ from edgekit_iac.config import (
 CACHE_WRAPPER_FUNCTION = "cache_wrapper"
 GEO_FUNCTION = "hello_geo"
 COUNTER_FUNCTION = "edge_counter"
+AUTH_FUNCTION = "edge_auth"
 # The edge counter's Durable Object class history, oldest first: add entries, never edit one
 # (each stack's edgekit:cloudflare.edgeCounter.appliedMigrationTag says how far it got).
 COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Counter",)),)
@@ -190,9 +192,21 @@ def counter_worker_args(
     )
 
 
+def auth_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> AuthWorkerArgs:
+    auth = cloudflare.edge_auth
+    assert auth is not None
+    return AuthWorkerArgs(
+        **{**_args_of(auth, AuthWorkerArgs),
+           **_worker_deployment(cloudflare, auth, artifact, logpush)}
+    )
+
+
 def _workers(cloudflare: CloudflareSettings) -> list[Any]:
-    """The stack's Worker sections (the counter only where it is configured)."""
-    optional = [cloudflare.edge_counter] if cloudflare.edge_counter is not None else []
+    """The stack's Worker sections (the counter and auth Worker only where configured)."""
+    optional = [section for section in (cloudflare.edge_counter, cloudflare.edge_auth)
+                if section is not None]
     return [cloudflare.cache_wrapper, cloudflare.hello_geo, *optional]
 
 
@@ -290,6 +304,11 @@ def _check_cached_worker(args: CachedWorkerArgs) -> None:
     worker.validate_args(cached_worker.edge_worker_args(cache), owner=cached_worker.OWNER)
 
 
+def _check_auth_worker(args: AuthWorkerArgs) -> None:
+    bindings = auth_worker.validate_args(args)
+    worker.validate_args(auth_worker.edge_worker_args(args, bindings), owner=auth_worker.OWNER)
+
+
 def _requested_certificate(settings: StackSettings) -> str | None:
     """The certificate edgekit:dns makes edgekit request for the aliases, as a placeholder
     ARN of the right shape (its real ARN exists only at deploy time)."""
@@ -375,6 +394,15 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 lambda: counter_worker_args(cloudflare),
                 worker.validate_args,
                 _worker_keys("cloudflare.edgeCounter"),
+            )
+        )
+    if cloudflare.edge_auth is not None:
+        checks.append(
+            _Check(
+                "cloudflare.edgeAuth",
+                lambda: auth_worker_args(cloudflare),
+                _check_auth_worker,
+                _worker_keys("cloudflare.edgeAuth"),
             )
         )
     if settings.rate_limits.cloudflare.enabled and cloudflare.zone_plan is not None:

@@ -115,6 +115,16 @@ CASES = {
         "edgekit:cloudflare.cacheWrapper.originDns.type",
         "A, AAAA, CNAME",
     ),
+    "auth Worker JWKS over plain http": (
+        _section("edgekit:cloudflare", **{"edgeAuth.jwksUrl": "http://login.example.com/jwks"}),
+        "edgekit:cloudflare.edgeAuth.jwksUrl",
+        "plain http",
+    ),
+    "auth Worker told to accept HS256": (
+        _section("edgekit:cloudflare", **{"edgeAuth.algorithms": ["ES256", "HS256"]}),
+        "edgekit:cloudflare.edgeAuth.algorithms",
+        "among RS256, ES256, EdDSA",
+    ),
     "all-paths rule tighter than the path rule": (
         _section("edgekit:rateLimits", **{"waf.defaultLimit": 10}),
         "edgekit:rateLimits.waf.defaultLimit",
@@ -227,8 +237,8 @@ def test_the_api_rule_stays_the_tighter_one(local):
     rules = local.one("cloudflare:index/ruleset:Ruleset").inputs["rules"]
     assert [rule["ratelimit"]["requestsPerPeriod"] for rule in rules] == [100, 200]
     assert rules[1]["expression"] == (
-        '(http.host in {"api.edgekit.localhost" "counter.edgekit.localhost" '
-        '"geo.edgekit.localhost"})'
+        '(http.host in {"api.edgekit.localhost" "auth.edgekit.localhost" '
+        '"counter.edgekit.localhost" "geo.edgekit.localhost"})'
     )
 
 

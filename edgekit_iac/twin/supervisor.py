@@ -27,7 +27,14 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import local_signing, ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import (
+    auth_keys,
+    local_signing,
+    ports,
+    sample_images,
+    stack_overrides,
+    state,
+)
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -152,7 +159,8 @@ class _Starter:
         opts = self.options
         port = ports.demo_origin_port(opts.port_base, opts.port_overrides,
                                       stack_overrides.loopback_origin_port(config), after)
-        origin = DemoOrigin(port)
+        # The local identity provider's keys: the demo origin serves their JWKS.
+        origin = DemoOrigin(port, jwks=auth_keys.load(self.files.root).jwks_bytes())
         self.stoppers.append(origin.stop)
         return origin
 
@@ -202,6 +210,9 @@ class _Starter:
                                f"Worker {script.inputs.get('scriptName')}{hostname}")
         bindings = script.inputs.get("bindings") or []
         uses_demo = any(binding.get("text") == demo_url for binding in bindings)
+        if any(binding.get("name") == "JWKS_URL" for binding in bindings):  # the auth Worker
+            return (f'curl -i -H "Authorization: Bearer $(python -m edgekit_iac token --stack '
+                    f'{self.options.stack} --sub alice)" {listener.url}/api/whoami')
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
