@@ -1,6 +1,8 @@
 """The Lambda@Edge image resizer handler against moto S3, with real generated images.
 
-Events follow AWS's documented origin-request shape (Records[0].cf.config + request).
+Events follow AWS's documented origin-request shape (Records[0].cf.config + request). The
+handler's own S3 client speaks HTTP, so moto runs as a server on 127.0.0.1 (one per module,
+reset before each test), reached through AWS_ENDPOINT_URL_S3 as in the local twin.
 """
 
 from __future__ import annotations
@@ -8,11 +10,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import urllib.request
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from . import images
@@ -35,17 +37,28 @@ def handler(modules, monkeypatch):
     return module
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def s3(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+def s3(monkeypatch, moto_endpoint):
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (moto on 127.0.0.1)
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def put(s3, key: str, data: bytes) -> None:
@@ -440,18 +453,19 @@ def test_oversized_original_is_refused_before_downloading(handler, s3, monkeypat
 
 
 def slow_down(operation):
-    return ClientError(
-        {
-            "Error": {"Code": "SlowDown", "Message": "Please reduce your rate."},
-            "ResponseMetadata": {"HTTPStatusCode": 503},
-        },
-        operation,
+    """What the S3 client raises once S3 kept answering SlowDown (its retries exhausted)."""
+    return lambda client_error, transport_error: client_error(
+        503, "SlowDown", "Please reduce your rate.", operation
     )
 
 
-def raising(exc):
+def raising(failure):
+    """A stand-in S3 call raising `failure(ClientError, TransportError)` of the S3 client."""
+
     def fail(**kwargs):
-        raise exc
+        import s3 as s3_module  # the resizer's S3 client (on sys.path with the handler)
+
+        raise failure(s3_module.ClientError, s3_module.TransportError)
 
     return fail
 
@@ -460,16 +474,13 @@ def raising(exc):
     "failure",
     [
         slow_down("HeadObject"),
-        ClientError(
-            {
-                "Error": {"Code": "InternalError", "Message": "We encountered an error"},
-                "ResponseMetadata": {"HTTPStatusCode": 500},
-            },
-            "HeadObject",
+        lambda client_error, _: client_error(
+            500, "InternalError", "We encountered an error", "HeadObject"
         ),
-        EndpointConnectionError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
-        ReadTimeoutError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
+        lambda _, transport_error: transport_error("connection refused"),
+        lambda _, transport_error: transport_error("read timeout"),
     ],
+    ids=["slow-down", "internal-error", "unreachable", "timeout"],
 )
 def test_s3_throttling_or_outage_is_an_uncached_503(handler, s3, monkeypatch, failure):
     client = handler.s3_client(REGION)
