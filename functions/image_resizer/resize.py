@@ -124,9 +124,19 @@ def _pillow():
 
 @cache
 def encodable_formats() -> frozenset[str]:
-    """Output format names this Pillow build can write (avif needs libavif)."""
-    image = _pillow()
-    return frozenset(name for name, (pil_format, _) in _OUTPUTS.items() if pil_format in image.SAVE)
+    """Output format names this Pillow build can write (webp and avif need their extensions).
+
+    Found from which of Pillow's extension modules are present, without importing Pillow's
+    Image (tens of ms on a cold start): requests answered without resizing (a stored variant,
+    a 400) need this list but no pixels. Pillow registers the WebP and AVIF savers exactly
+    when ``PIL._webp`` and ``PIL._avif`` import (a test holds the two answers equal).
+    """
+    from importlib.util import find_spec
+
+    optional = {"webp": "PIL._webp", "avif": "PIL._avif"}
+    return frozenset(
+        name for name in _OUTPUTS if name not in optional or find_spec(optional[name]) is not None
+    )
 
 
 def fit_within(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 
 import boto3
@@ -314,6 +317,29 @@ def test_stored_variant_is_served_without_resizing_again(handler, s3, modules, m
     assert calls == []  # one HEAD, no download, no resize, no second put
     assert is_rewrite(again)
     assert again["uri"] == "/resized/400x300/webp/cat.jpg"
+
+
+NO_PILLOW_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import handler
+answers = [handler.handler(event, None).get("status", "rewrite")
+           for event in json.loads(sys.argv[2])]
+print(json.dumps({"answers": answers, "pillow": "PIL.Image" in sys.modules}))
+"""
+
+
+def test_requests_that_do_not_resize_never_import_pillow(handler, s3):
+    # A fresh process (this one has Pillow loaded): a 400 and a stored variant need no pixels.
+    put(s3, "cat.jpg", images.small_jpeg())
+    served_image(handler.handler(origin_request("/images/400x300/cat.jpg", "format=webp"), None))
+    events = [origin_request("/images/401x300/cat.jpg"),
+              origin_request("/images/400x300/cat.jpg", "format=webp")]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PILLOW_PROBE, str(images.RESIZER_DIR), json.dumps(events)],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    )
+    assert json.loads(done.stdout) == {"answers": ["400", "rewrite"], "pillow": False}
 
 
 def test_variant_uri_is_percent_encoded(handler, s3):
