@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.resize_bench import EDGEKIT, NAIVE, VIPS, VIPS_THREADS
+from bench.resize_bench import EDGEKIT, EDGEKIT_THREADS, NAIVE, VIPS, VIPS_THREADS
 
 JSON_NAME, MARKDOWN_NAME = "results.json", "RESULTS.md"
 
@@ -120,6 +120,15 @@ def key_figures(items: dict[str, Any]) -> str:
                     f"{row.get(f'faster_than_{NAIVE}', '-')}); bytes edgekit/libvips "
                     f"{number(row.get(f'bytes_{EDGEKIT}/{VIPS}_geomean'))}, edgekit/naive "
                     f"{number(row.get(f'bytes_{EDGEKIT}/{NAIVE}_geomean'))}.")
+            if row["source_format"] == "png" and row["output_format"] == "jpeg":
+                lines.append(
+                    f"- Resize PNG->JPEG ({row['cases']} cases): edgekit/libvips time "
+                    f"{number(row.get(f'time_{EDGEKIT}/{VIPS}_geomean'))} (geometric mean, "
+                    f"worst {number(row.get(f'time_{EDGEKIT}/{VIPS}_worst'))}); lowest PSNR "
+                    f"{number(row.get(f'psnr_{EDGEKIT}_min'), 1)} dB vs libvips "
+                    f"{number(row.get(f'psnr_{VIPS}_min'), 1)} dB, lowest SSIM "
+                    f"{number(row.get(f'ssim_{EDGEKIT}_min'), 4)} vs "
+                    f"{number(row.get(f'ssim_{VIPS}_min'), 4)}.")
         for case in resize["cases"]:
             if case["output_format"] == "jpeg" and case["box"] == "400x300" and \
                     case["original"].startswith("large"):
@@ -194,7 +203,8 @@ def key_figures(items: dict[str, Any]) -> str:
 
 
 def resize_section(item: dict[str, Any]) -> str:
-    names = [n for n in (EDGEKIT, VIPS, VIPS_THREADS, NAIVE) if n in item["implementations"]]
+    names = [n for n in (EDGEKIT, VIPS, EDGEKIT_THREADS, VIPS_THREADS, NAIVE)
+             if n in item["implementations"]]
     parts = [
         "Implementations: " + "; ".join(f"**{n}** = {item['implementations'][n]}" for n in names)
         + f". Quality {item['quality']}; libvips: {item['libvips']} (default thread pool "
@@ -237,6 +247,35 @@ def resize_section(item: dict[str, Any]) -> str:
     parts.append(table(["formats", "cases", "time vs libvips", "faster", "worst",
                         "bytes vs libvips", "time vs naive", "faster", "bytes vs naive",
                         "Δpx max"], rows))
+    parts += ["", "### Verdicts, matched threads, and quality against a reference", "",
+              "Per group: edgekit against libvips per case as faster / tie / slower (a ratio "
+              "within the two sides' interquartile noise band is a tie); with threads = cores "
+              "on both sides (`edgekit_threads` / `libvips_threads`, geometric mean); and for "
+              "PNG originals the lowest PSNR (dB) and SSIM of each side's output against a "
+              "one-pass Lanczos resize of the fully decoded original.", ""]
+    quality_rows = []
+    for row in item["summary"]:
+        verdicts = row.get(f"verdicts_{EDGEKIT}/{VIPS}", {})
+        quality_rows.append([
+            f"{row['source_format']} -> {row['output_format']}",
+            " / ".join(str(verdicts.get(v, 0)) for v in ("faster", "tie", "slower")),
+            number(row.get(f"time_{EDGEKIT_THREADS}/{VIPS_THREADS}_geomean")),
+            number(row.get(f"psnr_{EDGEKIT}_min"), 1), number(row.get(f"psnr_{VIPS}_min"), 1),
+            number(row.get(f"ssim_{EDGEKIT}_min"), 4), number(row.get(f"ssim_{VIPS}_min"), 4),
+        ])
+    parts.append(table(["formats", "faster / tie / slower", "threads: edgekit vs libvips",
+                        "PSNR edgekit", "PSNR libvips", "SSIM edgekit", "SSIM libvips"],
+                       quality_rows))
+    if item.get("png_decode"):
+        parts += ["", "### PNG decode alone (one thread)", "",
+                  "Both sides inflate with zlib-ng (Pillow's wheels and libvips' build); what "
+                  "is left after decoding is resampling and encoding.", ""]
+        parts.append(table(
+            ["original", "Pillow ms", "libvips ms", "Pillow / libvips"],
+            [[d["original"], spread(d["pillow_ms"]).removesuffix(" ms"),
+              spread(d["libvips_ms"]).removesuffix(" ms"),
+              f"{d['pillow/libvips']['ratio']:.2f} ({d['pillow/libvips']['verdict']})"]
+             for d in item["png_decode"]]))
     parts += ["", "### JPEG -> JPEG, every case", ""]
     parts.append(_case_table([c for c in item["cases"]
                               if c["source_format"] == c["output_format"] == "jpeg"], names))
