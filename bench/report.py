@@ -196,6 +196,21 @@ def key_figures(items: dict[str, Any]) -> str:
         lines.append("- Program scale: " + ", ".join(
             f"{row['components']} resizer(s) {row['time_s']['median']:.2f} s"
             for row in scale["rows"]) + " under the mock runtime.")
+    memory = items.get("memory", {})
+    if memory.get("status") == "ok":
+        lines.append(f"- Peak RSS of one resize of a {memory['megapixels']:g} MP PNG: "
+                     f"{memory['png_worst_peak_mib']:.0f} MiB at worst (goal: under "
+                     f"{memory['limit_mib']} MiB).")
+    cost = items.get("cost", {})
+    if cost.get("status") == "ok":
+        alternatives = cost["alternatives_usd_per_million"]
+        lines.append(
+            f"- Cost per million resizes: ${alternatives['edgekit_lambda_edge']:.2f} on "
+            f"Lambda@Edge at the recommended {cost['recommended_memory_mb']} MB (stack default "
+            f"{cost['stack_default_memory_mb']} MB), against "
+            f"${alternatives['dit_api_gateway_lambda_same_work']:.2f} for DIT's API Gateway + "
+            f"Lambda with the same work and ${alternatives['cloudflare_images']:.2f} for "
+            "Cloudflare Images transformations.")
     return "\n".join(lines) or "(no item ran)"
 
 
@@ -481,6 +496,70 @@ def program_scale_section(item: dict[str, Any]) -> str:
     ])
 
 
+def memory_section(item: dict[str, Any]) -> str:
+    rows = [[f"{r['original']} ({r['source']})", r["box"], r["implementation"],
+             f"{r['bytes'] / 1e6:.1f}", f"{r['before_mib']:.0f}", f"{r['peak_mib']:.0f}",
+             f"{r['peak_mib'] - r['before_mib']:.0f}"] for r in item["rows"]]
+    return "\n".join([
+        f"A photo-like original of {item['megapixels']:g} MP, resized in a fresh interpreter "
+        "per row; peak RSS (VmHWM) of the whole process, with the original's bytes already "
+        "in memory as in the handler. Goal: the PNG under "
+        f"{item['limit_mib']} MiB; worst PNG peak here: {item['png_worst_peak_mib']:.0f} MiB.",
+        "",
+        table(["original", "box", "by", "file MB", "RSS before MiB", "peak RSS MiB",
+               "growth MiB"], rows),
+    ])
+
+
+def cost_section(item: dict[str, Any]) -> str:
+    model, prices = item["model"], item["prices"]
+    rows = [[str(s["memory_mb"]), f"{s['vcpu_share']:.2f}", f"{s['mean_ms']:.0f}",
+             f"{s['p95_ms']:.0f}", f"${s['usd_per_million']:.2f}",
+             "yes" if s["fits_default_pixel_budget"] else "no"] for s in item["sizes"]]
+    alternatives = item["alternatives_usd_per_million"]
+    cpu = item["cpu_ms"]
+    return "\n".join([
+        f"Measured work: {cpu['n']} resizes (originals x sizes x formats, see `results.json`), "
+        f"CPU time per resize on this machine ({model['cpu_model']}): median "
+        f"{cpu['median']:.0f} ms, p95 {cpu['p95']:.0f} ms, max {cpu['max']:.0f} ms, one "
+        "thread. Model: Lambda gives CPU in proportion to memory, one vCPU at "
+        f"{model['mb_per_vcpu']} MB (AWS Lambda Developer Guide, *Configure Lambda function "
+        "memory*); the single-threaded resize runs at min(1, M/1769) of a vCPU, so duration "
+        f"= {model['s3_io_ms']:.0f} ms of S3 I/O + CPU time x {model['host_to_lambda']:g} / "
+        "min(1, M/1769) (one Lambda vCPU taken as one core of this machine: an assumption, "
+        "no Lambda is reachable from here). Lambda@Edge prices "
+        f"(looked up {prices['looked_up']}, aws.amazon.com/lambda/pricing): "
+        f"${prices['lambda_edge_per_request'] * 1e6:.2f} per million requests and "
+        f"${prices['lambda_edge_per_gb_second']:.8f} per GB-second, billed per ms.",
+        "",
+        table(["memory MB", "vCPU share", "mean ms", "p95 ms", "per million resizes",
+               f"fits 50 MP (>= {item['memory_floor_mb']} MB)"], rows),
+        "",
+        f"**Recommendation**: {item['recommended_memory_mb']} MB, the cheapest size that fits "
+        f"the default pixel budget and keeps p95 under {model['target_p95_ms']:.0f} ms for a "
+        "cache miss (below 1,769 MB a CPU-bound resize costs about the same at any memory, "
+        "since its duration falls as memory rises; the S3 wait is what more memory makes "
+        "dearer). The stack default is "
+        f"{item['stack_default_memory_mb']} MB "
+        + ("(follows it)." if item["default_follows_recommendation"] else
+           "(**does not follow it**)."),
+        "",
+        "Per million resized images (unique transformations), compute and requests only "
+        "(CloudFront, S3 and transfer are common to all and left out):",
+        "",
+        table(["option", "USD per million"], [
+            ["edgekit on Lambda@Edge, recommended memory",
+             f"${alternatives['edgekit_lambda_edge']:.2f}"],
+            [f"DIT (API Gateway REST + regional Lambda at {alternatives['dit_memory_mb']} MB), "
+             "same measured work", f"${alternatives['dit_api_gateway_lambda_same_work']:.2f}"],
+            ["DIT, its own published estimate (1 M transformations, 350 ms: API Gateway "
+             "$11.00 + Lambda $10.93)", f"${alternatives['dit_published_estimate']:.2f}"],
+            ["Cloudflare Images transformations ($0.50 per 1,000 unique, 5,000 a month "
+             "included)", f"${alternatives['cloudflare_images']:.2f}"],
+        ]),
+    ])
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "resize": resize_section,
     "cold_start": cold_start_section,
@@ -490,4 +569,6 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "origin_offload": offload_section,
     "program_scale": program_scale_section,
     "worker_startup": worker_startup_section,
+    "memory": memory_section,
+    "cost": cost_section,
 }
