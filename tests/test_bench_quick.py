@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "twin_http",
-         "origin_offload", "program_scale", "worker_startup")
+         "origin_offload", "program_scale", "worker_startup", "memory", "cost")
 
 
 @pytest.fixture(scope="module")
