@@ -223,7 +223,7 @@ def _deployable_bundle() -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     from edgekit_iac.bundle.build import build_function
 
-    repeats = 2 if quick else 12
+    repeats = 1 if quick else 12
     bytecode_state = precompile_runtime_packages()
     host_bundle = build_function("image_resizer", python_version="host")
     original = corpus.encode(corpus.photo_like((1600, 1200), 2), "JPEG", quality=85)

@@ -24,7 +24,7 @@ ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "twin_http
 def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          cwd=REPO, capture_output=True, text=True, timeout=450,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return done, out
 
