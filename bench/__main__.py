@@ -32,6 +32,8 @@ ITEMS = {
     "origin_offload": "bench.offload",
     "program_scale": "bench.program_scale",
     "worker_startup": "bench.worker_startup",
+    "memory": "bench.decode_memory",
+    "cost": "bench.cost",
 }
 SCHEMA_VERSION = 1
 BENCH_DIR = Path(__file__).resolve().parent

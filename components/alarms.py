@@ -82,7 +82,7 @@ EDGE_FUNCTION_ERROR_METRICS = (
 
 # OriginLatency is measured only on requests CloudFront could not answer from its cache, so
 # its p95 is the p95 of what a miss costs, and a miss here is a resize. What one costs
-# (bench/RESULTS.md, 2-core machine; Lambda at 1536 MB has about one such core): decoding a
+# (bench/RESULTS.md, 2-core machine; Lambda at 1769 MB has one such core): decoding a
 # 12 MP phone JPEG and encoding the largest allowed size takes 100 ms (JPEG) to 230 ms
 # (AVIF) and 320 ms (PNG); a cold start adds about 325 ms (handler import + first request)
 # before Lambda's own init; reading a 2-5 MB original from the bucket's region into a

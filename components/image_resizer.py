@@ -177,9 +177,11 @@ class EdgeImageResizerArgs:
     to decode: 128 MB + 18 bytes per pixel must fit (see `required_memory_mb`).
     Default: 50_000_000 (the resizer's own default; needs 987 MB)."""
 
-    memory_mb: int = 1536
+    memory_mb: int = 1024
     """Lambda memory (CPU scales with it), 128..10240 MB, at least
-    `required_memory_mb(max_pixels)`. Default: 1536."""
+    `required_memory_mb(max_pixels)`. Default: 1024, the cheapest size that fits the default
+    pixel budget and keeps a resize's modelled p95 under a second (bench/RESULTS.md, "Cost
+    of a million resizes"; a single-threaded resize gains nothing above 1769 MB)."""
 
     timeout_seconds: int = 30
     """Lambda timeout, 1..30 s (the Lambda@Edge origin-trigger limit). Default: 30."""

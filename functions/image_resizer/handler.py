@@ -250,31 +250,19 @@ def bucket_and_region(domain_name: str, region: str | None) -> tuple[str, str]:
 def s3_client(region: str):
     """One S3 client per region for the life of the Lambda instance (created on first use).
 
-    Made through botocore's session: the same client ``boto3.client("s3")`` returns, without
-    importing boto3 itself, which measured ~40 ms (of ~230 ms) off the first request. It
-    honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, which is how tests and the local twin
-    point it at moto. Timeouts and retries are bounded to stay within the 30 s limit.
+    The resizer's own small S3 client (s3.py: stdlib only, SigV4, botocore's retry and error
+    shapes), not botocore's: importing botocore and creating its client cost more than the
+    rest of a cold start (bench/cold_start.py). It honours AWS_ENDPOINT_URL_S3 /
+    AWS_ENDPOINT_URL, which is how tests and the local twin point it at moto. Timeouts and
+    retries are bounded to stay within the 30 s limit.
     """
     client = _S3_CLIENTS.get(region)
     if client is None:
-        from botocore.config import Config
+        import s3
 
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=3,
-            read_timeout=10,
-        )
-        client = _botocore_session().create_client("s3", region_name=region, config=config)
+        client = s3.S3Client(region, connect_timeout=3, read_timeout=10, max_attempts=3)
         _S3_CLIENTS[region] = client
     return client
-
-
-@cache
-def _botocore_session():
-    """Shared so that clients for several regions load the S3 service model only once."""
-    from botocore.session import get_session
-
-    return get_session()
 
 
 class OriginStore:
@@ -336,10 +324,10 @@ class OriginStore:
 
 @cache
 def _s3_errors() -> tuple[type[Exception], ...]:
-    """botocore's exception types, imported only once S3 is actually called."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """The S3 client's exception types, imported only once S3 is actually called."""
+    import s3
 
-    return ClientError, BotoCoreError
+    return s3.ClientError, s3.TransportError
 
 
 def _s3_error_code(exc: Exception) -> str | None:
@@ -352,7 +340,7 @@ def _s3_error_code(exc: Exception) -> str | None:
 def storage_failure(exc: Exception, doing: str) -> ErrorReply:
     """Map an S3 failure to a reply CloudFront will not cache, and log it."""
     code = _s3_error_code(exc)
-    if code is None:  # BotoCoreError: connection refused/reset, timeouts, DNS
+    if code is None:  # TransportError: connection refused/reset, timeouts, DNS
         code, status = type(exc).__name__, 0
         retryable = True
     else:

@@ -1,6 +1,8 @@
 """The Lambda@Edge image resizer handler against moto S3, with real generated images.
 
-Events follow AWS's documented origin-request shape (Records[0].cf.config + request).
+Events follow AWS's documented origin-request shape (Records[0].cf.config + request). The
+handler's own S3 client speaks HTTP, so moto runs as a server on 127.0.0.1 (one per module,
+reset before each test), reached through AWS_ENDPOINT_URL_S3 as in the local twin.
 """
 
 from __future__ import annotations
@@ -8,11 +10,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
+import urllib.request
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from . import images
@@ -35,17 +40,28 @@ def handler(modules, monkeypatch):
     return module
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def s3(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+def s3(monkeypatch, moto_endpoint):
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (moto on 127.0.0.1)
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def put(s3, key: str, data: bytes) -> None:
@@ -303,6 +319,29 @@ def test_stored_variant_is_served_without_resizing_again(handler, s3, modules, m
     assert again["uri"] == "/resized/cat.jpg/400x300/webp"
 
 
+NO_PILLOW_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import handler
+answers = [handler.handler(event, None).get("status", "rewrite")
+           for event in json.loads(sys.argv[2])]
+print(json.dumps({"answers": answers, "pillow": "PIL.Image" in sys.modules}))
+"""
+
+
+def test_requests_that_do_not_resize_never_import_pillow(handler, s3):
+    # A fresh process (this one has Pillow loaded): a 400 and a stored variant need no pixels.
+    put(s3, "cat.jpg", images.small_jpeg())
+    served_image(handler.handler(origin_request("/images/400x300/cat.jpg", "format=webp"), None))
+    events = [origin_request("/images/401x300/cat.jpg"),
+              origin_request("/images/400x300/cat.jpg", "format=webp")]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PILLOW_PROBE, str(images.RESIZER_DIR), json.dumps(events)],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    )
+    assert json.loads(done.stdout) == {"answers": ["400", "rewrite"], "pillow": False}
+
+
 def test_variant_uri_is_percent_encoded(handler, s3):
     put(s3, "big photo?.jpg", images.large_photo_jpeg())
     result = handler.handler(
@@ -440,18 +479,19 @@ def test_oversized_original_is_refused_before_downloading(handler, s3, monkeypat
 
 
 def slow_down(operation):
-    return ClientError(
-        {
-            "Error": {"Code": "SlowDown", "Message": "Please reduce your rate."},
-            "ResponseMetadata": {"HTTPStatusCode": 503},
-        },
-        operation,
+    """What the S3 client raises once S3 kept answering SlowDown (its retries exhausted)."""
+    return lambda client_error, transport_error: client_error(
+        503, "SlowDown", "Please reduce your rate.", operation
     )
 
 
-def raising(exc):
+def raising(failure):
+    """A stand-in S3 call raising `failure(ClientError, TransportError)` of the S3 client."""
+
     def fail(**kwargs):
-        raise exc
+        import s3 as s3_module  # the resizer's S3 client (on sys.path with the handler)
+
+        raise failure(s3_module.ClientError, s3_module.TransportError)
 
     return fail
 
@@ -460,16 +500,13 @@ def raising(exc):
     "failure",
     [
         slow_down("HeadObject"),
-        ClientError(
-            {
-                "Error": {"Code": "InternalError", "Message": "We encountered an error"},
-                "ResponseMetadata": {"HTTPStatusCode": 500},
-            },
-            "HeadObject",
+        lambda client_error, _: client_error(
+            500, "InternalError", "We encountered an error", "HeadObject"
         ),
-        EndpointConnectionError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
-        ReadTimeoutError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
+        lambda _, transport_error: transport_error("connection refused"),
+        lambda _, transport_error: transport_error("read timeout"),
     ],
+    ids=["slow-down", "internal-error", "unreachable", "timeout"],
 )
 def test_s3_throttling_or_outage_is_an_uncached_503(handler, s3, monkeypatch, failure):
     client = handler.s3_client(REGION)

@@ -77,6 +77,14 @@ def test_encodable_formats_cover_the_web_formats(resize):
     assert {"jpeg", "png", "webp"} <= resize.encodable_formats()
 
 
+def test_encodable_formats_are_the_savers_pillow_registers(resize):
+    # encodable_formats() looks for Pillow's extensions without importing Image; what Pillow
+    # itself registers once the plugins are imported must be the same list.
+    image = resize._pillow()
+    registered = {name for name, (pil, _) in resize._OUTPUTS.items() if pil in image.SAVE}
+    assert resize.encodable_formats() == registered
+
+
 def test_unknown_output_format_is_refused_naming_the_accepted_ones(resize):
     with pytest.raises(ValueError, match="accepted: .*jpeg.*png.*webp"):
         resize.resize(images.small_jpeg(), (150, 150), "gif")
