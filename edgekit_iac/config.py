@@ -315,8 +315,8 @@ RealtimeLogSettings = args_section(
     "RealtimeLogSettings",
     EdgeLogPipelineArgs,
     # retentionDays is logging's (the bucket keeps Logpush's files too); force_destroy
-    # follows images.forceDestroyBucket.
-    exclude=("retention_days", "force_destroy", "protect_data"),
+    # follows images.forceDestroyBucket; the bucket policy is Logpush's when it is on.
+    exclude=("retention_days", "force_destroy", "protect_data", "external_bucket_policy"),
     enabled=(bool, True),
 )
 
