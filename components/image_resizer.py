@@ -90,6 +90,8 @@ BYTES_PER_PIXEL = 18
 # What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
 # measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
 BASELINE_MEMORY_MB = 128
+MAX_QUALITY_PRESETS = 8
+MAX_FRAMES_RANGE = (1, 1000)
 # A year: what edgekit lets a variant be cached for at most.
 MAX_TTL_LIMIT = 31_536_000
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
@@ -131,6 +133,27 @@ class EdgeImageResizerArgs:
 
     quality: int = 80
     """Encoder quality for JPEG/WebP/AVIF output, 1..100. Default: 80."""
+
+    quality_presets: Sequence[int] = contract.DEFAULT_QUALITY_PRESETS
+    """The values `?q=` may take, each 1..100, at most 8 (each is one more variant per size
+    and parameter set); any other `q` is a 400, and one equal to `quality` is the same as no
+    `q`. Default: 60, 75, 90."""
+
+    on_error: str = contract.DEFAULT_ON_ERROR
+    """What a missing (404), non-image (415) or corrupt (422) original answers: "status"
+    (that JSON error), "redirect" (a 302 to `/{key}`, the original's own URL on this
+    distribution) or "fallback" (`fallback_key` resized like the request, cached for 60 s,
+    with `X-Edgekit-Fallback: 1`). Limits (pixels, frames, bytes) always answer their 422.
+    Default: "status"."""
+
+    fallback_key: str | None = None
+    """The placeholder's key in the originals bucket (printable ASCII, not under
+    `resized/`); required with on_error="fallback" and refused otherwise. Default: None."""
+
+    max_frames: int = contract.DEFAULT_MAX_FRAMES
+    """Animated GIF/WebP originals with more frames are refused with a 422 (`?frames=1` still
+    serves the first frame), 1..1000; frames x pixels also count against `max_pixels`.
+    Default: 200."""
 
     max_pixels: int = 50_000_000
     """Originals with more pixels than this are refused before decoding (decompression
@@ -261,6 +284,43 @@ def normalize_sizes(sizes: Any) -> tuple[str, ...]:
     return tuple(canonical)
 
 
+def normalize_quality_presets(presets: Any) -> tuple[int, ...]:
+    """The presets, sorted, duplicates dropped."""
+    low, high = QUALITY_RANGE
+    accepted = f"a non-empty list of at most {MAX_QUALITY_PRESETS} integers {low}..{high}"
+    if isinstance(presets, str) or not isinstance(presets, Sequence):
+        raise _fail("quality_presets", f"got {presets!r}, not a list", accepted)
+    values = sorted({_int_in("quality_presets", value, low, high) for value in presets})
+    if not values or len(values) > MAX_QUALITY_PRESETS:
+        raise _fail("quality_presets", f"got {len(values)} distinct values", accepted)
+    return tuple(values)
+
+
+def _check_on_error(on_error: Any, fallback_key: Any) -> tuple[str, str | None]:
+    if on_error not in contract.ON_ERROR_MODES:
+        raise _fail("on_error", f"got {on_error!r}", ", ".join(contract.ON_ERROR_MODES))
+    wanted = on_error == contract.ON_ERROR_FALLBACK
+    if wanted and fallback_key is None:
+        raise _fail(
+            "fallback_key",
+            'on_error="fallback" needs a placeholder',
+            "the key of a placeholder image in the originals bucket, e.g. 'placeholders/x.png'",
+        )
+    if not wanted and fallback_key is not None:
+        raise _fail(
+            "fallback_key",
+            f"given with on_error={on_error!r}, where it would never be used",
+            'a fallback_key together with on_error="fallback", or neither',
+        )
+    if fallback_key is not None:
+        accepted = "a printable ASCII key of the originals bucket, not under 'resized/'"
+        if not isinstance(fallback_key, str) or not fallback_key.isascii():
+            raise _fail("fallback_key", f"got {fallback_key!r}", accepted)
+        if problem := contract.key_problem(fallback_key):
+            raise _fail("fallback_key", f"{fallback_key!r}: {problem}", accepted)
+    return on_error, fallback_key
+
+
 def _normalize_aliases(aliases: Any, certificate_arn: Any) -> tuple[str, ...]:
     accepted = 'a list of DNS names such as "img.example.com" or "*.example.com"'
     names = [name.lower().rstrip(".") for name in _strings("aliases", aliases, accepted)]
@@ -369,11 +429,16 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     geo_type, geo_locations = _normalize_geo(args.geo_restriction_type, args.geo_locations)
     max_pixels = _int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE)
     memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
+    on_error, fallback_key = _check_on_error(args.on_error, args.fallback_key)
     _check_pixel_budget(max_pixels, memory_mb)
     return replace(
         args,
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
+        quality_presets=normalize_quality_presets(args.quality_presets),
+        on_error=on_error,
+        fallback_key=fallback_key,
+        max_frames=_int_in("max_frames", args.max_frames, *MAX_FRAMES_RANGE),
         max_pixels=max_pixels,
         memory_mb=memory_mb,
         timeout_seconds=_int_in(
@@ -548,7 +613,17 @@ def settings_headers(settings: EdgeImageResizerArgs) -> list[dict[str, str]]:
         },
         {"name": contract.QUALITY_HEADER, "value": str(settings.quality)},
         {"name": contract.MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
-    ]
+        {
+            "name": contract.QUALITY_PRESETS_HEADER,
+            "value": ",".join(str(q) for q in settings.quality_presets),
+        },
+        {"name": contract.ON_ERROR_HEADER, "value": settings.on_error},
+        {"name": contract.MAX_FRAMES_HEADER, "value": str(settings.max_frames)},
+    ] + (  # omitted rather than empty: an empty value is a perpetual diff
+        [{"name": contract.FALLBACK_KEY_HEADER, "value": settings.fallback_key}]
+        if settings.fallback_key is not None
+        else []
+    )
 
 
 def _default_artifact() -> Artifact:

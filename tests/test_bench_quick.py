@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "twin_http",
+ITEMS = ("resize", "resize_options", "cold_start", "cache_hit_path", "twin_throughput", "twin_http",
          "origin_offload", "program_scale", "worker_startup")
 
 

@@ -80,6 +80,11 @@ CASES = {
         "edgekit:images.maxPixels",
         "bytes per pixel",
     ),
+    "fallback without a placeholder": (
+        _section("edgekit:images", onError="fallback"),
+        "edgekit:images.fallbackKey",
+        "placeholder image in the originals bucket",
+    ),
     "requests per period 1e20": (
         _section("edgekit:rateLimits", **{"cloudflare.requestsPerPeriod": 10**20}),
         "edgekit:rateLimits.cloudflare.requestsPerPeriod",

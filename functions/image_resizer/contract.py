@@ -13,6 +13,7 @@ the same file as `edgekit_iac.functions.image_resizer.contract`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -153,6 +154,35 @@ class ResizeRequest:
     def box(self) -> tuple[int, int]:
         """The box the image is fitted into: the requested size times dpr."""
         return self.width * self.dpr, self.height * self.dpr
+
+
+# Variant keys add at most 61 bytes ("resized/" + "/4096x4096/" + the longest descriptor,
+# 42), and S3 keys stop at 1024.
+MAX_KEY_BYTES = 960
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot name an original (percent-decoded), or None when it can."""
+    if not key:
+        return "the image key is empty; expected /images/WIDTHxHEIGHT/KEY"
+    if key.startswith("/"):
+        return "the image key must be relative, not start with '/'"
+    if any(unicodedata.category(char) == "Cc" for char in key):
+        return "the image key must not contain control characters"
+    if any(segment in ("", ".", "..") for segment in key.split("/")):
+        return "the image key must not contain empty, '.' or '..' path segments"
+    if key.startswith(RESIZED_PREFIX):
+        # Stored variants live there: resizing one would store a variant of a variant, one
+        # more level per request, each a full resize (issue 11).
+        return (
+            f"the image key must not be under '{RESIZED_PREFIX}', where resized variants are "
+            "stored; ask for the original's key"
+        )
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        return f"the image key is longer than {MAX_KEY_BYTES} bytes"
+    if any(unicodedata.category(char) == "Cs" for char in key):
+        return "the image key must be valid Unicode"
+    return None
 
 
 def parse_size(text: str) -> tuple[int, int] | None:

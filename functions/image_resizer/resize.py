@@ -592,6 +592,13 @@ def _for_output(image_module, im, pil_format: str):
         flat = image_module.new(opaque_mode, im.size, white)
         flat.paste(im.convert(opaque_mode), mask=im.getchannel("A"))
         return flat
+    if pil_format == "GIF" and im.mode == "RGB":
+        # GIF needs a palette. Pillow's saver would quantize with median cut: 31 ms per
+        # 150x150 frame, which puts a 200-frame 400x300 animation over Lambda@Edge's 30 s.
+        # Fast octree is 13x faster for 2.4 dB less PSNR and 3% more bytes (measured on
+        # bench/resize_options_bench.py's animation). Frames with alpha keep Pillow's path,
+        # which keeps their transparency.
+        return im.quantize(256, method=image_module.Quantize.FASTOCTREE)
     return im
 
 

@@ -27,7 +27,6 @@ present but malformed is a deployment mistake, not a viewer's: it raises ``Setti
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
@@ -52,10 +51,7 @@ from contract import (
 )
 
 PREFIX = contract.PATH_PREFIX
-VARIANT_PREFIX = contract.VARIANT_PREFIX
-# Variant keys add at most 61 bytes ("resized/" + "/4096x4096/" + the longest descriptor,
-# 42), and S3 keys stop at 1024.
-MAX_KEY_BYTES = 960
+MAX_KEY_BYTES = contract.MAX_KEY_BYTES
 
 DEFAULT_ALLOWED_SIZES = contract.DEFAULT_SIZES
 
@@ -110,7 +106,7 @@ def parse_settings(custom_headers: Mapping[str, str]) -> ResizerSettings:
             )
         changes["on_error"] = raw.strip()
     if (raw := custom_headers.get(FALLBACK_KEY_HEADER)) is not None:
-        if problem := _key_problem(raw):
+        if problem := contract.key_problem(raw):
             raise SettingsError(f"origin header {FALLBACK_KEY_HEADER}={raw!r}: {problem}")
         changes["fallback_key"] = raw
     if (raw := custom_headers.get(MAX_FRAMES_HEADER)) is not None:
@@ -166,7 +162,7 @@ def parse_request(
     key = _decoded(encoded_key)
     if isinstance(key, Rejection):
         return key
-    if problem := _key_problem(key):
+    if problem := contract.key_problem(key):
         return Rejection(problem)
 
     query = _query(querystring)
@@ -277,30 +273,6 @@ def _decoded(encoded_key: str) -> str | Rejection:
         return unquote(encoded_key, errors="strict")
     except UnicodeDecodeError:
         return Rejection("the image key is not valid UTF-8 once percent-decoded")
-
-
-def _key_problem(key: str) -> str | None:
-    """Why `key` cannot name an original, or None. Checked after percent-decoding."""
-    if not key:
-        return "the image key is empty; expected /images/WIDTHxHEIGHT/KEY"
-    if key.startswith("/"):
-        return "the image key must be relative, not start with '/'"
-    if any(unicodedata.category(char) == "Cc" for char in key):
-        return "the image key must not contain control characters"
-    if any(segment in ("", ".", "..") for segment in key.split("/")):
-        return "the image key must not contain empty, '.' or '..' path segments"
-    if key.startswith(VARIANT_PREFIX + "/"):
-        # Stored variants live there: resizing one would store a variant of a variant, one
-        # more level per request, each a full resize (issue 11).
-        return (
-            f"the image key must not be under '{VARIANT_PREFIX}/', where resized variants are "
-            "stored; ask for the original's key"
-        )
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        return f"the image key is longer than {MAX_KEY_BYTES} bytes"
-    if any(unicodedata.category(char) == "Cs" for char in key):
-        return "the image key must be valid Unicode"
-    return None
 
 
 def variant_key(request: ResizeRequest) -> str:

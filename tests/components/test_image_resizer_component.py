@@ -104,6 +104,10 @@ def custom(artifact: Artifact) -> ProgramGraph:
             artifact=artifact,
             allowed_sizes=["400x300", "150X150", "400x300"],
             quality=65,
+            quality_presets=[90, 40, 90],
+            on_error="fallback",
+            fallback_key="placeholders/missing.png",
+            max_frames=50,
             max_pixels=24_000_000,
             memory_mb=2048,
             timeout_seconds=20,
@@ -474,11 +478,18 @@ def test_resizer_settings_travel_as_origin_headers(graph, custom):
         "x-edgekit-allowed-sizes": "150x150,300x200,400x300,800x600,1200x800,1920x1080",
         "x-edgekit-quality": "80",
         "x-edgekit-max-pixels": "50000000",
-    }
+        "x-edgekit-quality-presets": "60,75,90",
+        "x-edgekit-on-error": "status",
+        "x-edgekit-max-frames": "200",
+    }  # no fallback key at all: an empty header value would be a perpetual diff
     assert headers(custom) == {
         "x-edgekit-allowed-sizes": "400x300,150x150",
         "x-edgekit-quality": "65",
         "x-edgekit-max-pixels": "24000000",
+        "x-edgekit-quality-presets": "40,90",
+        "x-edgekit-on-error": "fallback",
+        "x-edgekit-fallback-key": "placeholders/missing.png",
+        "x-edgekit-max-frames": "50",
     }
 
 
@@ -490,6 +501,9 @@ def test_the_function_reads_the_settings_headers_as_set(custom, monkeypatch):
     assert settings.allowed_sizes == ((400, 300), (150, 150))
     assert settings.quality == 65
     assert settings.max_pixels == 24_000_000
+    assert settings.quality_presets == (40, 90)
+    assert (settings.on_error, settings.fallback_key) == ("fallback", "placeholders/missing.png")
+    assert settings.max_frames == 50
 
 
 def test_without_aliases_the_default_certificate_is_used(graph: ProgramGraph):
@@ -545,6 +559,18 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"quality": 101}, "quality"),
         ({"quality": True}, "quality"),
         ({"max_pixels": 10}, "max_pixels"),
+        ({"quality_presets": []}, "quality_presets"),
+        ({"quality_presets": "60,75"}, "quality_presets"),
+        ({"quality_presets": [60, 101]}, "quality_presets"),
+        ({"quality_presets": list(range(10, 100, 10))}, "quality_presets"),
+        ({"on_error": "ignore"}, "on_error"),
+        ({"on_error": "fallback"}, "fallback_key"),
+        ({"fallback_key": "placeholder.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "/placeholder.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "resized/a.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "plätzhalter.png"}, "fallback_key"),
+        ({"max_frames": 0}, "max_frames"),
+        ({"max_frames": 1001}, "max_frames"),
         ({"memory_mb": 64}, "memory_mb"),
         ({"memory_mb": 10_241}, "memory_mb"),
         ({"timeout_seconds": 31}, "timeout_seconds"),

@@ -88,7 +88,7 @@ def check_served(data: bytes, box: tuple[int, int], content_type: str, wanted: s
         problems.append(f"mislabelled: {im.format} as {content_type}")
     if wanted is not None and im.format != wanted.upper():
         problems.append(f"wrong format: asked for {wanted}, got {im.format}")
-    if im.format not in ("JPEG", "PNG", "WEBP", "AVIF"):
+    if im.format not in ("JPEG", "PNG", "WEBP", "AVIF", "GIF"):  # GIF: a GIF original
         problems.append(f"not a web format: {im.format}")
     return problems
 

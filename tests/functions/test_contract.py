@@ -18,15 +18,23 @@ from . import images
 def test_what_the_component_writes_the_function_reads():
     settings = component.validate_args(
         component.EdgeImageResizerArgs(
-            allowed_sizes=[" 0400X300", "4096x4096", "1x1"], quality=55, max_pixels=2_000_000
+            allowed_sizes=[" 0400X300", "4096x4096", "1x1"],
+            quality=55,
+            max_pixels=2_000_000,
+            quality_presets=[55, 30],
+            on_error="fallback",
+            fallback_key="placeholders/none.png",
+            max_frames=9,
         )
     )
     headers = {h["name"]: h["value"] for h in component.settings_headers(settings)}
-    assert set(headers) <= set(contract.SETTINGS_HEADERS)
+    assert set(headers) == set(contract.SETTINGS_HEADERS)
     with images.resizer_modules("resize_request") as (rr,):
         read = rr.parse_settings(headers)
         assert read.allowed_sizes == ((400, 300), (4096, 4096), (1, 1))
         assert (read.quality, read.max_pixels) == (55, 2_000_000)
+        assert (read.quality_presets, read.max_frames) == ((30, 55), 9)
+        assert (read.on_error, read.fallback_key) == ("fallback", "placeholders/none.png")
         # A size the component would refuse is not a size the function parses either.
         assert rr.parse_request("/images/4097x300/a.jpg", "", [(4097, 300)], {"jpeg"}).reason
 
