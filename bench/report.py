@@ -121,14 +121,16 @@ def key_figures(items: dict[str, Any]) -> str:
                     f"{number(row.get(f'bytes_{EDGEKIT}/{VIPS}_geomean'))}, edgekit/naive "
                     f"{number(row.get(f'bytes_{EDGEKIT}/{NAIVE}_geomean'))}.")
             if row["source_format"] == "png" and row["output_format"] == "jpeg":
+                quality = (
+                    f"; lowest PSNR {number(row.get(f'psnr_{EDGEKIT}_min'), 1)} dB vs libvips "
+                    f"{number(row.get(f'psnr_{VIPS}_min'), 1)} dB, lowest SSIM "
+                    f"{number(row.get(f'ssim_{EDGEKIT}_min'), 4)} vs "
+                    f"{number(row.get(f'ssim_{VIPS}_min'), 4)}"
+                    if f"psnr_{EDGEKIT}_min" in row else " (no quality figures in this run)")
                 lines.append(
                     f"- Resize PNG->JPEG ({row['cases']} cases): edgekit/libvips time "
                     f"{number(row.get(f'time_{EDGEKIT}/{VIPS}_geomean'))} (geometric mean, "
-                    f"worst {number(row.get(f'time_{EDGEKIT}/{VIPS}_worst'))}); lowest PSNR "
-                    f"{number(row.get(f'psnr_{EDGEKIT}_min'), 1)} dB vs libvips "
-                    f"{number(row.get(f'psnr_{VIPS}_min'), 1)} dB, lowest SSIM "
-                    f"{number(row.get(f'ssim_{EDGEKIT}_min'), 4)} vs "
-                    f"{number(row.get(f'ssim_{VIPS}_min'), 4)}.")
+                    f"worst {number(row.get(f'time_{EDGEKIT}/{VIPS}_worst'))}){quality}.")
         for case in resize["cases"]:
             if case["output_format"] == "jpeg" and case["box"] == "400x300" and \
                     case["original"].startswith("large"):

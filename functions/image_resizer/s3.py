@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import logging
 import os
 import random
 import re
@@ -43,6 +44,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
+LOG = logging.getLogger("edgekit.image_resizer.s3")
 SERVICE = "s3"
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -101,6 +103,7 @@ class Credentials:
                 "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set "
                 "(Lambda sets them from the function's role)"
             )
+        LOG.info("Found credentials in environment variables")  # once per instance, as botocore
         return cls(access_key, secret_key, os.environ.get("AWS_SESSION_TOKEN") or None)
 
 
