@@ -106,6 +106,9 @@ class Credentials:
         LOG.info("Found credentials in environment variables")  # once per instance, as botocore
         return cls(access_key, secret_key, os.environ.get("AWS_SESSION_TOKEN") or None)
 
+# User-defined object metadata, as S3 sends and receives it.
+METADATA_PREFIX = "x-amz-meta-"
+
 
 def sign(
     method: str,
@@ -219,12 +222,19 @@ class S3Client:
         Body: bytes,
         ContentType: str | None = None,
         CacheControl: str | None = None,
+        Metadata: dict[str, str] | None = None,
     ) -> dict:
         headers = {}
         if ContentType:
             headers["Content-Type"] = ContentType
         if CacheControl:
             headers["Cache-Control"] = CacheControl
+        for name, value in (Metadata or {}).items():
+            # User metadata travels as x-amz-meta-* headers (signed with the rest); S3 keeps
+            # names lower-cased, and only ASCII survives an HTTP header unencoded.
+            if not (name.isascii() and value.isascii()):
+                raise ValueError(f"S3 metadata must be ASCII: {name!r}={value!r}")
+            headers[f"{METADATA_PREFIX}{name.lower()}"] = value
         response, _ = self._call("PUT", Bucket, Key, "PutObject", body=Body, headers=headers)
         return {"ETag": response.getheader("ETag")}
 
@@ -354,6 +364,11 @@ def _metadata(response: http.client.HTTPResponse) -> dict:
         "ContentLength": int(length) if length and length.isdigit() else None,
         "ContentType": response.getheader("Content-Type"),
         "ETag": response.getheader("ETag"),
+        "Metadata": {
+            name.lower()[len(METADATA_PREFIX) :]: value
+            for name, value in response.getheaders()
+            if name.lower().startswith(METADATA_PREFIX)
+        },
     }
 
 
