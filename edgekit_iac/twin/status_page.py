@@ -15,6 +15,8 @@
     POST /control/invalidate?distribution=NAME&path=/images/*
                                     a CloudFront invalidation (paths exact or ending in *;
                                     default /*), on one distribution or all
+    POST /control/cloudflare-purge?prefix=host/path
+                                    Cloudflare's purge by prefix on the Workers' caches
 
 The page renders from the JSON with DOM text nodes only (request targets are user input),
 draws its charts as inline SVG (no scripts from elsewhere), and keeps its filter (endpoint,
@@ -299,6 +301,7 @@ class StatusPage:
         self._log_files = log_reader.LogFiles(logs_dir) if logs_dir is not None else None
         self._log_tail: deque[dict[str, Any]] = deque(maxlen=LOG_TAIL)
         self._log_lock = threading.Lock()
+        self.workers: Any = None  # the WorkersHost, set by the supervisor
 
     def _logs(self) -> tuple[list[dict[str, Any]], list[str]]:
         """The newest log lines (all sources, oldest first) and lambda.log's last lines."""
@@ -370,6 +373,12 @@ class StatusPage:
             return _json(200, {"clock_offset": self.clock.offset})
         if path == "/control/invalidate":
             return self._invalidate(parse_qs(query))
+        if path == "/control/cloudflare-purge":
+            prefixes = parse_qs(query).get("prefix") or []
+            if not prefixes or any("://" in p or not p.strip() for p in prefixes):
+                return _json(400, {"error": "give prefix=host/path (no scheme), one or more"})
+            purged = self.workers.purge_prefixes(prefixes) if self.workers else {}
+            return _json(200, {"purged": purged, "prefixes": prefixes})
         return _json(404, {"error": f"no control {path}"})
 
     def _invalidate(self, query: dict[str, list[str]]) -> EdgeResponse:

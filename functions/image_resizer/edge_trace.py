@@ -156,8 +156,8 @@ class JsonLines(logging.Filter):
         return True
 
 
-def add_traceparent(request: Any, **_: Any) -> None:
-    """botocore ``before-sign.s3`` hook: S3 calls carry the current traceparent."""
+def outgoing_headers() -> dict[str, str]:
+    """Headers a call this hop makes carries (the S3 client's `extra_headers`): the current
+    traceparent, so S3 sees the resizer's span as the parent."""
     trace = current()
-    if trace is not None:
-        request.headers["traceparent"] = trace.traceparent
+    return {"traceparent": trace.traceparent} if trace is not None else {}
