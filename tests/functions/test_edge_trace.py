@@ -71,3 +71,14 @@ def test_every_resizer_line_is_json_with_the_trace_and_both_edges_share_the_name
     assert list(done) == list(worker) == list(edge_trace.LOG_FIELDS) == list(policy.LOG_FIELDS)
     assert (worker["trace_id"], worker["path"], worker["edge"]) == (
         "4bf92f3577b34da6a3ce929d0e0e4736", "/api/x", "worker")
+
+
+def test_outgoing_calls_carry_this_hops_span_only_inside_a_request():
+    assert edge_trace.outgoing_headers() == {}
+    trace = edge_trace.start(INCOMING, counting_hex())
+    token = edge_trace.begin(trace, method="GET", path="/images/1x1/a.jpg")
+    try:
+        assert edge_trace.outgoing_headers() == {"traceparent": trace.traceparent}
+    finally:
+        edge_trace.end(token)
+    assert edge_trace.outgoing_headers() == {}

@@ -391,3 +391,11 @@ def test_resizing_loads_only_the_plugins_it_needs(resize):
         timeout=60,
     )
     assert done.stdout.strip() == "1"  # preinit only; 2 would mean every plugin was loaded
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_each_phase_is_timed_for_server_timing(resize, animated):
+    data = images.animation("GIF", frames=3) if animated else images.large_photo_jpeg()
+    result = resize.resize(data, (60, 40))
+    assert list(result.timings) == ["decode", "resize", "encode"]
+    assert all(ms >= 0 for ms in result.timings.values()), result.timings

@@ -215,3 +215,21 @@ def test_missing_credentials_say_what_is_needed(s3, monkeypatch):
     with pytest.raises(s3.TransportError, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
         s3.S3Client("us-east-1", endpoint_url="http://127.0.0.1:1").head_object(
             Bucket="b", Key="k")
+
+
+def test_extra_headers_are_asked_for_on_each_call_and_signed(s3, scripted):
+    """The resizer's traceparent reaches S3 this way: one value per call, under the signature."""
+    server, _ = scripted
+    values = iter([f"00-{'a' * 32}-{'b' * 16}-01", f"00-{'c' * 32}-{'d' * 16}-00"])
+    client = s3.S3Client(
+        "us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
+        credentials=s3.Credentials("AKID", "secret"),
+        extra_headers=lambda: {"traceparent": next(values)},
+    )
+    client.head_object(Bucket="b", Key="k")
+    client.put_object(Bucket="b", Key="k", Body=b"x", ContentType="image/png")
+    (_, _, first), (_, _, second) = server.seen
+    assert first["traceparent"].startswith("00-aaaa")
+    assert second["traceparent"].startswith("00-cccc")
+    assert all("traceparent" in headers["authorization"] for headers in (first, second))
+    assert second["content-type"] == "image/png"
