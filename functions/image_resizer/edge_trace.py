@@ -146,6 +146,9 @@ class JsonLines(logging.Filter):
     with ``extra={"edge_fields": {...}}`` (status, cache, duration_ms) go into the line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "edge_json", False):
+            return True  # already a JSON line (a reloaded module added a second filter)
+        record.edge_json = True
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)

@@ -229,6 +229,7 @@ def instead_of(failure: ErrorReply, store, origin_path: str, asked, settings) ->
     except ErrorReply as broken:
         LOG.error("fallback image %r failed: %s", settings.fallback_key, broken.message)
         raise failure from broken
+    edge_trace.record_timings(result.timings)
     headers = served_headers(asked, result) | {contract.FALLBACK_RESPONSE_HEADER: "1"}
     response = image_response(result.data, result.content_type, headers, BRIEFLY)
     if not fits_generated_limit(response):
@@ -461,13 +462,22 @@ def traced(result: dict, trace: edge_trace.Trace, started: float) -> dict:
             value = edge_trace.server_timing({**timings, "resizer": total})
             headers["server-timing"] = [{"key": "Server-Timing", "value": value}]
         status = int(result["status"])
-        cache_result = "generated" if status == 200 else "error"
+        cache_result = _outcome(status, headers)
     else:
         headers["traceparent"] = [{"key": "traceparent", "value": trace.traceparent}]
         status, cache_result = None, "variant"
     LOG.info("resized" if timings else "answered", extra={"edge_fields": {
         "status": status, "cache": cache_result, "duration_ms": round(total, 1)}})
     return result
+
+
+def _outcome(status: int, headers: dict) -> str:
+    """What a generated response was, for the log line's `cache` field."""
+    if status >= 400:
+        return "error"
+    if status >= 300:
+        return "redirect"  # on_error=redirect
+    return "fallback" if contract.FALLBACK_RESPONSE_HEADER in headers else "generated"
 
 
 def _header_of(event, name: str) -> str | None:

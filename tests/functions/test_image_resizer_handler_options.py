@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import logging
 
 import pytest
 from PIL import Image
@@ -180,3 +182,26 @@ def test_on_error_status_is_the_default(handler, s3):
 def test_a_malformed_on_error_header_is_a_500_naming_it(handler, s3):
     response = ask(handler, "/images/150x150/cat.jpg", "", {"x-edgekit-on-error": "retry"})
     assert "x-edgekit-on-error='retry'" in error_of(response, 500, "no-store")
+
+
+def _lines(caplog) -> list[dict]:
+    return [json.loads(record.getMessage()) for record in caplog.records
+            if record.name == "edgekit.image_resizer"]
+
+
+def test_generated_answers_time_their_phases_and_log_what_they_were(handler, s3, caplog):
+    """Server-Timing and the JSON line's `cache` on the new options paths (observe, issue 17)."""
+    caplog.set_level(logging.INFO, logger="edgekit.image_resizer")
+    put(s3, "photos/cat.jpg", images.small_jpeg())
+    put(s3, "placeholders/none.png", images.alpha_png((300, 300)))
+    generated = ask(handler, "/images/150x150/photos/cat.jpg", "fit=cover")
+    fallback = ask(handler, "/images/150x150/absent.jpg", "", FALLBACK)
+    redirect = ask(handler, "/images/150x150/absent.jpg", "", {"x-edgekit-on-error": "redirect"})
+    for response in (generated, fallback):
+        timing = header(response, "Server-Timing")
+        assert [part.split(";")[0] for part in timing.split(", ")] == [
+            "decode", "resize", "encode", "resizer"], timing
+    assert "server-timing" not in redirect["headers"]
+    outcomes = [line["cache"] for line in _lines(caplog) if line["status"] is not None]
+    assert outcomes == ["generated", "fallback", "redirect"]
+    assert len({line["trace_id"] for line in _lines(caplog)}) == 3  # one trace per request
