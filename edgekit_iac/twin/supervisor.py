@@ -145,9 +145,9 @@ class _Starter:
         self.stoppers: list[Callable[[], None]] = []
         self.listeners: list[ListenerInfo] = []
         self.notes: list[str] = []
-        self.clock = TwinClock()
         self.stats = TwinStats()
         self.files = state.StateFiles(options.state_dir or paths.state_dir(options.stack))
+        self.clock = TwinClock(state_dir=self.files.root)
 
     def listen(self, name: str, app, port: int, serves: str) -> Listener:
         listener = Listener(name, app, port).start()
