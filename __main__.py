@@ -16,6 +16,7 @@ from edgekit_iac.components import (
     EdgeCertificateArgs,
     EdgeDnsRecords,
     EdgeDnsRecordsArgs,
+    EdgeFlags,
     EdgeImageResizer,
     EdgeLogPipeline,
     EdgeRateLimit,
@@ -123,19 +124,33 @@ def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
         pulumi.export("dnsRecordsToCreate", records.records)
 
 
-def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
+def deploy_flags(settings: StackSettings) -> EdgeFlags | None:
+    """The stack's feature-flag stores, when it declares flags (edgekit:flags)."""
+    if not settings.flags:
+        return None
+    flags = EdgeFlags("flags", stack_args.flags_args(settings, pulumi.get_stack()))
+    pulumi.export("flagsNamespaceId", flags.namespace_id)
+    pulumi.export("flagsKeyValueStoreArn", flags.key_value_store_arn)
+    return flags
+
+
+def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None,
+                   flags: EdgeFlags | None = None) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
     # A Worker's trace events reach Logpush only with its own logpush flag on, and only
     # where this stack runs a job for them.
     pushed = settings.logging.logpush.enabled and logs is not None
+    namespace = flags.namespace_id if flags else None
     cached = CachedWorker(
         "api-cache",
-        stack_args.cached_worker_args(cloudflare, built["cache_wrapper"], logpush=pushed),
+        stack_args.cached_worker_args(cloudflare, built["cache_wrapper"], logpush=pushed,
+                                      flags_namespace=namespace),
     )
     hello = EdgeWorker(
-        "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed)
+        "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed,
+                                                flags_namespace=namespace)
     )
     if cloudflare.edge_counter is not None:
         counter = EdgeWorker(
@@ -170,8 +185,9 @@ names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
     names += (stack_args.COUNTER_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)
+flag_stores = deploy_flags(settings)
 resizer, log_pipeline = deploy_images(settings, built, endpoint)
-deploy_workers(settings, built, log_pipeline)
+deploy_workers(settings, built, log_pipeline, flag_stores)
 deploy_dns(settings, resizer)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

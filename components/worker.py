@@ -128,6 +128,10 @@ class WorkerDeploymentArgs:
     """Share of requests that Workers observability logs, 0 < rate <= 1 (logs are always
     on). Default: 1.0."""
 
+    kv_namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workers KV namespace bindings, binding name -> namespace id (e.g. {"FLAGS":
+    flags.namespace_id}, see EdgeFlags). Default: none."""
+
     logpush: bool = False
     """Send this script's trace events to Workers Logpush (the script's `logpush` flag).
     A `workers_trace_events` job (e.g. CloudflareLogpush) receives nothing from a script
@@ -177,6 +181,7 @@ class WorkerSettings:
     secret_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
     observability_sampling_rate: float
     logpush: bool
+    kv_namespaces: tuple[tuple[str, pulumi.Input[str]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -326,7 +331,11 @@ def validate_args(
     pattern, domain = _check_routing(owner, args)
     plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
     secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
+    kv = _normalize_bindings(owner, "kv_namespaces", args.kv_namespaces)
     both = sorted({name for name, _ in plain} & {name for name, _ in secret})
+    taken = sorted({name for name, _ in kv} & {name for name, _ in plain + secret})
+    if taken:
+        raise fail(owner, "kv_namespaces", f"{taken} are also text bindings", "each name once")
     if len(plain) + len(secret) > BINDINGS_PER_WORKER:
         raise fail(
             owner,
@@ -354,6 +363,7 @@ def validate_args(
         secret_bindings=secret,
         observability_sampling_rate=float(rate),
         logpush=args.logpush,
+        kv_namespaces=kv,
     )
 
 
@@ -444,7 +454,11 @@ def bindings(settings: WorkerSettings) -> list[dict[str, Any]]:
         {"name": name, "type": "secret_text", "text": pulumi.Output.secret(text)}
         for name, text in settings.secret_bindings
     ]
-    return plain + secret
+    kv = [
+        {"name": name, "type": "kv_namespace", "namespace_id": namespace_id}
+        for name, namespace_id in settings.kv_namespaces
+    ]
+    return plain + secret + kv
 
 
 def observability(rate: float) -> dict[str, Any]:

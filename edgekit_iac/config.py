@@ -37,6 +37,7 @@ from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.errors import UserError
+from edgekit_iac.flag_types import FLAG_NAME, FlagError, FlagSpec
 from edgekit_iac.functions.image_resizer import contract
 
 NAMESPACE = "edgekit"
@@ -266,6 +267,23 @@ class DnsSettings(_Section):
         return self
 
 
+class FlagSettings(_Section):
+    """One feature flag (edgekit_iac.flag_types): its type and the default the program seeds.
+    `stickyBy` (percentage flags only): ip, header:<name> or cookie:<name>."""
+
+    type: Literal["bool", "number", "string", "percentage"]
+    default: bool | int | float | str
+    sticky_by: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_default(self) -> FlagSettings:
+        try:
+            FlagSpec("flag", self.type, self.default, self.sticky_by)
+        except FlagError as error:
+            raise ValueError(str(error).replace("flag flag", "the flag")) from None
+        return self
+
+
 class StackSettings(_Section):
     """Everything under the `edgekit:` namespace of one stack file."""
 
@@ -282,6 +300,25 @@ class StackSettings(_Section):
     # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
     # None means "in prod only"; prod's policy pack refuses it off.
     protect_data: bool | None = None
+    # Feature flags read at the edge (components/edge_flags.py), name -> type and default.
+    flags: dict[str, FlagSettings] = {}
+
+    @model_validator(mode="after")
+    def _flag_names(self) -> StackSettings:
+        bad = [name for name in self.flags if not FLAG_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"flags: bad flag name(s) {bad}; accepted: a lowercase letter, then lowercase "
+                "letters, digits or '_', at most 64 characters"
+            )
+        return self
+
+    @property
+    def flag_specs(self) -> dict[str, FlagSpec]:
+        return {
+            name: FlagSpec(name, flag.type, flag.default, flag.sticky_by)
+            for name, flag in self.flags.items()
+        }
 
     @model_validator(mode="after")
     def _certificate_with_aliases(self) -> StackSettings:
