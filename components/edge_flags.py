@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import pulumi
 from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
+
 from edgekit_iac.flag_types import FlagSpec, encode
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "flags": ("edgekit_iac.flags_cli", "list, read and flip a stack's feature flags"),
     "policy-pack-path": (
         "edgekit_iac.policy_pack",
         "print the installed policy pack's folder, for pulumi preview --policy-pack",

@@ -27,7 +27,7 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import flag_stores, ports, sample_images, stack_overrides, state
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -265,6 +265,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
                         f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
                         "demo-origin")
+    # Flag stores get the program's defaults where a key is absent (never over a CLI value).
+    flag_stores.seed(graph, starter.files.root)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)

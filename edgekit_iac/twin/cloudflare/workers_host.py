@@ -33,6 +33,7 @@ from typing import Any
 
 from edgekit_iac.program import RecordedResource
 from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
+from edgekit_iac.twin import flag_stores
 from edgekit_iac.twin.clock import TwinClock
 from edgekit_iac.twin.cloudflare.expression import request_fields
 from edgekit_iac.twin.cloudflare.isolate import WorkerIsolate, WorkerLoadError
@@ -98,12 +99,16 @@ def script_modules(inputs: Mapping[str, Any]) -> dict[str, str | bytes]:
     return modules
 
 
-def worker_bindings(script_name: str, bindings: Iterable[Mapping[str, Any]]
-                    ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The recorded bindings as the isolate takes them, and notes on what the twin changed."""
+def worker_bindings(script_name: str, bindings: Iterable[Mapping[str, Any]],
+                    state_root: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The recorded bindings as the isolate takes them, and notes on what the twin changed.
+    With `state_root`, a KV namespace is the one file every Worker bound to it shares
+    (edgekit_iac.twin.flag_stores)."""
     result, notes = [], []
     for binding in bindings or []:
         binding = dict(binding)
+        if binding.get("type") == "kv_namespace" and state_root and binding.get("namespaceId"):
+            binding["twinFile"] = str(flag_stores.kv_file(state_root, binding["namespaceId"]))
         if binding.get("type") == "secret_text":
             binding["text"] = OFFLINE_SECRET_PLACEHOLDER
             notes.append(f"{script_name}: secret binding {binding.get('name')} is a Pulumi "
@@ -135,7 +140,8 @@ class WorkersHost:
     def _spawn(self, script: RecordedResource) -> tuple[WorkerIsolate, Future]:
         inputs = script.inputs
         name = inputs.get("scriptName") or script.name
-        bindings, notes = worker_bindings(name, inputs.get("bindings") or [])
+        bindings, notes = worker_bindings(name, inputs.get("bindings") or [],
+                                          self.state_dir.parent if self.state_dir else None)
         self.notes.extend(notes)
         return WorkerIsolate.spawn(
             script_modules(inputs), main_module=inputs["mainModule"], bindings=bindings,
