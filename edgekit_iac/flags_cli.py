@@ -104,7 +104,9 @@ class CloudflareKv:
 
     def put(self, name: str, text: str) -> None:
         self.client.kv.namespaces.values.update(
-            name, account_id=self.account_id, namespace_id=self.namespace_id, value=text)
+            name, account_id=self.account_id, namespace_id=self.namespace_id,
+            # The SDK sends `value` as a file part: bytes, not str (it refuses a str).
+            value=text.encode("utf-8"))
 
 
 @dataclass
