@@ -202,3 +202,33 @@ def test_a_promoted_zip_from_the_store_is_deployed_when_the_checkout_differs(tmp
     pin = ArtifactPin(version="0.8.0", sha256=bundle.file_sha256(renamed))
     with pytest.raises(PinMismatchError, match="has no geo_worker.py"):
         artifacts.resolve(["hello_geo"], {"hello_geo": pin}, store=tmp_path)
+
+
+def test_flags_have_one_store_per_provider_seeded_without_reverting_cli_changes(graphs):
+    graph = graphs["prod"]
+    namespace = graph.one("cloudflare:index/workersKvNamespace:WorkersKvNamespace")
+    assert namespace.inputs["title"] == "edgekit-flags-prod"
+    pairs = graph.of_type("cloudflare:index/workersKv:WorkersKv")
+    keys = graph.of_type("aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey")
+    store = graph.one("aws:cloudfront/keyValueStore:KeyValueStore")
+    expected = {"auto_format": "true", "cache_enabled": "true",
+                "geo_message": '"Hello from the edge"'}
+    assert {p.inputs["keyName"]: p.inputs["value"] for p in pairs} == expected
+    assert {k.inputs["key"]: k.inputs["value"] for k in keys} == expected
+    for resource in pairs + keys:
+        assert resource.options["ignoreChanges"] == ["value"]
+    assert {p.inputs["namespaceId"] for p in pairs} == {namespace.id}
+    assert {k.inputs["keyValueStoreArn"] for k in keys} == {store.outputs["arn"]}
+    # One KeyValueStore write after the other (each needs the store's current ETag).
+    assert keys[1].urn and keys[0].urn in keys[1].dependencies
+    for script in graph.of_type(SCRIPT):
+        kv = [b for b in script.inputs["bindings"] if b["type"] == "kv_namespace"]
+        wants = script.inputs["scriptName"] in ("edge-cache", "hello-geo")
+        assert kv == ([{"name": "FLAGS", "namespaceId": namespace.id,
+                        "type": "kv_namespace"}] if wants else [])
+    assert graph.exports["flagsNamespaceId"] == namespace.id
+
+
+def test_a_flag_default_of_the_wrong_type_is_refused_before_anything_is_declared():
+    with pytest.raises(ConfigError, match=r"edgekit:flags\.cache_enabled: .*bool flag; got 'no'"):
+        _run("staging", **{"edgekit:flags": {"cache_enabled": {"type": "bool", "default": "no"}}})
