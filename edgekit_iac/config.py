@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
+from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
@@ -103,6 +104,16 @@ def _plain_type(args_class: type, annotation: Any) -> Any:
     return eval(plain, vars(sys.modules[args_class.__module__]))  # noqa: S307 - our own source
 
 
+CloudFrontCanarySettings = args_section(
+    "CloudFrontCanarySettings",
+    CloudFrontCanaryArgs,
+    ("weight_percent", "by_header", "idle_ttl", "maximum_ttl", "stable_version"),
+)
+
+WorkerCanarySettings = args_section(
+    "WorkerCanarySettings", WorkerCanaryArgs, ("stable_version_id", "percent")
+)
+
 ImagesSettings = args_section(
     "ImagesSettings",
     EdgeImageResizerArgs,
@@ -120,6 +131,8 @@ ImagesSettings = args_section(
         "max_ttl",
         "force_destroy_bucket",
     ),
+    # Continuous deployment (components/canary.py): `edgekit canary` drives it.
+    canary=(CloudFrontCanarySettings | None, None),
 )
 
 
@@ -158,6 +171,8 @@ CacheWrapperSettings = args_section(
     ),
     script_name=(str, "edge-cache"),
     route=(WorkerRoute, ...),
+    # A gradual deployment of the candidate version (components/canary.py).
+    canary=(WorkerCanarySettings | None, None),
     origin_dns=(OriginDns | None, None),
 )
 

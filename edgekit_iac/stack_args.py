@@ -31,6 +31,7 @@ from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.alarms import check_https_endpoint as _check_https
 from edgekit_iac.components.alarms import validate_args as _validate_alarms
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
+from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
 from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
@@ -96,6 +97,8 @@ def resizer_args(
         **{
             **_args_of(settings.images, EdgeImageResizerArgs),
             "certificate_arn": certificate_arn or settings.images.certificate_arn,
+            "canary": (CloudFrontCanaryArgs(**dict(settings.images.canary))
+                       if settings.images.canary else None),
         },
         artifact=artifact,
         protect_data=settings.protects_data,
@@ -163,6 +166,7 @@ def cached_worker_args(
         **_args_of(wrapper, CachedWorkerArgs),
         **_worker_deployment(cloudflare, wrapper, artifact, logpush),
         **_flag_bindings(flags_namespace),
+        "canary": WorkerCanaryArgs(**dict(wrapper.canary)) if wrapper.canary else None,
         "origin_dns": (
             OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
         ),

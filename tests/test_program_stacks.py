@@ -232,3 +232,57 @@ def test_flags_have_one_store_per_provider_seeded_without_reverting_cli_changes(
 def test_a_flag_default_of_the_wrong_type_is_refused_before_anything_is_declared():
     with pytest.raises(ConfigError, match=r"edgekit:flags\.cache_enabled: .*bool flag; got 'no'"):
         _run("staging", **{"edgekit:flags": {"cache_enabled": {"type": "bool", "default": "no"}}})
+
+
+CANARY_PROD = {
+    "edgekit:images": {
+        "priceClass": "PriceClass_All", "aliases": ["img.example.com"],
+        "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                          "66666666-7777-8888-9999-000000000000",
+        "canary": {"weightPercent": 10, "stableVersion": "7"},
+    },
+}
+
+
+def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_deployment():
+    config = stack_files.read_config("prod")
+    wrapper = dict(config["edgekit:cloudflare"]["cacheWrapper"],
+                   canary={"stableVersionId": "0f2ac74b-498b-4802-8cb6-8387c421e279",
+                           "percent": 10})
+    cloudflare = dict(config["edgekit:cloudflare"], cacheWrapper=wrapper)
+    graph = _run("prod", **CANARY_PROD, **{"edgekit:cloudflare": cloudflare})
+    primary, staging = (graph.named("images-cdn"), graph.named("images-cdn-staging"))
+    policy = graph.one("aws:cloudfront/continuousDeploymentPolicy:ContinuousDeploymentPolicy")
+    assert staging.inputs["staging"] is True and "aliases" not in staging.inputs
+    assert primary.inputs["continuousDeploymentPolicyId"] == policy.id
+    assert policy.inputs["stagingDistributionDnsNames"]["items"] == [
+        staging.outputs["domainName"]]
+    weight = policy.inputs["trafficConfig"]["singleWeightConfig"]
+    assert weight == {"weight": 0.1, "sessionStickinessConfig": {"idleTtl": 300,
+                                                                 "maximumTtl": 600}}
+    function = graph.one(FUNCTION)
+
+    def lambda_arn(distribution):
+        return distribution.inputs["defaultCacheBehavior"]["lambdaFunctionAssociations"][0][
+            "lambdaArn"]
+
+    assert lambda_arn(primary) == function.outputs["arn"] + ":7"
+    assert lambda_arn(staging) == function.outputs["qualifiedArn"]
+    policy_doc = json.loads(graph.named("images-originals-policy").inputs["policy"])
+    assert policy_doc["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"] == [
+        primary.outputs["arn"], staging.outputs["arn"]]
+    version = graph.one("cloudflare:index/workerVersion:WorkerVersion")
+    deployment = graph.one("cloudflare:index/workersDeployment:WorkersDeployment")
+    assert deployment.inputs["strategy"] == "percentage"
+    assert deployment.inputs["versions"] == [
+        {"versionId": "0f2ac74b-498b-4802-8cb6-8387c421e279", "percentage": 90},
+        {"versionId": version.id, "percentage": 10}]
+    script = graph.named("api-cache-worker-script")
+    assert "content" in script.options["ignoreChanges"]
+    assert {m["name"] for m in version.inputs["modules"]} >= {"cache_worker.py", "edge_flags.py"}
+
+
+def test_a_canary_weight_over_cloudfronts_limit_is_refused():
+    bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"], "canary": {"weightPercent": 20}}}
+    with pytest.raises(ConfigError, match=r"edgekit:images\.canary\.weightPercent: got 20"):
+        _run("prod", **bad)
