@@ -76,6 +76,9 @@ def deploy_images(
     pulumi.export("imagesDistributionId", resizer.distribution_id)
     pulumi.export("originalsBucket", resizer.bucket_name)
     pulumi.export("imageResizerArn", resizer.function_qualified_arn)
+    if resizer.staging_distribution is not None:  # edgekit canary drives these
+        pulumi.export("imagesStagingDistributionId", resizer.staging_distribution.id)
+        pulumi.export("imagesCanaryPolicyId", resizer.canary_policy.id)
     if logs:
         pulumi.export("logBucket", logs.log_bucket_name)
     return resizer, logs
@@ -169,6 +172,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
                 settings, bucket_name=logs.log_bucket_name, bucket_region=logs.log_bucket_region
             ),
         )
+    if cached.worker.candidate is not None:  # edgekit canary drives the split
+        pulumi.export("cacheWorkerCandidateVersionId", cached.worker.candidate.id)
     pulumi.export("cacheWorker", cached.script_name)
     pulumi.export("cacheWorkerHostnames", cached.hostnames)
     pulumi.export("cacheWorkerRoutes", cached.routes)

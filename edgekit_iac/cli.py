@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "request each public endpoint of a stack and check the answers",
     ),
     "flags": ("edgekit_iac.flags_cli", "list, read and flip a stack's feature flags"),
+    "canary": ("edgekit_iac.release.canary", "start, promote or abort a stack's canary"),
     "policy-pack-path": (
         "edgekit_iac.policy_pack",
         "print the installed policy pack's folder, for pulumi preview --policy-pack",

@@ -147,15 +147,23 @@ class StackFlags:
     history: Path
 
 
-def declared_flags(stack: str) -> tuple[dict[str, FlagSpec], Any]:
-    """The stack file's flags and settings, refused when it declares none."""
+def declared_settings(stack: str) -> Any:
+    """The stack file's `edgekit:` settings, validated (edgekit_iac.config)."""
     from edgekit_iac.config import NAMESPACE, parse_settings
     from edgekit_iac.release import stack_files
 
     config = stack_files.read_config(stack)
     values = {key.partition(":")[2]: value for key, value in config.items()
               if key.startswith(f"{NAMESPACE}:")}
-    settings = parse_settings(values, str(stack_files.stack_file(stack)))
+    return parse_settings(values, str(stack_files.stack_file(stack)))
+
+
+def declared_flags(stack: str) -> tuple[dict[str, FlagSpec], Any]:
+    """The stack file's flags and settings, refused when it declares none."""
+    from edgekit_iac.config import NAMESPACE
+    from edgekit_iac.release import stack_files
+
+    settings = declared_settings(stack)
     if not settings.flags:
         raise UserError(f"stack {stack!r} declares no flags; declare them under "
                         f"{NAMESPACE}:flags in {stack_files.stack_file(stack)}")
