@@ -273,6 +273,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("start", "promote", "abort"))
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", help="the stack's outputs (`pulumi stack output --json`)")
+    parser.add_argument("--state-dir", help="the local twin's state directory (--stack local)")
     parser.add_argument("--weight", type=float, help="start: the candidate's share, percent")
     parser.add_argument("--min-requests", type=int, default=DEFAULT_MIN_REQUESTS)
     parser.add_argument("--max-error-rate", type=float, default=DEFAULT_MAX_ERROR_RATE,
@@ -283,5 +284,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="promote past the guard (written to the history)")
 
 
+def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """The twin's canary: between each Worker's stable and current recorded versions."""
+    from edgekit_iac import paths
+    from edgekit_iac.twin.cloudflare import versions
+
+    root = Path(args.state_dir).resolve() if args.state_dir else paths.state_dir("local")
+    scripts = sorted(p.parent.parent.name for p in (root / "workers").glob("*/versions/index.json")
+                     if len(versions.history(p.parent.parent)) > 1)
+    if args.action == "start":
+        if not scripts:
+            raise CanaryRefused(f"no Worker in the twin at {root} has two recorded versions; "
+                                "run `edgekit up --stack local` with the old code, then with "
+                                "the new code, and start the canary")
+        weight = 10 if args.weight is None else args.weight
+        if not 0 <= weight <= 100:
+            raise CanaryRefused(f"--weight {weight}: accepted 0..100 (percent)")
+        versions.write_canary(root, weight, header=True)
+        out(f"twin canary started: the candidate (current) version of {', '.join(scripts)} "
+            f"answers {weight:g}% of clients and every request with X-Edgekit-Canary: 1")
+    elif args.action == "abort":
+        versions.write_canary(root, 0, header=False)
+        out("twin canary aborted: the stable versions answer everything")
+    else:
+        versions.write_canary(root, None)
+        out("twin canary promoted: the current versions answer everything (the twin keeps no "
+            "metrics, so the promote guard applies to deployed stacks only)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.stack == "local":
+        return run_local(args, print)
     return run_action(args, open_stack(args, default_clients), print)
