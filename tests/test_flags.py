@@ -79,6 +79,16 @@ def test_a_percentage_flag_needs_a_sticky_attribute_and_only_it_may_have_one():
 # --- the Workers' reader ---------------------------------------------------------------------
 
 
+def run(coroutine):
+    """Run on a private loop: asyncio.run would leave the main thread without a current
+    loop, which the Pulumi mock runtime of later tests in this process needs."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 class FakeKv:
     def __init__(self, values):
         self.values = values
@@ -98,7 +108,7 @@ def test_a_flag_is_read_at_most_once_per_cache_bound_and_a_change_shows_after_it
     now = [100.0]
     reader = edge_flags.FlagReader(clock=lambda: now[0])
     kv = FakeKv({"cache_enabled": "true"})
-    get = lambda: asyncio.run(reader.get(Env(kv), "cache_enabled", True))  # noqa: E731
+    get = lambda: run(reader.get(Env(kv), "cache_enabled", True))  # noqa: E731
     assert get() is True and kv.reads == 1
     kv.values["cache_enabled"] = "false"
     now[0] += edge_flags.CACHE_SECONDS - 0.01
@@ -110,12 +120,12 @@ def test_a_flag_is_read_at_most_once_per_cache_bound_and_a_change_shows_after_it
 
 def test_the_workers_default_applies_without_binding_key_or_usable_value():
     reader = edge_flags.FlagReader(clock=lambda: 0.0)
-    assert asyncio.run(reader.get(object(), "cache_enabled", True)) is True
+    assert run(reader.get(object(), "cache_enabled", True)) is True
     kv = FakeKv({"cache_enabled": '"no"', "limit": "true", "geo_message": "{bad json"})
-    assert asyncio.run(reader.get(Env(kv), "cache_enabled", True)) is True
-    assert asyncio.run(reader.get(Env(kv), "limit", 3)) == 3
-    assert asyncio.run(reader.get(Env(kv), "geo_message", "Hi")) == "Hi"
-    assert asyncio.run(reader.get(Env(kv), "missing", "Hi")) == "Hi"
+    assert run(reader.get(Env(kv), "cache_enabled", True)) is True
+    assert run(reader.get(Env(kv), "limit", 3)) == 3
+    assert run(reader.get(Env(kv), "geo_message", "Hi")) == "Hi"
+    assert run(reader.get(Env(kv), "missing", "Hi")) == "Hi"
 
 
 def test_kv_failing_keeps_the_last_value_read():
@@ -129,9 +139,9 @@ def test_kv_failing_keeps_the_last_value_read():
             return await super().get(name)
 
     kv = Failing({"cache_enabled": "false"})
-    assert asyncio.run(reader.get(Env(kv), "cache_enabled", True)) is False
+    assert run(reader.get(Env(kv), "cache_enabled", True)) is False
     now[0] = 60
-    assert asyncio.run(reader.get(Env(kv), "cache_enabled", True)) is False
+    assert run(reader.get(Env(kv), "cache_enabled", True)) is False
 
 
 def test_a_rollout_is_sticky_and_grows_only_by_adding_visitors():
