@@ -36,7 +36,7 @@ import pulumi
 from edgekit_iac.components._args import ArgsError, documented, provider_module
 from edgekit_iac.components._component import EdgeComponent
 
-from edgekit_iac.flag_types import FlagSpec, encode
+from edgekit_iac.flag_types import FlagSpec, stored
 
 if TYPE_CHECKING:
     import pulumi_aws as aws
@@ -134,7 +134,7 @@ class EdgeFlags(EdgeComponent):
                 account_id=args.account_id,
                 namespace_id=self.namespace.id,
                 key_name=name,
-                value=encode(spec.default),
+                value=stored(spec, spec.default),
                 opts=self.child_opts(ignore_changes=KEEP_VALUE),
             )
 
@@ -151,7 +151,7 @@ class EdgeFlags(EdgeComponent):
                 self.child_name(f"kvs-{name}"),
                 key_value_store_arn=self.store.arn,
                 key=name,
-                value=encode(spec.default),
+                value=stored(spec, spec.default),
                 opts=self.child_opts(ignore_changes=KEEP_VALUE, depends_on=previous),
             )
             previous = [key]

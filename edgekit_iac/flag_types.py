@@ -9,10 +9,11 @@ A stack declares its flags under `edgekit:flags` (see edgekit_iac.config.FlagSet
 
 Both stores (the Workers KV namespace and the CloudFront KeyValueStore, see
 components/edge_flags.py) hold each flag under its own name as JSON text: `true`, `12.5`,
-`"Hello"`. A percentage flag's value is the share of requests, 0..100, that see it on; the
-edge decides per request with a sticky hash of one request attribute (`stickyBy`: the
-client IP, a header or a cookie), so a visitor keeps one answer while the share is unchanged
-(functions/_shared/edge_flags.py `in_rollout`). Pure: no provider SDK, no I/O.
+`"Hello"`. A percentage flag's value is the share of requests, 0..100, that see it on,
+stored as `{"percent": 10, "stickyBy": "ip"}`; the edge decides per request with a sticky
+hash of that request attribute (the client IP, a header or a cookie), so a visitor keeps one
+answer while the share is unchanged (functions/_shared/edge_flags.py `FlagReader.rollout`).
+Pure: no provider SDK, no I/O.
 """
 
 from __future__ import annotations
@@ -120,6 +121,14 @@ def encode(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def stored(spec: FlagSpec, value: Any) -> str:
+    """What the stores hold for `value`: its JSON, and for a percentage flag the object
+    {"percent": P, "stickyBy": ...}, so the edge knows which attribute to hash."""
+    if spec.type == "percentage":
+        return encode({"percent": value, "stickyBy": spec.sticky_by})
+    return encode(value)
+
+
 def decode(spec: FlagSpec, text: str | None) -> Any:
     """A stored value as the flag's type; None when absent. A value of the wrong type is an
     error (someone wrote the store by hand): the CLI says so rather than guess."""
@@ -129,6 +138,8 @@ def decode(spec: FlagSpec, text: str | None) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError:
         raise FlagError(f"flag {spec.name}: the store holds {text!r}, which is not JSON") from None
+    if spec.type == "percentage" and isinstance(value, dict):
+        value = value.get("percent")
     return check_value(spec, value)
 
 

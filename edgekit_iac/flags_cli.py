@@ -294,7 +294,7 @@ def run_action(args: argparse.Namespace, flags: StackFlags, out: Callable[[str],
     else:  # unset: the declared default
         value = spec.default
     old = _one_line(_values(flags, spec))
-    text = flag_types.encode(value)
+    text = flag_types.stored(spec, value)
     for store in flags.stores:
         store.put(spec.name, text)
     new = _one_line(_values(flags, spec))

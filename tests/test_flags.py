@@ -51,7 +51,7 @@ SPECS = {
 def test_values_typed_on_the_command_line_become_the_flags_type(name, text, value):
     parsed = flag_types.parse_text(SPECS[name], text)
     assert parsed == value and type(parsed) is type(value)
-    assert flag_types.decode(SPECS[name], flag_types.encode(parsed)) == value
+    assert flag_types.decode(SPECS[name], flag_types.stored(SPECS[name], parsed)) == value
 
 
 @pytest.mark.parametrize(("name", "text", "accepted"), [
@@ -155,6 +155,23 @@ def test_a_rollout_is_sticky_and_grows_only_by_adding_visitors():
     assert edge_flags.in_rollout("rollout", visitors[0], 100)
     # Another flag's rollout picks other visitors.
     assert at10 != {v for v in visitors if edge_flags.in_rollout("other", v, 10)}
+
+
+def test_a_percentage_flag_is_stored_with_its_sticky_attribute_and_read_by_it():
+    text = flag_types.stored(SPECS["rollout"], 30)
+    assert json.loads(text) == {"percent": 30, "stickyBy": "ip"}
+    reader = edge_flags.FlagReader(clock=lambda: 0.0)
+    env = Env(FakeKv({"rollout": text, "by_cookie": json.dumps(
+        {"percent": 30, "stickyBy": "cookie:uid"})}))
+    inside = {ip for ip in (f"203.0.113.{n}" for n in range(200))
+              if run(reader.rollout(env, "rollout", {"cf-connecting-ip": ip}))}
+    assert inside == {ip for ip in (f"203.0.113.{n}" for n in range(200))
+                      if edge_flags.in_rollout("rollout", ip, 30)}
+    assert 30 <= len(inside) <= 90
+    cookie = {"cookie": "theme=dark; uid=u-42"}
+    assert run(reader.rollout(env, "by_cookie", cookie)) == edge_flags.in_rollout(
+        "by_cookie", "u-42", 30)
+    assert run(reader.rollout(env, "missing", cookie)) is False
 
 
 # --- the CLI on the local twin's files -------------------------------------------------------

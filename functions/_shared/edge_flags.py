@@ -36,20 +36,49 @@ class FlagReader:
 
     async def get(self, env, name, default):
         """The flag's value as the type of ``default``, or ``default``."""
+        return typed(await self._raw(env, name), default)
+
+    async def rollout(self, env, name, headers):
+        """Is this request inside percentage flag ``name``'s rollout? ``headers``: the
+        request's headers, names lowercased. Off when the flag is absent or unreadable."""
+        try:
+            stored = json.loads(await self._raw(env, name) or "null")
+            percent, sticky_by = stored["percent"], stored["stickyBy"]
+        except (ValueError, TypeError, KeyError):
+            return False
+        return in_rollout(name, sticky_attribute(sticky_by, headers), percent)
+
+    async def _raw(self, env, name):
         kv = getattr(env, BINDING, None)
         if kv is None:
-            return default
+            return None
         now = self._clock()
         cached = self._cache.get(name)
         if cached is not None and now - cached[0] < self.cache_seconds:
-            return typed(cached[1], default)
+            return cached[1]
         try:
             raw = await kv.get(name)
         except Exception:  # KV unavailable (JsException in Pyodide): keep the last value
             raw = cached[1] if cached is not None else None
         raw = None if raw is None else str(raw)
         self._cache[name] = (now, raw)
-        return typed(raw, default)
+        return raw
+
+
+def sticky_attribute(sticky_by, headers):
+    """The request attribute a rollout hashes: ``ip`` (CF-Connecting-IP), ``header:<name>``
+    or ``cookie:<name>``; "" when the request has none (all such requests share a bucket)."""
+    kind, _, name = str(sticky_by).partition(":")
+    if kind == "ip":
+        return headers.get("cf-connecting-ip", "")
+    if kind == "header":
+        return headers.get(name.lower(), "")
+    if kind == "cookie":
+        for part in headers.get("cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value
+    return ""
 
 
 def typed(raw, default):
