@@ -20,6 +20,10 @@ API call the offline preview cannot make, and a plan that depends on data rather
 code.) Consequences, by design: changing a default in the stack file changes new stacks and
 `edgekit flags unset`, which writes the declared default back; removing a flag from the stack
 file deletes its keys; `pulumi refresh` records a CLI value in state without reverting it.
+Pulumi's ignoreChanges documentation warns that a later *update* sends the state's (stale)
+value; a key resource has no other input that can change in place (account, namespace, store
+and key name all replace it), so no update is ever sent for it. Run `pulumi up --refresh`
+anyway to keep the state in step with what the CLI wrote.
 
 KeyValueStore writes need the store's current ETag (optimistic locking, `UpdateKeys`/`PutKey`
 with `IfMatch`), so two keys written at once conflict: the key resources are chained with
