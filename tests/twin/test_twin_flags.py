@@ -59,5 +59,9 @@ def test_geo_message_flag_replaces_the_geo_apis_message(twin: RunningTwin):
         assert reply.json()["message"] == "Hei fra kanten"
     finally:
         flags(twin, "unset", "geo_message")
+    # Back to the default before the next test reads the message (the twin is shared).
+    reply, _ = first_answer(url, lambda r: r.json()["message"] == "Hello from the edge",
+                            time.monotonic() + BOUND + SLACK)
+    assert reply.json()["message"] == "Hello from the edge"
     listed = flags(twin, "list")
     assert 'geo_message (string, default "Hello from the edge"): "Hello from the edge"' in listed
