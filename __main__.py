@@ -7,10 +7,10 @@ edgekit_iac.stack_args, which checks them all before the first resource is decla
 
 import pulumi
 from edgekit_iac.components import (
+    AuthWorker,
     CachedWorker,
     CloudflareLogpush,
     CloudflareRateLimit,
-    DnsTarget,
     EdgeAlarms,
     EdgeCertificate,
     EdgeCertificateArgs,
@@ -32,7 +32,7 @@ WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
 
 
 def deploy_images(
-    settings: StackSettings, built: dict, alarm_endpoint=None
+    settings: StackSettings, built: dict, alarm_endpoint=None, flags: EdgeFlags | None = None
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
     """The resizer with what protects and watches it; the log pipeline, if any, for Logpush."""
     images = settings.images
@@ -43,7 +43,7 @@ def deploy_images(
     if settings.logging.realtime.enabled:
         logs = EdgeLogPipeline("edge-logs", stack_args.log_pipeline_args(settings))
     certificate_arn = images.certificate_arn
-    target = dns_target(settings)
+    target = stack_args.dns_target(settings)
     if images.aliases and certificate_arn is None and target is not None:
         certificate = EdgeCertificate(
             "images-certificate",
@@ -59,6 +59,7 @@ def deploy_images(
             certificate_arn=certificate_arn,
             web_acl_arn=web_acl.web_acl_arn if web_acl else None,
             realtime_log_config_arn=logs.realtime_log_config_arn if logs else None,
+            flags_key_value_store_arn=flags.store.arn if flags and flags.store else None,
         ),
     )
     if settings.alarms.enabled:
@@ -79,35 +80,24 @@ def deploy_images(
     if resizer.staging_distribution is not None:  # edgekit canary drives these
         pulumi.export("imagesStagingDistributionId", resizer.staging_distribution.id)
         pulumi.export("imagesCanaryPolicyId", resizer.canary_policy.id)
+    # Key name -> CloudFront public key id (the Key-Pair-Id `edgekit sign-url` puts in URLs).
+    pulumi.export("urlSigningKeyIds", resizer.signing_key_ids)
     if logs:
         pulumi.export("logBucket", logs.log_bucket_name)
     return resizer, logs
 
 
-def dns_target(settings: StackSettings) -> DnsTarget | None:
-    """Where this stack's records go, or None when it manages no DNS."""
-    provider = settings.dns_provider
-    if provider is None:
-        return None
-    dns = settings.dns if not isinstance(settings.dns, str) else None
-    return DnsTarget(
-        provider=provider,
-        route53_zone_id=dns.route53_zone_id if dns else None,
-        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
-    )
-
-
 def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
     """Records for the image aliases and Worker routes; "external" only lists them."""
-    target = dns_target(settings)
+    target = stack_args.dns_target(settings)
     if target is None:
         return
     cloudflare = settings.cloudflare
     routes = (
         [
             w.route.pattern
-            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo)
-            if w.route.pattern
+            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo, cloudflare.edge_auth)
+            if w is not None and w.route.pattern
         ]
         if cloudflare
         else []
@@ -163,6 +153,14 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
         pulumi.export("counterWorker", counter.script_name)
         pulumi.export("counterWorkerHostnames", counter.hostnames)
         pulumi.export("counterWorkerRoutes", counter.routes)
+    if cloudflare.edge_auth is not None:
+        auth = AuthWorker(
+            "api-auth",
+            stack_args.auth_worker_args(cloudflare, built["edge_auth"], logpush=pushed),
+        )
+        pulumi.export("authWorker", auth.script_name)
+        pulumi.export("authWorkerHostnames", auth.hostnames)
+        pulumi.export("authWorkerRoutes", auth.routes)
     if settings.rate_limits.cloudflare.enabled:
         CloudflareRateLimit("api-rate-limit", stack_args.cloudflare_rate_limit_args(settings))
     if pushed:
@@ -189,9 +187,11 @@ endpoint = paging_endpoint(settings)
 names = LAMBDA_FUNCTIONS + (WORKER_FUNCTIONS if settings.cloudflare else ())
 if settings.cloudflare is not None and settings.cloudflare.edge_counter is not None:
     names += (stack_args.COUNTER_FUNCTION,)
+if settings.cloudflare is not None and settings.cloudflare.edge_auth is not None:
+    names += (stack_args.AUTH_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)
 flag_stores = deploy_flags(settings)
-resizer, log_pipeline = deploy_images(settings, built, endpoint)
+resizer, log_pipeline = deploy_images(settings, built, endpoint, flag_stores)
 deploy_workers(settings, built, log_pipeline, flag_stores)
 deploy_dns(settings, resizer)
 pulumi.export("environment", settings.environment)

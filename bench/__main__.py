@@ -24,6 +24,7 @@ from bench import machine, report
 # Item name in results.json -> module with run(quick) -> dict.
 ITEMS = {
     "resize": "bench.resize_bench",
+    "resize_options": "bench.resize_options_bench",
     "cold_start": "bench.cold_start",
     "cache_hit_path": "bench.hit_path",
     "twin_throughput": "bench.twin_load",
@@ -31,6 +32,8 @@ ITEMS = {
     "origin_offload": "bench.offload",
     "program_scale": "bench.program_scale",
     "worker_startup": "bench.worker_startup",
+    "memory": "bench.decode_memory",
+    "cost": "bench.cost",
 }
 SCHEMA_VERSION = 1
 BENCH_DIR = Path(__file__).resolve().parent

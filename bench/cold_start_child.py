@@ -4,6 +4,10 @@ Usage: ``python -B -I cold_start_child.py BUNDLE_DIR EVENT_JSON WARM_URI``. Prin
 line. After the first request it serves a second one for another size (``WARM_URI``), so
 the report can tell the cold-start overhead from the work any request does.
 
+``python -B -I cold_start_child.py --botocore [DATA_DIR]`` is the reference instead: import
+botocore and create an S3 client as the handler used to (``Config`` with standard retries),
+nothing else; with DATA_DIR, botocore's loader reads only that folder (a trimmed S3 model).
+
 Peak memory is the process's VmHWM (/proc/self/status), not ``ru_maxrss``: Linux carries
 ``ru_maxrss`` over fork and exec, so a child of a large parent would report the parent's
 peak.
@@ -31,7 +35,36 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best available
 
 
+def botocore_reference(data_dir: str | None) -> None:
+    rss_before = peak_rss_kib()
+    started = time.perf_counter()
+    from botocore.config import Config
+    from botocore.session import get_session
+
+    imported = time.perf_counter()
+    session = get_session()
+    if data_dir:
+        from botocore.loaders import Loader
+
+        loader = Loader(extra_search_paths=[data_dir], include_default_search_paths=False)
+        session.register_component("data_loader", loader)
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3,
+                    read_timeout=10)
+    session.create_client("s3", region_name="us-east-1", config=config)
+    created = time.perf_counter()
+    print(json.dumps({
+        "import_ms": (imported - started) * 1000,
+        "client_ms": (created - imported) * 1000,
+        "total_ms": (created - started) * 1000,
+        "peak_rss_before_kib": rss_before,
+        "peak_rss_kib": peak_rss_kib(),
+    }))
+
+
 def main() -> None:
+    if sys.argv[1] == "--botocore":
+        botocore_reference(sys.argv[2] if len(sys.argv) > 2 else None)
+        return
     bundle_dir, event_path, warm_uri = sys.argv[1], sys.argv[2], sys.argv[3]
     with open(event_path, encoding="utf-8") as handle:
         event = json.load(handle)

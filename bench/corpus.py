@@ -91,6 +91,8 @@ def generated(quick: bool) -> list[Original]:
             ("medium.jpg", photo_like((1600, 1200), 2), "JPEG", {"quality": 85}),
             ("alpha.png", with_alpha(photo_like((1200, 900), 3)), "PNG", {}),
             ("photo.webp", photo_like((2000, 1500), 4), "WEBP", {"quality": 85}),
+            # Resized to JPEG only (resize_bench.JPEG_ONLY): the PNG->JPEG goal's large case.
+            ("large-12mp.png", photo_like((4000, 3000), 5), "PNG", {}),
         ]
     return [
         Original(name, encode(im, pil_format, **options), pil_format.lower(), im.size,

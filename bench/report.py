@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.resize_bench import EDGEKIT, NAIVE, VIPS, VIPS_THREADS
+from bench.resize_bench import EDGEKIT, EDGEKIT_THREADS, NAIVE, VIPS, VIPS_THREADS
 
 JSON_NAME, MARKDOWN_NAME = "results.json", "RESULTS.md"
 
@@ -120,6 +120,17 @@ def key_figures(items: dict[str, Any]) -> str:
                     f"{row.get(f'faster_than_{NAIVE}', '-')}); bytes edgekit/libvips "
                     f"{number(row.get(f'bytes_{EDGEKIT}/{VIPS}_geomean'))}, edgekit/naive "
                     f"{number(row.get(f'bytes_{EDGEKIT}/{NAIVE}_geomean'))}.")
+            if row["source_format"] == "png" and row["output_format"] == "jpeg":
+                quality = (
+                    f"; lowest PSNR {number(row.get(f'psnr_{EDGEKIT}_min'), 1)} dB vs libvips "
+                    f"{number(row.get(f'psnr_{VIPS}_min'), 1)} dB, lowest SSIM "
+                    f"{number(row.get(f'ssim_{EDGEKIT}_min'), 4)} vs "
+                    f"{number(row.get(f'ssim_{VIPS}_min'), 4)}"
+                    if f"psnr_{EDGEKIT}_min" in row else " (no quality figures in this run)")
+                lines.append(
+                    f"- Resize PNG->JPEG ({row['cases']} cases): edgekit/libvips time "
+                    f"{number(row.get(f'time_{EDGEKIT}/{VIPS}_geomean'))} (geometric mean, "
+                    f"worst {number(row.get(f'time_{EDGEKIT}/{VIPS}_worst'))}){quality}.")
         for case in resize["cases"]:
             if case["output_format"] == "jpeg" and case["box"] == "400x300" and \
                     case["original"].startswith("large"):
@@ -131,12 +142,17 @@ def key_figures(items: dict[str, Any]) -> str:
                     f"naive Pillow {r[NAIVE]['time_ms']['median']:.1f} ms.")
     cold = items.get("cold_start", {})
     if cold.get("status") == "ok":
-        plain = cold["variants"]["source_only"]
+        shipped = cold["variants"]["shipped_bytecode"]
+        reference = cold["variants"]["botocore_s3_client"]
+        versus = cold["vs_reference"]["shipped_bytecode"]
         bundle = cold["deployable_bundle"]
         lines.append(
-            f"- Cold start (handler import + first request): "
-            f"{plain['import_and_first_request_ms']['median']:.0f} ms median, peak RSS "
-            f"{plain['peak_rss_mib']['median']:.0f} MiB; deployable bundle "
+            f"- Cold start (handler import + first request + resize): "
+            f"{shipped['import_and_first_request_ms']['median']:.0f} ms median against "
+            f"{reference['import_and_first_request_ms']['median']:.0f} ms for importing "
+            f"botocore and creating an S3 client: ratio {versus['ratio']:.2f} "
+            f"({versus['verdict']}); peak RSS "
+            f"{shipped['peak_rss_mib']['median']:.0f} MiB; deployable bundle "
             + (f"{bundle['bytes'] / 1e6:.2f} MB (Python {bundle['python_version']})."
                if bundle.get("status") == "ok" else f"unavailable: {bundle.get('reason')}."))
     hits = items.get("cache_hit_path", {})
@@ -182,6 +198,21 @@ def key_figures(items: dict[str, Any]) -> str:
         lines.append("- Program scale: " + ", ".join(
             f"{row['components']} resizer(s) {row['time_s']['median']:.2f} s"
             for row in scale["rows"]) + " under the mock runtime.")
+    memory = items.get("memory", {})
+    if memory.get("status") == "ok":
+        lines.append(f"- Peak RSS of one resize of a {memory['megapixels']:g} MP PNG: "
+                     f"{memory['png_worst_peak_mib']:.0f} MiB at worst (goal: under "
+                     f"{memory['limit_mib']} MiB).")
+    cost = items.get("cost", {})
+    if cost.get("status") == "ok":
+        alternatives = cost["alternatives_usd_per_million"]
+        lines.append(
+            f"- Cost per million resizes: ${alternatives['edgekit_lambda_edge']:.2f} on "
+            f"Lambda@Edge at the recommended {cost['recommended_memory_mb']} MB (stack default "
+            f"{cost['stack_default_memory_mb']} MB), against "
+            f"${alternatives['dit_api_gateway_lambda_same_work']:.2f} for DIT's API Gateway + "
+            f"Lambda with the same work and ${alternatives['cloudflare_images']:.2f} for "
+            "Cloudflare Images transformations.")
     return "\n".join(lines) or "(no item ran)"
 
 
@@ -189,7 +220,8 @@ def key_figures(items: dict[str, Any]) -> str:
 
 
 def resize_section(item: dict[str, Any]) -> str:
-    names = [n for n in (EDGEKIT, VIPS, VIPS_THREADS, NAIVE) if n in item["implementations"]]
+    names = [n for n in (EDGEKIT, VIPS, EDGEKIT_THREADS, VIPS_THREADS, NAIVE)
+             if n in item["implementations"]]
     parts = [
         "Implementations: " + "; ".join(f"**{n}** = {item['implementations'][n]}" for n in names)
         + f". Quality {item['quality']}; libvips: {item['libvips']} (default thread pool "
@@ -232,6 +264,35 @@ def resize_section(item: dict[str, Any]) -> str:
     parts.append(table(["formats", "cases", "time vs libvips", "faster", "worst",
                         "bytes vs libvips", "time vs naive", "faster", "bytes vs naive",
                         "Δpx max"], rows))
+    parts += ["", "### Verdicts, matched threads, and quality against a reference", "",
+              "Per group: edgekit against libvips per case as faster / tie / slower (a ratio "
+              "within the two sides' interquartile noise band is a tie); with threads = cores "
+              "on both sides (`edgekit_threads` / `libvips_threads`, geometric mean); and for "
+              "PNG originals the lowest PSNR (dB) and SSIM of each side's output against a "
+              "one-pass Lanczos resize of the fully decoded original.", ""]
+    quality_rows = []
+    for row in item["summary"]:
+        verdicts = row.get(f"verdicts_{EDGEKIT}/{VIPS}", {})
+        quality_rows.append([
+            f"{row['source_format']} -> {row['output_format']}",
+            " / ".join(str(verdicts.get(v, 0)) for v in ("faster", "tie", "slower")),
+            number(row.get(f"time_{EDGEKIT_THREADS}/{VIPS_THREADS}_geomean")),
+            number(row.get(f"psnr_{EDGEKIT}_min"), 1), number(row.get(f"psnr_{VIPS}_min"), 1),
+            number(row.get(f"ssim_{EDGEKIT}_min"), 4), number(row.get(f"ssim_{VIPS}_min"), 4),
+        ])
+    parts.append(table(["formats", "faster / tie / slower", "threads: edgekit vs libvips",
+                        "PSNR edgekit", "PSNR libvips", "SSIM edgekit", "SSIM libvips"],
+                       quality_rows))
+    if item.get("png_decode"):
+        parts += ["", "### PNG decode alone (one thread)", "",
+                  "Both sides inflate with zlib-ng (Pillow's wheels and libvips' build); what "
+                  "is left after decoding is resampling and encoding.", ""]
+        parts.append(table(
+            ["original", "Pillow ms", "libvips ms", "Pillow / libvips"],
+            [[d["original"], spread(d["pillow_ms"]).removesuffix(" ms"),
+              spread(d["libvips_ms"]).removesuffix(" ms"),
+              f"{d['pillow/libvips']['ratio']:.2f} ({d['pillow/libvips']['verdict']})"]
+             for d in item["png_decode"]]))
     parts += ["", "### JPEG -> JPEG, every case", ""]
     parts.append(_case_table([c for c in item["cases"]
                               if c["source_format"] == c["output_format"] == "jpeg"], names))
@@ -260,33 +321,57 @@ def _case_table(cases: list[dict[str, Any]], names: list[str]) -> str:
     return table(header, rows)
 
 
+COLD_LABELS = {
+    "shipped_bytecode": "handler, bundle as shipped (bytecode)",
+    "source_only": "handler, bundle without bytecode (before)",
+    "before_botocore_handler": "handler with botocore's client (before), bytecode",
+    "botocore_s3_client": "reference: import botocore + S3 client",
+    "botocore_trimmed_s3_model": "botocore + client, trimmed S3-only model",
+}
+
+
 def cold_start_section(item: dict[str, Any]) -> str:
-    labels = {"source_only": "as deployed (sources only, no bytecode cache)",
-              "precompiled_bytecode": "if the bundle shipped compiled bytecode"}
-    metrics = [("import_ms", "handler import"), ("first_request_ms", "first request"),
-               ("import_and_first_request_ms", "import + first request"),
+    metrics = [("import_ms", "import (handler, or botocore)"),
+               ("client_ms", "create the S3 client"),
+               ("first_request_ms", "first request (HEAD, GET, resize, PUT)"),
+               ("import_and_first_request_ms", "**total: the cold-start figure**"),
                ("warm_request_ms", "a second request (another size), same process"),
                ("process_wall_ms", "whole process, spawn to exit"),
                ("peak_rss_mib", "peak RSS (VmHWM)"),
-               ("interpreter_rss_mib", "RSS before importing the handler")]
+               ("interpreter_rss_mib", "RSS before importing anything measured")]
     variants = list(item["variants"])
-    rows = [[label] + [spread(item["variants"][v][key]) for v in variants]
+    rows = [[label] + [spread(item["variants"][v].get(key)) for v in variants]
             for key, label in metrics]
+    versus = item.get("vs_reference", {})
+    rows.append(["total vs reference (ratio of medians, verdict)"] + [
+        f"{versus[v]['ratio']:.2f} ({versus[v]['verdict']}, noise ±{versus[v]['noise_band']:.2f})"
+        if v in versus else "1 (reference)" for v in variants])
     bundle = item["deployable_bundle"]
     bundle_line = (
         f"Deployable bundle (Python {bundle['python_version']} wheels): {bundle['bytes']} bytes "
-        f"zipped, {bundle['unpacked_bytes']} unpacked, {bundle['entries']} files; limit "
-        f"{bundle['limit_bytes']} bytes." if bundle.get("status") == "ok"
+        f"zipped, {bundle['unpacked_bytes']} unpacked, {bundle['entries']} files of which "
+        f"{bundle.get('pyc_files', 0)} CPython 3.13 .pyc; limit {bundle['limit_bytes']} bytes."
+        if bundle.get("status") == "ok"
         else f"Deployable bundle: unavailable ({bundle.get('reason')}).")
+    state = item.get("bytecode_state", {})
     return "\n".join([
         f"Request: {item['request']}; then {item['warm_request']}. Each run is a fresh "
-        f"interpreter importing the handler from the unpacked zip built for the host's "
-        f"Python {item['host_bundle']['python_version']} ({item['host_bundle']['bytes']} "
-        f"bytes), against moto S3 on 127.0.0.1 (set-up, not counted: "
+        f"interpreter (`-B -I`) importing the handler from the unpacked zip built for the "
+        f"host's Python {item['host_bundle']['python_version']} "
+        f"({item['host_bundle']['bytes']} bytes, {item['host_bundle'].get('pyc_files', 0)} "
+        f".pyc), against moto S3 on 127.0.0.1 (set-up, not counted: "
         f"{item['moto_setup_ms']:.0f} ms). Responses: {', '.join(item['responses'])}; "
-        f"Pillow loaded from the bundle: {item['pil_from_bundle']}.",
+        f"Pillow loaded from the bundle: {item['pil_from_bundle']}. Variants ran interleaved "
+        "in one run; a ratio within the noise band (the two sides' interquartile ranges "
+        "relative to their medians, added) is a tie.",
         "",
-        table(["figure"] + [labels.get(v, v) for v in variants], rows),
+        f"Bytecode state: botocore and its dependencies {state.get('state', '?')} "
+        f"({', '.join(state.get('packages', []))}); stdlib bytecode present: "
+        f"{state.get('stdlib_has_bytecode')}. Trimmed S3 model: "
+        f"{item.get('trimmed_model_bytes', 0)} bytes (HeadObject, GetObject, PutObject). "
+        f"Before handler: commit `{item.get('before_commit')}`.",
+        "",
+        table(["figure"] + [COLD_LABELS.get(v, v) for v in variants], rows),
         "",
         bundle_line,
     ])
@@ -413,8 +498,136 @@ def program_scale_section(item: dict[str, Any]) -> str:
     ])
 
 
+def resize_options_section(item: dict[str, Any]) -> str:
+    cover_rows = []
+    for case in item["cover"]:
+        r = case["results"]
+
+        def ms(name: str, r=r) -> str:
+            return spread(r[name]["time_ms"]).removesuffix(" ms") if name in r else "-"
+
+        def psnr(name: str, r=r) -> str:
+            return number(r.get(name, {}).get("psnr_vs_reference_db"), 1)
+
+        def size(name: str, r=r) -> str:
+            return str(r[name]["bytes"]) if name in r else "-"
+
+        cover_rows.append([
+            case["original"], case["box"],
+            ms("edgekit_center"), ms("libvips_centre"),
+            number(case.get("time_center_edgekit/libvips")),
+            size("edgekit_center"), size("libvips_centre"),
+            psnr("edgekit_center"), psnr("libvips_centre"),
+            ms("edgekit_entropy"), ms("libvips_entropy"),
+            number(case.get("time_entropy_edgekit/libvips")),
+            number(case["entropy_cost_ms"], 1), spread(case.get("entropy_window_ms"), 2),
+            number(case.get("psnr_entropy_edgekit_vs_libvips_db"), 1),
+        ])
+    animation = item["animation"]
+    animation_rows = []
+    for case in animation["cases"]:
+        for name, r in case["results"].items():
+            animation_rows.append([
+                case["box"], case["output_format"], name, spread(r["time_ms"]),
+                str(r["bytes"]), str(r["frames"]), f"{r['size'][0]}x{r['size'][1]}",
+                str(r["total_duration_ms"]), number(r["psnr_vs_reference_db"], 1),
+            ])
+    memory_rows = [[m["case"], f"{m['before_mib']}", f"{m['peak_mib']}", f"{m['added_mib']}",
+                    str(m["frames_out"]), str(m["bytes_out"])]
+                   for m in animation["peak_memory"]]
+    return "\n".join([
+        "See `bench/resize_options_bench.py` for the exact settings. JPEG output at quality "
+        f"{item['quality']}; libvips: {item['libvips']}, one thread. PSNR in dB against an "
+        "exact reference (full decode, one Lanczos crop-resize), higher is closer.",
+        "",
+        "### fit=cover: gravity centre and entropy",
+        "",
+        table(["original", "box", "edgekit centre ms", "libvips centre ms", "time vs libvips",
+               "edgekit bytes", "libvips bytes", "edgekit PSNR", "libvips PSNR",
+               "edgekit entropy ms", "libvips entropy ms", "time vs libvips",
+               "entropy cost ms", "entropy window", "entropy PSNR edgekit vs libvips"],
+              cover_rows),
+        "",
+        f"### Animated GIF: {animation['frames']} frames of "
+        f"{animation['size'][0]}x{animation['size'][1]} ({animation['bytes']} bytes)",
+        "",
+        table(["box", "out", "by", "time", "bytes", "frames", "size", "total ms",
+               "PSNR"], animation_rows),
+        "",
+        "Peak resident memory (VmHWM, MiB) of a fresh interpreter resizing the animation "
+        "into 400x300 (`first` = `?frames=1`; `libvips` = `n=-1`, GIF out):",
+        "",
+        table(["case", "before", "peak", "added", "frames out", "bytes out"], memory_rows),
+    ])
+
+
+def memory_section(item: dict[str, Any]) -> str:
+    rows = [[f"{r['original']} ({r['source']})", r["box"], r["implementation"],
+             f"{r['bytes'] / 1e6:.1f}", f"{r['before_mib']:.0f}", f"{r['peak_mib']:.0f}",
+             f"{r['peak_mib'] - r['before_mib']:.0f}"] for r in item["rows"]]
+    return "\n".join([
+        f"A photo-like original of {item['megapixels']:g} MP, resized in a fresh interpreter "
+        "per row; peak RSS (VmHWM) of the whole process, with the original's bytes already "
+        "in memory as in the handler. Goal: the PNG under "
+        f"{item['limit_mib']} MiB; worst PNG peak here: {item['png_worst_peak_mib']:.0f} MiB.",
+        "",
+        table(["original", "box", "by", "file MB", "RSS before MiB", "peak RSS MiB",
+               "growth MiB"], rows),
+    ])
+
+
+def cost_section(item: dict[str, Any]) -> str:
+    model, prices = item["model"], item["prices"]
+    rows = [[str(s["memory_mb"]), f"{s['vcpu_share']:.2f}", f"{s['mean_ms']:.0f}",
+             f"{s['p95_ms']:.0f}", f"${s['usd_per_million']:.2f}",
+             "yes" if s["fits_default_pixel_budget"] else "no"] for s in item["sizes"]]
+    alternatives = item["alternatives_usd_per_million"]
+    cpu = item["cpu_ms"]
+    return "\n".join([
+        f"Measured work: {cpu['n']} resizes (originals x sizes x formats, see `results.json`), "
+        f"CPU time per resize on this machine ({model['cpu_model']}): median "
+        f"{cpu['median']:.0f} ms, p95 {cpu['p95']:.0f} ms, max {cpu['max']:.0f} ms, one "
+        "thread. Model: Lambda gives CPU in proportion to memory, one vCPU at "
+        f"{model['mb_per_vcpu']} MB (AWS Lambda Developer Guide, *Configure Lambda function "
+        "memory*); the single-threaded resize runs at min(1, M/1769) of a vCPU, so duration "
+        f"= {model['s3_io_ms']:.0f} ms of S3 I/O + CPU time x {model['host_to_lambda']:g} / "
+        "min(1, M/1769) (one Lambda vCPU taken as one core of this machine: an assumption, "
+        "no Lambda is reachable from here). Lambda@Edge prices "
+        f"(looked up {prices['looked_up']}, aws.amazon.com/lambda/pricing): "
+        f"${prices['lambda_edge_per_request'] * 1e6:.2f} per million requests and "
+        f"${prices['lambda_edge_per_gb_second']:.8f} per GB-second, billed per ms.",
+        "",
+        table(["memory MB", "vCPU share", "mean ms", "p95 ms", "per million resizes",
+               f"fits 50 MP (>= {item['memory_floor_mb']} MB)"], rows),
+        "",
+        f"**Recommendation**: {item['recommended_memory_mb']} MB, the cheapest size that fits "
+        f"the default pixel budget and keeps p95 under {model['target_p95_ms']:.0f} ms for a "
+        "cache miss (below 1,769 MB a CPU-bound resize costs about the same at any memory, "
+        "since its duration falls as memory rises; the S3 wait is what more memory makes "
+        "dearer). The stack default is "
+        f"{item['stack_default_memory_mb']} MB "
+        + ("(follows it)." if item["default_follows_recommendation"] else
+           "(**does not follow it**)."),
+        "",
+        "Per million resized images (unique transformations), compute and requests only "
+        "(CloudFront, S3 and transfer are common to all and left out):",
+        "",
+        table(["option", "USD per million"], [
+            ["edgekit on Lambda@Edge, recommended memory",
+             f"${alternatives['edgekit_lambda_edge']:.2f}"],
+            [f"DIT (API Gateway REST + regional Lambda at {alternatives['dit_memory_mb']} MB), "
+             "same measured work", f"${alternatives['dit_api_gateway_lambda_same_work']:.2f}"],
+            ["DIT, its own published estimate (1 M transformations, 350 ms: API Gateway "
+             "$11.00 + Lambda $10.93)", f"${alternatives['dit_published_estimate']:.2f}"],
+            ["Cloudflare Images transformations ($0.50 per 1,000 unique, 5,000 a month "
+             "included)", f"${alternatives['cloudflare_images']:.2f}"],
+        ]),
+    ])
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "resize": resize_section,
+    "resize_options": resize_options_section,
     "cold_start": cold_start_section,
     "cache_hit_path": hit_path_section,
     "twin_throughput": twin_section,
@@ -422,4 +635,6 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "origin_offload": offload_section,
     "program_scale": program_scale_section,
     "worker_startup": worker_startup_section,
+    "memory": memory_section,
+    "cost": cost_section,
 }

@@ -13,10 +13,20 @@ this process (see ``timing.interleaved``) and records each one's time and output
   users take) with the same quality and the same encoder effort as edgekit: JPEG
   ``optimize_coding``, WebP ``effort=2`` (Pillow ``method=2``), PNG ``compression=3``,
   AVIF ``effort=1`` (Pillow ``speed=8``), metadata stripped except the ICC profile, alpha
-  flattened onto white for JPEG. libvips runs with one worker thread, like edgekit's
-  single-threaded resize and like a Lambda@Edge function whose memory buys about one
-  vCPU; for JPEG->JPEG it also runs with its default thread pool, reported apart.
+  flattened onto white for JPEG. libvips runs with one worker thread, and edgekit's AVIF
+  encoder too (``max_threads=1``; Pillow's WebP encoder and the rest of edgekit's resize
+  are single-threaded): matched thread counts, like a Lambda@Edge function whose memory
+  buys at most about one vCPU (one vCPU at 1,769 MB; below that a share of one, where a
+  second thread only contends). For JPEG->JPEG, and for WebP and AVIF output from the
+  large originals, both also run with threads = this machine's cores, reported apart
+  (**edgekit_threads** against **libvips_threads**).
   libvips' operation cache is off, so no call is answered from a previous one.
+
+Quality: for PNG originals, edgekit's and libvips' outputs are compared with a reference
+(the original fully decoded, flattened onto white, resized with one Lanczos pass to the
+output's size): PSNR (dB) and SSIM, so a faster path cannot hide a loss. PNG decode time
+alone (Pillow against libvips, one thread) is reported per PNG original: it is what bounds
+PNG->JPEG.
 """
 
 from __future__ import annotations
@@ -37,12 +47,17 @@ PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 VIPS_SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif"}
 
 EDGEKIT, NAIVE, VIPS, VIPS_THREADS = "edgekit", "naive_pillow", "libvips", "libvips_threads"
+EDGEKIT_THREADS = "edgekit_threads"
 LABELS = {
-    EDGEKIT: "edgekit resize",
+    EDGEKIT: "edgekit resize, 1 thread (AVIF max_threads=1)",
+    EDGEKIT_THREADS: "edgekit resize, AVIF encoder threads = cores",
     NAIVE: "naive Pillow (open, thumbnail, save)",
     VIPS: "libvips thumbnail_buffer, 1 thread",
     VIPS_THREADS: "libvips thumbnail_buffer, default threads",
 }
+PSNR_IDENTICAL = 100.0  # reported for pixel-identical outputs (their PSNR is infinite)
+# Originals resized to JPEG only (the large PNG is there for the PNG->JPEG goal).
+JPEG_ONLY = ("large-12mp.png",)
 
 Resizer = Callable[[bytes, tuple[int, int], str], bytes]
 
@@ -112,25 +127,41 @@ def run(quick: bool) -> dict[str, Any]:
     repeats = 2 if quick else 4
     headline_repeats = 2 if quick else 9
 
-    def edgekit(data: bytes, box: tuple[int, int], output_format: str) -> bytes:
-        return resize_module.resize(data, box, output_format, quality=QUALITY).data
+    def edgekit_with(threads: int) -> Resizer:
+        def edgekit(data: bytes, box: tuple[int, int], output_format: str) -> bytes:
+            resize_module.ENCODER_THREADS = threads
+            return resize_module.resize(data, box, output_format, quality=QUALITY).data
+        return edgekit
 
-    implementations: dict[str, Resizer] = {EDGEKIT: edgekit, NAIVE: naive_pillow}
+    cores = os.cpu_count() or 1
+    implementations: dict[str, Resizer] = {EDGEKIT: edgekit_with(1), NAIVE: naive_pillow}
     if pyvips is not None:
         implementations[VIPS] = libvips_resizer(pyvips, threads=1)
-        implementations[VIPS_THREADS] = libvips_resizer(pyvips, threads=None)
+        implementations[VIPS_THREADS] = libvips_resizer(pyvips, threads=cores)
+        implementations[EDGEKIT_THREADS] = edgekit_with(cores)
 
     cases = []
     for original in originals:
         for box in sizes:
             for output_format in formats:
+                if original.name in JPEG_ONLY and output_format != "jpeg":
+                    continue
                 headline = original.format == "jpeg" and output_format == "jpeg"
+                threaded = headline or (output_format in ("webp", "avif")
+                                        and original.name.startswith(("large", "photo")))
                 chosen = {
                     name: impl for name, impl in implementations.items()
-                    if name != VIPS_THREADS or headline
+                    if name not in (VIPS_THREADS, EDGEKIT_THREADS) or threaded
                 }
-                cases.append(_measure(original, box, output_format, chosen,
-                                      headline_repeats if headline else repeats))
+                case = _measure(original, box, output_format, chosen,
+                                headline_repeats if headline else repeats)
+                outputs = case.pop("_outputs")
+                if original.format == "png" and pyvips is not None:
+                    case["quality_vs_reference"] = quality_vs_reference(
+                        original.data, {n: outputs[n] for n in (EDGEKIT, VIPS)})
+                cases.append(case)
+    png_decode = [_png_decode(original, pyvips, repeats) for original in originals
+                  if original.format == "png" and pyvips is not None]
     return {
         "status": "ok",
         "title": "Resize, warm",
@@ -144,6 +175,8 @@ def run(quick: bool) -> dict[str, Any]:
         "formats": formats,
         "cases": cases,
         "summary": summarize(cases),
+        "png_decode": png_decode,
+        "cores": cores,
     }
 
 
@@ -176,7 +209,17 @@ def _measure(original: corpus.Original, box: tuple[int, int], output_format: str
                 edge["time_ms"]["median"], results[other]["time_ms"]["median"])
             ratios[f"bytes_{EDGEKIT}/{other}"] = timing.ratio(edge["bytes"],
                                                               results[other]["bytes"])
+    if EDGEKIT_THREADS in results and VIPS_THREADS in results:
+        ratios[f"time_{EDGEKIT_THREADS}/{VIPS_THREADS}"] = timing.ratio(
+            results[EDGEKIT_THREADS]["time_ms"]["median"],
+            results[VIPS_THREADS]["time_ms"]["median"])
+        ratios[f"verdict_{EDGEKIT_THREADS}/{VIPS_THREADS}"] = timing.compare(
+            seconds[EDGEKIT_THREADS], seconds[VIPS_THREADS])["verdict"]
+    if VIPS in results:
+        ratios[f"verdict_{EDGEKIT}/{VIPS}"] = timing.compare(seconds[EDGEKIT],
+                                                             seconds[VIPS])["verdict"]
     return {
+        "_outputs": outputs,
         "original": original.name,
         "source_format": original.format,
         "source_size": list(original.size),
@@ -184,6 +227,48 @@ def _measure(original: corpus.Original, box: tuple[int, int], output_format: str
         "output_format": output_format,
         "results": results,
         "ratios": ratios,
+    }
+
+
+def quality_vs_reference(original: bytes, outputs: dict[str, bytes]) -> dict[str, Any]:
+    """PSNR (dB) and SSIM of each output against a one-pass Lanczos resize of the original."""
+    import numpy
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    with Image.open(io.BytesIO(original)) as im:
+        full = _on_white(im)
+    figures: dict[str, Any] = {}
+    for name, data in outputs.items():
+        with Image.open(io.BytesIO(data)) as out:
+            got = numpy.asarray(_on_white(out))
+        reference = numpy.asarray(full.resize((got.shape[1], got.shape[0]),
+                                              Image.Resampling.LANCZOS))
+        with numpy.errstate(divide="ignore"):
+            psnr = float(peak_signal_noise_ratio(reference, got, data_range=255))
+        figures[name] = {
+            "psnr_db": round(min(psnr, PSNR_IDENTICAL), 2),  # identical pixels: infinite
+            "ssim": round(float(structural_similarity(reference, got, channel_axis=2,
+                                                      data_range=255)), 4),
+        }
+    return figures
+
+
+def _png_decode(original: corpus.Original, pyvips, repeats: int) -> dict[str, Any]:
+    """Decoding alone, Pillow against libvips (one thread): what bounds PNG->JPEG."""
+    def pillow() -> None:
+        with Image.open(io.BytesIO(original.data)) as im:
+            im.load()
+
+    def vips() -> None:
+        pyvips.concurrency_set(1)
+        pyvips.Image.new_from_buffer(original.data, "", access="sequential").copy_memory()
+
+    seconds = timing.interleaved({"pillow": pillow, "libvips": vips}, max(3, repeats))
+    return {
+        "original": original.name,
+        "pillow_ms": timing.spread([s * 1000 for s in seconds["pillow"]], "ms"),
+        "libvips_ms": timing.spread([s * 1000 for s in seconds["libvips"]], "ms"),
+        "pillow/libvips": timing.compare(seconds["pillow"], seconds["libvips"]),
     }
 
 
@@ -217,6 +302,19 @@ def summarize(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (source, output), members in sorted(groups.items()):
         row: dict[str, Any] = {"source_format": source, "output_format": output,
                                "cases": len(members)}
+        threaded = [c["ratios"].get(f"time_{EDGEKIT_THREADS}/{VIPS_THREADS}") for c in members]
+        threaded = [r for r in threaded if r is not None]
+        if threaded:
+            row[f"time_{EDGEKIT_THREADS}/{VIPS_THREADS}_geomean"] = timing.geometric_mean(threaded)
+        ties = [c["ratios"].get(f"verdict_{EDGEKIT}/{VIPS}") for c in members]
+        if any(ties):
+            row[f"verdicts_{EDGEKIT}/{VIPS}"] = {v: ties.count(v) for v in sorted(set(ties))
+                                                 if v}
+        qualities = [c["quality_vs_reference"] for c in members if "quality_vs_reference" in c]
+        for name in (EDGEKIT, VIPS):
+            if qualities:
+                row[f"psnr_{name}_min"] = min(q[name]["psnr_db"] for q in qualities)
+                row[f"ssim_{name}_min"] = min(q[name]["ssim"] for q in qualities)
         for other in (VIPS, VIPS_THREADS, NAIVE):
             time_ratios = [c["ratios"].get(f"time_{EDGEKIT}/{other}") for c in members]
             time_ratios = [r for r in time_ratios if r is not None]

@@ -70,3 +70,24 @@ def geometric_mean(values: Iterable[float]) -> float | None:
     if not values:
         return None
     return round(math.exp(sum(math.log(v) for v in values) / len(values)), 3)
+
+
+def compare(ours: Iterable[float], theirs: Iterable[float], digits: int = 3) -> dict[str, Any]:
+    """Ratio of medians (ours / theirs) and a verdict that calls differences within noise a tie.
+
+    The noise band is each side's interquartile range relative to its median, the two added:
+    a ratio closer to 1 than that is a ``tie``; below it ``faster``, above it ``slower``.
+    """
+    ours, theirs = sorted(ours), sorted(theirs)
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    band = _relative_iqr(ours, ours_median) + _relative_iqr(theirs, theirs_median)
+    value = ours_median / theirs_median if theirs_median else math.inf
+    verdict = "tie" if abs(value - 1) <= band else "faster" if value < 1 else "slower"
+    return {"ratio": round(value, digits), "noise_band": round(band, digits), "verdict": verdict}
+
+
+def _relative_iqr(values: list[float], median: float) -> float:
+    if len(values) < 4 or not median:
+        return 0.0
+    quartiles = statistics.quantiles(values, n=4)
+    return (quartiles[2] - quartiles[0]) / median

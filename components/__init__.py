@@ -20,6 +20,7 @@ if __name__ != "edgekit_iac.components":
 # (a typo like `EdgeImageResizerArgs(qualty=80)` is a type error). Each component loads its
 # provider SDK on first use, so these imports stay cheap.
 from edgekit_iac.components.alarms import EdgeAlarms, EdgeAlarmsArgs
+from edgekit_iac.components.auth_worker import AuthWorker, AuthWorkerArgs
 from edgekit_iac.components.cached_worker import CachedWorker, CachedWorkerArgs, OriginDnsRecord
 from edgekit_iac.components.cloudflare_rate_limit import (
     CloudflareRateLimit,
@@ -38,9 +39,12 @@ from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResi
 from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimit, EdgeRateLimitArgs
+from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs
 from edgekit_iac.components.worker import EdgeWorker, EdgeWorkerArgs
 
 __all__ = [
+    "AuthWorker",
+    "AuthWorkerArgs",
     "CachedWorker",
     "CachedWorkerArgs",
     "CloudflareLogpush",
@@ -66,4 +70,6 @@ __all__ = [
     "EdgeWorker",
     "EdgeWorkerArgs",
     "OriginDnsRecord",
+    "SignedPaths",
+    "SignedPathsArgs",
 ]

@@ -16,8 +16,11 @@ import inspect
 import re
 import sys
 import textwrap
+import typing
 from types import ModuleType
 from typing import Any, TypeVar
+
+import pulumi
 
 from edgekit_iac.errors import UserError
 
@@ -112,6 +115,20 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def field_types(cls: Any) -> dict[str, Any]:
+    """The resolved type of each annotated field of `cls` (and its bases), or of a function's
+    parameters: `typing.get_type_hints`, since the modules use PEP 563 string annotations.
+
+    `pulumi.Input[X]` is `Union[X, Awaitable[X], "Output[T]"]`: its last member stays a
+    forward reference written in `pulumi.output` (not even substituted by X), so the two
+    names it uses are taken from there.
+    """
+    return typing.get_type_hints(cls, localns=PULUMI_FORWARD_NAMES)
+
+
+PULUMI_FORWARD_NAMES = {"Output": pulumi.output.Output, "T": pulumi.output.T}
+
+
 def documented(cls: _Class) -> _Class:
     """Show each field's docstring in help() and pydoc, which ignore attribute docstrings.
 
@@ -145,11 +162,16 @@ class ArgsError(UserError, ValueError):
         super().__init__(f"{self.owner}.{arg}: {problem}; accepted: {accepted}")
 
 
+def is_int(value: Any) -> bool:
+    """A true integer: `True` is an int to Python, never to a config."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def int_in(
     error: type[ArgsError], arg: str, value: Any, low: int, high: int, *, owner: str | None = None
 ) -> int:
     """`value` if it is a true integer (not a bool) within low..high, else `error`."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise error(arg, f"got {value!r}", f"an integer from {low} to {high}", owner=owner)
     return value
 
@@ -159,6 +181,39 @@ def check_region(error: type[ArgsError], arg: str, value: Any) -> str:
     if not isinstance(value, str) or value not in AWS_REGIONS:
         raise error(arg, f"got {value!r}", f"an AWS region: {', '.join(sorted(AWS_REGIONS))}")
     return value
+
+
+# Cloudflare account, zone and ruleset ids.
+CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
+CLOUDFLARE_ID_ACCEPTED = "a Cloudflare id: 32 lower-case hex characters"
+
+
+def check_pattern(
+    error: type[ArgsError],
+    arg: str,
+    value: Any,
+    pattern: re.Pattern[str],
+    accepted: str,
+    *,
+    owner: str | None = None,
+    problem: str | None = None,
+) -> str:
+    """`value` if it is a string that `pattern` matches, else `error` (`problem` or "got ...")."""
+    if not isinstance(value, str) or not pattern.match(value):
+        raise error(arg, problem or f"got {value!r}", accepted, owner=owner)
+    return value
+
+
+def check_cloudflare_id(
+    error: type[ArgsError],
+    arg: str,
+    value: Any,
+    *,
+    owner: str | None = None,
+    accepted: str = CLOUDFLARE_ID_ACCEPTED,
+) -> str:
+    """`value` if it is a Cloudflare id (32 lower-case hex characters), else `error`."""
+    return check_pattern(error, arg, value, CLOUDFLARE_ID, accepted, owner=owner)
 
 
 # Names that prefix AWS physical and metric names (SNS topics, WAF metrics).
@@ -175,8 +230,5 @@ def check_component_name(
     accepted: str = NAME_ACCEPTED,
 ) -> str:
     """The component's name prefixes `prefixes` (e.g. "SNS topic names"), so it must fit them."""
-    if not isinstance(name, str) or not pattern.match(name):
-        raise error(
-            "name", f"{component} name {name!r} prefixes {prefixes}", accepted, owner=component
-        )
-    return name
+    problem = f"{component} name {name!r} prefixes {prefixes}"
+    return check_pattern(error, "name", name, pattern, accepted, owner=component, problem=problem)

@@ -38,11 +38,13 @@ def statement(
     condition: Mapping[str, Any] | None = None,
     effect: str = "Allow",
 ) -> dict[str, Any]:
-    """One policy statement. Every action is named: `*`, `s3:*` and `s3:Get*` are refused."""
+    """One policy statement. Every action is named: `*`, `s3:*` and `s3:Get*` are refused,
+    except in the one statement that needs them: `deny_insecure_transport`'s Deny."""
     if isinstance(actions, str):
         actions = [actions]
     wildcards = [action for action in actions if "*" in action]
-    if wildcards or not actions:
+    tls_deny = effect == "Deny" and dict(condition or {}) == INSECURE_TRANSPORT
+    if (wildcards and not tls_deny) or not actions:
         raise WildcardActionError(
             f"statement {sid!r}: actions {list(actions)} must name each action "
             "(no `*`, `service:*` or `service:Prefix*`)"
@@ -55,6 +57,27 @@ def statement(
     if condition:
         result["Condition"] = dict(condition)
     return result
+
+
+# The condition of a request made without TLS (aws:SecureTransport is "false").
+INSECURE_TRANSPORT = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
+    """Deny every S3 action on the bucket and its objects to requests without TLS.
+
+    AWS's own recommendation for enforcing encryption in transit (S3 User Guide, "Security
+    best practices for Amazon S3"): the one statement where `s3:*` is right, because it
+    denies rather than grants. The policy pack accepts `*` actions only in this form.
+    """
+    return statement(
+        "DenyInsecureTransport",
+        ["s3:*"],
+        [bucket_arn, f"{bucket_arn}/*"],
+        principal={"AWS": "*"},
+        condition=INSECURE_TRANSPORT,
+        effect="Deny",
+    )
 
 
 def policy_document(*statements: dict[str, Any]) -> dict[str, Any]:

@@ -36,9 +36,10 @@ What pages, and why it is built this way:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -81,7 +82,7 @@ EDGE_FUNCTION_ERROR_METRICS = (
 
 # OriginLatency is measured only on requests CloudFront could not answer from its cache, so
 # its p95 is the p95 of what a miss costs, and a miss here is a resize. What one costs
-# (bench/RESULTS.md, 2-core machine; Lambda at 1536 MB has about one such core): decoding a
+# (bench/RESULTS.md, 2-core machine; Lambda at 1769 MB has one such core): decoding a
 # 12 MP phone JPEG and encoding the largest allowed size takes 100 ms (JPEG) to 230 ms
 # (AVIF) and 320 ms (PNG); a cold start adds about 325 ms (handler import + first request)
 # before Lambda's own init; reading a 2-5 MB original from the bucket's region into a
@@ -190,41 +191,13 @@ class EdgeAlarmsArgs:
     """Tags for the topics, keys and alarms. Default: none."""
 
 
-@dataclass(frozen=True)
-class AlarmSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    distribution_id: pulumi.Input[str]
-    function_name: pulumi.Input[str] | None
-    origin_latency_p95_ms: float
-    error_rate_percent: float
-    lambda_errors_per_period: int
-    lambda_throttles_per_period: int
-    lambda_metric_regions: tuple[str, ...]
-    period_seconds: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-    alarm_endpoint: pulumi.Output[str] | None
-    protect_data: bool
-    tags: dict[str, str]
-
-    @property
-    def topic_regions(self) -> tuple[str, ...]:
-        """Every region an alarm lives in, CloudFront's first."""
-        regions = [CLOUDFRONT_METRICS_REGION]
-        if self.function_name is not None:
-            regions.extend(self.lambda_metric_regions)
-        return tuple(dict.fromkeys(regions))
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
 _fail = AlarmsArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(AlarmsArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, AlarmsArgsError)
 
 
 def _positive(arg: str, value: Any, high: float | None = None) -> float:
@@ -272,8 +245,9 @@ def check_component_name(name: str) -> str:
     return _check_name(AlarmsArgsError, "EdgeAlarms", name, "SNS topic names")
 
 
-def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
-    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+def validate_args(args: EdgeAlarmsArgs) -> EdgeAlarmsArgs:
+    """Check every field of `args` and return them normalized (the only values the
+    `_create_*` steps read), or raise naming the field."""
     if args.distribution_id is None or args.distribution_id == "":
         raise _fail("distribution_id", f"got {args.distribution_id!r}", "a distribution id")
     if args.period_seconds not in range(60, 3601, 60):
@@ -283,9 +257,8 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
         raise _fail("tags", f"got {args.tags!r}", "a mapping of strings to strings")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
-    return AlarmSettings(
-        distribution_id=args.distribution_id,
-        function_name=args.function_name,
+    return replace(
+        args,
         origin_latency_p95_ms=_positive(
             "origin_latency_p95_ms", args.origin_latency_p95_ms, ORIGIN_LATENCY_LIMIT_MS
         ),
@@ -303,9 +276,16 @@ def validate_args(args: EdgeAlarmsArgs) -> AlarmSettings:
             "datapoints_to_alarm", args.datapoints_to_alarm, 1, evaluation_periods
         ),
         alarm_endpoint=_endpoint(args.alarm_endpoint),
-        protect_data=args.protect_data,
         tags=dict(args.tags),
     )
+
+
+def topic_regions(settings: EdgeAlarmsArgs) -> tuple[str, ...]:
+    """Every region an alarm lives in (`settings` validated), CloudFront's first."""
+    regions = [CLOUDFRONT_METRICS_REGION]
+    if settings.function_name is not None:
+        regions.extend(settings.lambda_metric_regions)
+    return tuple(dict.fromkeys(regions))
 
 
 # --- pure decisions the resources are built from ------------------------------------------
@@ -365,7 +345,7 @@ class AlarmSpec:
     extended_statistic: str | None = None
 
 
-def cloudfront_alarms(settings: AlarmSettings) -> list[AlarmSpec]:
+def cloudfront_alarms(settings: EdgeAlarmsArgs) -> list[AlarmSpec]:
     """Origin latency (p95) and viewer 5xx rate, both from CloudFront's us-east-1 metrics."""
     return [
         AlarmSpec(
@@ -428,7 +408,7 @@ def edge_function_error_queries(
     return queries
 
 
-def lambda_alarms(settings: AlarmSettings, region: str) -> list[AlarmSpec]:
+def lambda_alarms(settings: EdgeAlarmsArgs, region: str) -> list[AlarmSpec]:
     """Lambda@Edge errors and throttles as reported in one region."""
     return [
         AlarmSpec(
@@ -513,7 +493,7 @@ class EdgeAlarms(EdgeComponent):
         settings = self._settings
         account_id = aws.get_caller_identity_output().account_id
         self.topics: dict[str, aws.sns.Topic] = {}
-        for region in settings.topic_regions:
+        for region in topic_regions(settings):
             key = aws.kms.Key(
                 self.child_name(f"key-{region}"),
                 region=region,

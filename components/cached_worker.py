@@ -17,6 +17,7 @@ call a loopback address, so staging and prod are HTTPS by construction. A Cloudf
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -152,28 +153,10 @@ class CachedWorkerArgs(WorkerDeploymentArgs):
     origin's DNS is managed elsewhere)."""
 
 
-@dataclass(frozen=True)
-class CacheSettings:
-    """Validated cache settings: what the Worker's bindings and the DNS record are built from."""
-
-    origin_url: str
-    default_ttl: int
-    max_ttl: int
-    stale_if_error: int
-    origin_timeout_ms: int
-    cacheable_statuses: tuple[int, ...]
-    session_cookies: tuple[str, ...]
-    api_key_headers: tuple[str, ...]
-    forward_headers: tuple[str, ...]
-    tracking_params: tuple[str, ...]
-    origin_dns: OriginDnsRecord | None
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(WorkerArgsError, arg, value, low, high, owner=OWNER)
+_int_in = functools.partial(int_in, WorkerArgsError, owner=OWNER)
 
 
 def is_loopback(host: str) -> bool:
@@ -186,31 +169,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def normalize_origin_url(value: Any) -> str:
-    """An https origin (http only on loopback), no credentials/query/fragment, no trailing /."""
+def normalize_origin_url(value: Any, *, owner: str = OWNER, arg: str = "origin_url") -> str:
+    """An https origin (http only on loopback), no credentials/query/fragment, no trailing /.
+
+    `owner` and `arg` name the field in errors (the auth Worker checks its URLs this way)."""
     accepted = (
         'an https URL such as "https://origin.example.com" or "https://api.example.com/v1" '
         "(http only for localhost/127.0.0.1), without credentials, query or fragment"
     )
     if not isinstance(value, str):
-        raise fail(OWNER, "origin_url", f"got {value!r}", accepted)
+        raise fail(owner, arg, f"got {value!r}", accepted)
     parts = urlsplit(value.strip())
     try:
         host, _ = parts.hostname, parts.port  # the port property raises on a bad port
     except ValueError:
-        raise fail(OWNER, "origin_url", f"bad port in {value!r}", accepted) from None
+        raise fail(owner, arg, f"bad port in {value!r}", accepted) from None
     if not host or parts.query or parts.fragment or parts.username or parts.password:
-        raise fail(OWNER, "origin_url", f"got {value!r}", accepted)
+        raise fail(owner, arg, f"got {value!r}", accepted)
     if parts.scheme == "http" and not is_loopback(host):
         raise fail(
-            OWNER,
-            "origin_url",
+            owner,
+            arg,
             f"{value!r} is plain http to a non-loopback host (responses would cross the "
             "internet unencrypted)",
             accepted,
         )
     if parts.scheme not in ("http", "https"):
-        raise fail(OWNER, "origin_url", f"scheme {parts.scheme!r} in {value!r}", accepted)
+        raise fail(owner, arg, f"scheme {parts.scheme!r} in {value!r}", accepted)
     return value.strip().rstrip("/")
 
 
@@ -312,8 +297,9 @@ def _record_content(record_type: str, content: Any, name: str) -> str:
     return str(address)
 
 
-def validate_args(args: CachedWorkerArgs) -> CacheSettings:
-    """Check the cache fields of `args` (EdgeWorker checks the deployment fields)."""
+def validate_args(args: CachedWorkerArgs) -> CachedWorkerArgs:
+    """`args` with the cache fields checked and normalized, or an error naming the field
+    (EdgeWorker checks the deployment fields)."""
     origin_url = normalize_origin_url(args.origin_url)
     default_ttl = _int_in("default_ttl", args.default_ttl, *TTL_RANGE)
     max_ttl = _int_in("max_ttl", args.max_ttl, *TTL_RANGE)
@@ -327,7 +313,8 @@ def validate_args(args: CachedWorkerArgs) -> CacheSettings:
     api_key_headers = normalize_names(
         "api_key_headers", args.api_key_headers, _HEADER_PATTERN, '["x-api-key", "x-token-*"]'
     )
-    return CacheSettings(
+    return replace(
+        args,
         origin_url=origin_url,
         default_ttl=default_ttl,
         max_ttl=max_ttl,
@@ -357,7 +344,7 @@ def _custom_domain(value: Any) -> str | None:
 # --- pure decisions the resources are built from ------------------------------------------
 
 
-def cache_bindings(settings: CacheSettings) -> dict[str, str]:
+def cache_bindings(settings: CachedWorkerArgs) -> dict[str, str]:
     """The plain-text bindings cache_worker.py reads, in the formats cache_policy parses."""
     bindings = {
         "ORIGIN_URL": settings.origin_url,
@@ -378,9 +365,10 @@ def cache_bindings(settings: CacheSettings) -> dict[str, str]:
     return bindings
 
 
-def edge_worker_args(args: CachedWorkerArgs, settings: CacheSettings) -> EdgeWorkerArgs:
-    """The EdgeWorker that runs the cache wrapper: the same deployment, the cache bindings."""
-    deployment = {f.name: getattr(args, f.name) for f in fields(WorkerDeploymentArgs)}
+def edge_worker_args(settings: CachedWorkerArgs) -> EdgeWorkerArgs:
+    """The EdgeWorker that runs the cache wrapper (`settings` validated): the same
+    deployment, the cache bindings."""
+    deployment = {f.name: getattr(settings, f.name) for f in fields(WorkerDeploymentArgs)}
     return EdgeWorkerArgs(
         **deployment, function=FUNCTION_NAME, plain_text_bindings=cache_bindings(settings)
     )
@@ -410,12 +398,12 @@ class CachedWorker(EdgeComponent):
     ) -> None:
         # Both layers are checked (and the bundle built once) before the first registration.
         settings = validate_args(args)
-        worker_args = edge_worker_args(args, settings)
+        worker_args = edge_worker_args(settings)
         prepared = prepare(worker_args, owner=OWNER)
         super().__init__(name, opts)
         self._settings = settings
 
-        self._create_origin_dns(args.zone_id)
+        self._create_origin_dns(settings.zone_id)
         self._create_worker(replace(worker_args, artifact=prepared.artifact))
 
         self.set_outputs(

@@ -26,13 +26,19 @@ next to Cloudflare's message when the create fails.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    int_in,
+    is_int,
+    provider_module,
+)
 from edgekit_iac.components._component import EdgeComponent
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
@@ -161,19 +167,14 @@ class CloudflareRateLimitArgs:
 
 # --- validation: pure, runs before anything is declared ------------------------------------
 
-_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 _fail = CloudflareRateLimitArgsError
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _one_of(arg: str, value: Any, allowed: Sequence[int], cap: int, plan: str) -> int:
     usable = [choice for choice in allowed if choice <= cap]
-    if not _is_int(value) or value not in usable:
+    if not is_int(value) or value not in usable:
         raise _fail(
             arg,
             f"got {value!r} on the {plan} plan",
@@ -206,7 +207,7 @@ def _default_rule(args: CloudflareRateLimitArgs, limits: PlanLimits, plan: str) 
     if value is None:
         return None
     low, high = args.requests_per_period, REQUESTS_PER_PERIOD_RANGE[1]
-    if not _is_int(value) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise _fail(
             "default_requests_per_period",
             f"got {value!r} with requests_per_period {low}",
@@ -262,19 +263,13 @@ def default_response_body(mitigation_timeout_seconds: int) -> str:
 
 def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
-    if not isinstance(args.zone_id, str) or not _ZONE_ID.match(args.zone_id):
-        raise _fail("zone_id", f"got {args.zone_id!r}", "32 lower-case hex characters")
+    check_cloudflare_id(_fail, "zone_id", args.zone_id)
     plan = args.zone_plan
     if plan not in PLAN_LIMITS:
         raise _fail("zone_plan", f"got {plan!r}", ", ".join(PLAN_LIMITS))
     limits = PLAN_LIMITS[plan]
     low, high = REQUESTS_PER_PERIOD_RANGE
-    if not _is_int(args.requests_per_period) or not low <= args.requests_per_period <= high:
-        raise _fail(
-            "requests_per_period",
-            f"got {args.requests_per_period!r}",
-            f"an integer from {low} to {high}",
-        )
+    int_in(_fail, "requests_per_period", args.requests_per_period, low, high)
     default_requests = _default_rule(args, limits, plan)
     period = _one_of("period_seconds", args.period_seconds, PERIODS, limits.max_period, plan)
     allowed_timeouts = [t for t in MITIGATION_TIMEOUTS if t > 0 or limits.throttling]
@@ -286,7 +281,7 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
         plan,
     )
     low, high = RESPONSE_STATUS_RANGE
-    if not _is_int(args.response_status) or not low <= args.response_status <= high:
+    if not is_int(args.response_status) or not low <= args.response_status <= high:
         raise _fail("response_status", f"got {args.response_status!r}", f"{low}..{high}")
     if args.response_content_type not in RESPONSE_CONTENT_TYPES:
         raise _fail(
@@ -304,11 +299,12 @@ def validate_args(args: CloudflareRateLimitArgs) -> CloudflareRateLimitArgs:
             f"a string of at most {RESPONSE_CONTENT_LIMIT} bytes (30 KB)",
         )
     existing = args.existing_ruleset_id
-    if existing is not None and (not isinstance(existing, str) or not _ZONE_ID.match(existing)):
-        raise _fail(
+    if existing is not None:
+        check_cloudflare_id(
+            _fail,
             "existing_ruleset_id",
-            f"got {existing!r}",
-            "the 32 hex character id of the zone's http_ratelimit entry-point ruleset "
+            existing,
+            accepted="the 32 hex character id of the zone's http_ratelimit entry-point ruleset "
             f"(GET {entrypoint_url(args.zone_id)} answers it as result.id)",
         )
     if args.response_content_type == "application/json":

@@ -31,10 +31,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.components._args import documented, provider_module
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
 from edgekit_iac.components._component import EdgeComponent
-
-from edgekit_iac.errors import UserError
 
 # Loaded on first use, like every component's provider SDK: importing the package (and these
 # Args) must not cost the seconds the providers take to import.
@@ -56,15 +59,14 @@ AUTOMATIC_TTL = 1
 
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 _ROUTE53_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_CLOUDFLARE_ZONE = re.compile(r"^[0-9a-f]{32}$")
 
 
-class DomainsArgsError(UserError, ValueError):
+class DomainsArgsError(ArgsError):
     """A DNS or certificate argument is wrong; the message names it and what is accepted."""
 
 
 def _fail(owner: str, arg: str, problem: str, accepted: str) -> DomainsArgsError:
-    return DomainsArgsError(f"{owner}.{arg}: {problem}; accepted: {accepted}")
+    return DomainsArgsError(arg, problem, accepted, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,8 @@ def check_target(owner: str, target: Any) -> DnsTarget:
             'a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"',
         )
     zone = target.cloudflare_zone_id
-    if isinstance(zone, str) and not _CLOUDFLARE_ZONE.match(zone):
-        raise _fail(
-            owner, "dns.cloudflare_zone_id", f"got {zone!r}", "32 lower-case hex characters"
-        )
+    if isinstance(zone, str):
+        check_cloudflare_id(DomainsArgsError, "dns.cloudflare_zone_id", zone, owner=owner)
     if target.provider == "cloudflare" and zone is None:
         raise _fail(
             owner,

@@ -13,11 +13,18 @@ logs); they cannot switch the rules off.
 
 Per-distribution settings reach the function as S3-origin custom headers, because
 Lambda@Edge has no environment variables.
+
+Format negotiation (`format=auto`) happens at the edge before the cache: a CloudFront
+Function (functions/image_format, cloudfront-js-2.0, viewer-request) turns `Accept` into
+`accept=avif|webp|original` in the query string, and the cache policy keys on the contract's
+query parameters only, never on the `Accept` header, so a URL has at most three negotiated
+variants. Its settings (auto_format, avif) are rendered into its code at deploy time.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -39,13 +46,22 @@ from edgekit_iac.components._aws_helpers import (
     POLICY_VERSION,
     ExpiryRule,
     account_of,
+    deny_insecure_transport,
     policy_document,
     policy_json,
     private_bucket,
     statement,
 )
 from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.components._security_headers import (
+    DEFAULT_REFERRER_POLICY,
+    HSTS_DEFAULT_MAX_AGE,
+    check_headers,
+    response_headers_policy_inputs,
+)
 from edgekit_iac.components.canary import CloudFrontCanaryArgs
+from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs, check_public_keys
+from edgekit_iac.functions.image_format import render as image_format
 from edgekit_iac.functions.image_resizer import contract
 
 if TYPE_CHECKING:
@@ -53,8 +69,10 @@ if TYPE_CHECKING:
 else:
     aws = provider_module("pulumi_aws")
 
-if TYPE_CHECKING:
-    from edgekit_iac.bundle.build import Artifact
+# A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
+# (`typing.get_type_hints`) for the stack config and the component package schema.
+from edgekit_iac.bundle.build import Artifact  # noqa: E402
+from edgekit_iac.bundle.declared import is_declared  # noqa: E402
 
 TYPE_TOKEN = "edgekit:aws:EdgeImageResizer"
 FUNCTION_NAME = "image_resizer"
@@ -85,6 +103,8 @@ BYTES_PER_PIXEL = 18
 # What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
 # measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
 BASELINE_MEMORY_MB = 128
+MAX_QUALITY_PRESETS = 8
+MAX_FRAMES_RANGE = (1, 1000)
 # A year: what edgekit lets a variant be cached for at most.
 MAX_TTL_LIMIT = 31_536_000
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
@@ -93,13 +113,24 @@ MINIMUM_TLS = "TLSv1.2_2021"
 
 RESIZED_PREFIX = contract.RESIZED_PREFIX
 FORMAT_QUERY_STRING = contract.FORMAT_QUERY_PARAMETER
+# The cache key's query-string allow-list: every parameter of the URL contract, including
+# the `accept` the format function writes. Nothing else splits the cache.
+CACHE_KEY_QUERY_STRINGS = tuple(contract.QUERY_PARAMETERS)
+FORMAT_FUNCTION_RUNTIME = image_format.RUNTIME
+FORMAT_FUNCTION_EVENT = image_format.EVENT_TYPE
 ORIGIN_ID = "originals"
+# Originals under the key prefix `private/` need a CloudFront signed URL or signed cookies.
+# `*` matches any characters, `/` included, so every size of every key under private/ is
+# covered; CloudFront matches ordered behaviours in order, before the default `*`.
+PRIVATE_PREFIX = contract.PRIVATE_PREFIX
+PRIVATE_PATH_PATTERN = f"/images/*/{PRIVATE_PREFIX}*"
 HEADER_VALUE_LIMIT = contract.HEADER_VALUE_LIMIT
 
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ACM_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+$")
 _WAF_ARN = re.compile(r"^arn:aws:wafv2:us-east-1:\d{12}:global/webacl/[\w-]+/[\w-]+$")
+_KEY_VALUE_STORE_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:key-value-store/[\w-]+$")
 _REALTIME_LOG_ARN = re.compile(r"^arn:aws:cloudfront::\d{12}:realtime-log-config/[\w.-]+$")
 
 
@@ -121,15 +152,38 @@ class EdgeImageResizerArgs:
     quality: int = 80
     """Encoder quality for JPEG/WebP/AVIF output, 1..100. Default: 80."""
 
+    quality_presets: Sequence[int] = contract.DEFAULT_QUALITY_PRESETS
+    """The values `?q=` may take, each 1..100, at most 8 (each is one more variant per size
+    and parameter set); any other `q` is a 400, and one equal to `quality` is the same as no
+    `q`. Default: 60, 75, 90."""
+
+    on_error: str = contract.DEFAULT_ON_ERROR
+    """What a missing (404), non-image (415) or corrupt (422) original answers: "status"
+    (that JSON error), "redirect" (a 302 to `/{key}`, the original's own URL on this
+    distribution) or "fallback" (`fallback_key` resized like the request, cached for 60 s,
+    with `X-Edgekit-Fallback: 1`). Limits (pixels, frames, bytes) always answer their 422.
+    Default: "status"."""
+
+    fallback_key: str | None = None
+    """The placeholder's key in the originals bucket (printable ASCII, not under
+    `resized/`); required with on_error="fallback" and refused otherwise. Default: None."""
+
+    max_frames: int = contract.DEFAULT_MAX_FRAMES
+    """Animated GIF/WebP originals with more frames are refused with a 422 (`?frames=1` still
+    serves the first frame), 1..1000; frames x pixels also count against `max_pixels`.
+    Default: 200."""
+
     max_pixels: int = 50_000_000
     """Originals with more pixels than this are refused before decoding (decompression
     bombs), 1_000_000..178_956_970 (Pillow refuses more), and small enough for `memory_mb`
     to decode: 128 MB + 18 bytes per pixel must fit (see `required_memory_mb`).
     Default: 50_000_000 (the resizer's own default; needs 987 MB)."""
 
-    memory_mb: int = 1536
+    memory_mb: int = 1024
     """Lambda memory (CPU scales with it), 128..10240 MB, at least
-    `required_memory_mb(max_pixels)`. Default: 1536."""
+    `required_memory_mb(max_pixels)`. Default: 1024, the cheapest size that fits the default
+    pixel budget and keeps a resize's modelled p95 under a second (bench/RESULTS.md, "Cost
+    of a million resizes"; a single-threaded resize gains nothing above 1769 MB)."""
 
     timeout_seconds: int = 30
     """Lambda timeout, 1..30 s (the Lambda@Edge origin-trigger limit). Default: 30."""
@@ -185,6 +239,22 @@ class EdgeImageResizerArgs:
     """Days after which stored variants under `resized/` expire (they are rebuilt on the next
     miss); None keeps them forever. Default: 30."""
 
+    auto_format: bool = True
+    """Negotiate the output format from the viewer's `Accept` header when a URL gives no
+    `?format=` (the edge function writes `format=auto&accept=avif|webp|original`); False
+    serves the original's format unless the URL asks (`?format=auto` still negotiates).
+    Responses carry `Vary: Accept`. Stack config: images.autoFormat. Default: True."""
+
+    avif: bool = True
+    """Offer AVIF in negotiation (its encode is several times slower than WebP's); False
+    negotiates WebP at best. An explicit `?format=avif` is served either way. Stack config:
+    images.avif. Default: True."""
+
+    format_key_value_store_arn: pulumi.Input[str] | None = None
+    """A CloudFront KeyValueStore to associate with the image_format function (CloudFront
+    allows one per function; the code reads it with cloudfront-js-2.0's KVS helpers).
+    Default: None (the settings are in the code)."""
+
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
     functions/image_resizer with `edgekit_iac.bundle.build.build_function`."""
@@ -197,6 +267,26 @@ class EdgeImageResizerArgs:
     candidate version and the policy that sends it a weight or a header of the traffic.
     Default: None."""
 
+    signing_public_keys: Mapping[str, str] = field(default_factory=dict)
+    """Key name -> PEM public key (RSA 2048 or ECDSA P-256) trusted for signed URLs and
+    cookies on /images/*/private/* (originals under `private/`), one or two (two while
+    rotating; see SignedPaths). Default: none: originals under private/ are then never
+    served (that behaviour reaches the bucket without the resizer)."""
+
+    hsts_max_age: int = HSTS_DEFAULT_MAX_AGE
+    """Strict-Transport-Security max-age in seconds, 0..2147483647. Default: 31536000."""
+
+    hsts_preload: bool = False
+    """Add `includeSubDomains; preload` to HSTS (needs max-age of a year). Default: False."""
+
+    referrer_policy: str = DEFAULT_REFERRER_POLICY
+    """Referrer-Policy header value (one CloudFront accepts). Default:
+    strict-origin-when-cross-origin."""
+
+    cors_allowed_origins: Sequence[str] = ()
+    """Origins ("https://app.example.com") allowed to read images cross-origin (GET/HEAD).
+    Default: none (no CORS headers)."""
+
 
 # --- validation: pure, runs before anything is declared ------------------------------------
 
@@ -204,8 +294,7 @@ class EdgeImageResizerArgs:
 _fail = ImageResizerArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(ImageResizerArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, ImageResizerArgsError)
 
 
 def _strings(arg: str, value: Any, accepted: str) -> list[str]:
@@ -237,6 +326,43 @@ def normalize_sizes(sizes: Any) -> tuple[str, ...]:
             f"at most {HEADER_VALUE_LIMIT} characters when joined with commas",
         )
     return tuple(canonical)
+
+
+def normalize_quality_presets(presets: Any) -> tuple[int, ...]:
+    """The presets, sorted, duplicates dropped."""
+    low, high = QUALITY_RANGE
+    accepted = f"a non-empty list of at most {MAX_QUALITY_PRESETS} integers {low}..{high}"
+    if isinstance(presets, str) or not isinstance(presets, Sequence):
+        raise _fail("quality_presets", f"got {presets!r}, not a list", accepted)
+    values = sorted({_int_in("quality_presets", value, low, high) for value in presets})
+    if not values or len(values) > MAX_QUALITY_PRESETS:
+        raise _fail("quality_presets", f"got {len(values)} distinct values", accepted)
+    return tuple(values)
+
+
+def _check_on_error(on_error: Any, fallback_key: Any) -> tuple[str, str | None]:
+    if on_error not in contract.ON_ERROR_MODES:
+        raise _fail("on_error", f"got {on_error!r}", ", ".join(contract.ON_ERROR_MODES))
+    wanted = on_error == contract.ON_ERROR_FALLBACK
+    if wanted and fallback_key is None:
+        raise _fail(
+            "fallback_key",
+            'on_error="fallback" needs a placeholder',
+            "the key of a placeholder image in the originals bucket, e.g. 'placeholders/x.png'",
+        )
+    if not wanted and fallback_key is not None:
+        raise _fail(
+            "fallback_key",
+            f"given with on_error={on_error!r}, where it would never be used",
+            'a fallback_key together with on_error="fallback", or neither',
+        )
+    if fallback_key is not None:
+        accepted = "a printable ASCII key of the originals bucket, not under 'resized/'"
+        if not isinstance(fallback_key, str) or not fallback_key.isascii():
+            raise _fail("fallback_key", f"got {fallback_key!r}", accepted)
+        if problem := contract.key_problem(fallback_key):
+            raise _fail("fallback_key", f"{fallback_key!r}: {problem}", accepted)
+    return on_error, fallback_key
 
 
 def _normalize_aliases(aliases: Any, certificate_arn: Any) -> tuple[str, ...]:
@@ -334,6 +460,9 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
+    for flag in ("auto_format", "avif"):
+        if not isinstance(getattr(args, flag), bool):
+            raise _fail(flag, f"got {getattr(args, flag)!r}", "True or False")
     expiration = args.resized_expiration_days
     if expiration is not None:
         _int_in("resized_expiration_days", expiration, 1, 36_500)
@@ -344,16 +473,35 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     geo_type, geo_locations = _normalize_geo(args.geo_restriction_type, args.geo_locations)
     max_pixels = _int_in("max_pixels", args.max_pixels, *MAX_PIXELS_RANGE)
     memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
+    on_error, fallback_key = _check_on_error(args.on_error, args.fallback_key)
     _check_pixel_budget(max_pixels, memory_mb)
     if args.canary is not None:
         try:
             canary.validate_cloudfront(args.canary)
         except ArgsError as error:
             raise _fail(f"canary.{error.arg}", error.problem, error.accepted) from None
+    max_age, preload, referrer, origins = check_headers(
+        ImageResizerArgsError,
+        hsts_max_age=args.hsts_max_age,
+        hsts_preload=args.hsts_preload,
+        referrer_policy=args.referrer_policy,
+        cors_allowed_origins=args.cors_allowed_origins,
+    )
     return replace(
         args,
+        signing_public_keys=check_public_keys(
+            args.signing_public_keys, ImageResizerArgsError, "signing_public_keys", low=0
+        ),
+        hsts_max_age=max_age,
+        hsts_preload=preload,
+        referrer_policy=referrer,
+        cors_allowed_origins=origins,
         allowed_sizes=normalize_sizes(args.allowed_sizes),
         quality=_int_in("quality", args.quality, *QUALITY_RANGE),
+        quality_presets=normalize_quality_presets(args.quality_presets),
+        on_error=on_error,
+        fallback_key=fallback_key,
+        max_frames=_int_in("max_frames", args.max_frames, *MAX_FRAMES_RANGE),
         max_pixels=max_pixels,
         memory_mb=memory_mb,
         timeout_seconds=_int_in(
@@ -376,6 +524,12 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
             _WAF_ARN,
             "a WAFv2 web ACL ARN with scope CLOUDFRONT: "
             "arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>",
+        ),
+        format_key_value_store_arn=_check_arn(
+            "format_key_value_store_arn",
+            args.format_key_value_store_arn,
+            _KEY_VALUE_STORE_ARN,
+            "arn:aws:cloudfront::<account>:key-value-store/<id>",
         ),
         realtime_log_config_arn=_check_arn(
             "realtime_log_config_arn",
@@ -408,6 +562,8 @@ def check_artifact(artifact: Artifact) -> Artifact:
             f"{artifact.name}'s manifest names no handler",
             'a function.toml with handler = "module.function"',
         )
+    if is_declared(artifact):
+        return artifact  # described, not built: there is no zip to check (a check-only run)
     path = Path(artifact.path)
     if not path.is_file():
         raise _fail("artifact", f"zip {path} does not exist", "a built bundle (edgekit bundle)")
@@ -477,11 +633,13 @@ def execution_policy(bucket_arn: str, account_id: str, function_name: str) -> di
 
 
 def origin_access_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
-    """Only this distribution, signing through its OAC, may read the bucket.
+    """Only this distribution, signing through its OAC, may read the bucket; nobody over
+    plain HTTP.
 
     Covers originals and the `resized/` variants the function rewrites requests to.
     """
     return policy_document(
+        deny_insecure_transport(bucket_arn),
         statement(
             "CloudFrontReadsThroughOac",
             ["s3:GetObject"],
@@ -522,7 +680,17 @@ def settings_headers(settings: EdgeImageResizerArgs) -> list[dict[str, str]]:
         },
         {"name": contract.QUALITY_HEADER, "value": str(settings.quality)},
         {"name": contract.MAX_PIXELS_HEADER, "value": str(settings.max_pixels)},
-    ]
+        {
+            "name": contract.QUALITY_PRESETS_HEADER,
+            "value": ",".join(str(q) for q in settings.quality_presets),
+        },
+        {"name": contract.ON_ERROR_HEADER, "value": settings.on_error},
+        {"name": contract.MAX_FRAMES_HEADER, "value": str(settings.max_frames)},
+    ] + (  # omitted rather than empty: an empty value is a perpetual diff
+        [{"name": contract.FALLBACK_KEY_HEADER, "value": settings.fallback_key}]
+        if settings.fallback_key is not None
+        else []
+    )
 
 
 def _default_artifact() -> Artifact:
@@ -547,8 +715,10 @@ class EdgeImageResizer(EdgeComponent):
     function_name: pulumi.Output[str]
     function_qualified_arn: pulumi.Output[str]
     function_version: pulumi.Output[str]
+    format_function_arn: pulumi.Output[str]
     artifact_sha256: pulumi.Output[str]
     artifact_version: pulumi.Output[str]
+    signing_key_ids: pulumi.Output[dict[str, str]]
 
     def __init__(
         self,
@@ -570,7 +740,9 @@ class EdgeImageResizer(EdgeComponent):
         self._create_role()
         self._create_function()
         self._grant_function_access()
+        self._create_format_function()
         self._create_cache_policy()
+        self._create_edge_security()
         self._create_distribution()
         self._grant_distribution_access()
 
@@ -585,8 +757,12 @@ class EdgeImageResizer(EdgeComponent):
             function_name=self.function.name,
             function_qualified_arn=self.function.qualified_arn,
             function_version=self.function.version,
+            format_function_arn=self.format_function.arn,
             artifact_sha256=pulumi.Output.from_input(artifact.sha256),
             artifact_version=pulumi.Output.from_input(artifact.version),
+            signing_key_ids=(
+                self.signed.public_key_ids if self.signed else pulumi.Output.from_input({})
+            ),
         )
 
     def _create_bucket(self) -> None:
@@ -652,13 +828,30 @@ class EdgeImageResizer(EdgeComponent):
             opts=self._child,
         )
 
+    def _create_format_function(self) -> None:
+        settings = self._settings
+        store = settings.format_key_value_store_arn
+        self.format_function = aws.cloudfront.Function(
+            self.child_name("format"),
+            runtime=FORMAT_FUNCTION_RUNTIME,
+            comment="edgekit image_format: Accept -> accept=avif|webp|original (viewer-request)",
+            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif),
+            # Publish on every change: the LIVE stage is what a distribution runs.
+            publish=True,
+            key_value_store_associations=[store] if store is not None else None,
+            opts=self._child,
+        )
+
     def _create_cache_policy(self) -> None:
-        # The size is in the path; the format is chosen explicitly with ?format=, never
-        # negotiated from Accept, so one URL is one variant and nothing else splits the cache.
+        # The size is in the path; everything else a variant depends on is one of the URL
+        # contract's query parameters. `Accept` is NOT in the key: the format function has
+        # already reduced it to `accept=avif|webp|original`, so raw Accept strings never
+        # split the cache. Vary: Accept (from the resizer) still reaches browsers.
         settings = self._settings
         self.cache_policy = aws.cloudfront.CachePolicy(
             self.child_name("cache"),
-            comment="Image variants: keyed on the path (size, key) and ?format only",
+            comment="Image variants: keyed on the path (size, key) and the contract's query "
+            "parameters only",
             min_ttl=settings.min_ttl,
             default_ttl=settings.default_ttl,
             max_ttl=settings.max_ttl,
@@ -667,13 +860,48 @@ class EdgeImageResizer(EdgeComponent):
                 "headers_config": {"header_behavior": "none"},
                 "query_strings_config": {
                     "query_string_behavior": "whitelist",
-                    "query_strings": {"items": [FORMAT_QUERY_STRING]},
+                    "query_strings": {"items": list(CACHE_KEY_QUERY_STRINGS)},
                 },
                 "enable_accept_encoding_gzip": True,
                 "enable_accept_encoding_brotli": True,
             },
             opts=self._child,
         )
+
+    def _create_edge_security(self) -> None:
+        settings = self._settings
+        self.signed = (
+            SignedPaths(
+                self.child_name("signing"),
+                SignedPathsArgs(public_keys=settings.signing_public_keys),
+                opts=self._child,
+            )
+            if settings.signing_public_keys
+            else None
+        )
+        self.headers_policy = aws.cloudfront.ResponseHeadersPolicy(
+            self.child_name("headers"),
+            comment="HSTS, nosniff, Referrer-Policy and image CORS on every response",
+            **response_headers_policy_inputs(
+                hsts_max_age=settings.hsts_max_age,
+                hsts_preload=settings.hsts_preload,
+                referrer_policy=settings.referrer_policy,
+                cors_allowed_origins=settings.cors_allowed_origins,
+            ),
+            opts=self._child,
+        )
+
+    def _private_behaviour(self, behaviour: Mapping[str, Any]) -> dict[str, Any]:
+        """The default behaviour for /images/*/private/*, requiring the trusted key group.
+
+        Without keys it skips the resizer: the request reaches the bucket as the key
+        `images/...`, which the resizer never stores, so private/ originals stay unserved."""
+        private = {**behaviour, "path_pattern": PRIVATE_PATH_PATTERN}
+        if self.signed is None:
+            private.pop("lambda_function_associations", None)
+            return private
+        private["trusted_key_groups"] = [self.signed.key_group_id]
+        return private
 
     def _create_distribution(self) -> None:
         name, settings = self._name, self._settings
@@ -697,6 +925,9 @@ class EdgeImageResizer(EdgeComponent):
             "cached_methods": ["GET", "HEAD"],
             "compress": True,
             "cache_policy_id": self.cache_policy.id,
+            "function_associations": [
+                {"event_type": FORMAT_FUNCTION_EVENT, "function_arn": self.format_function.arn}
+            ],
             "lambda_function_associations": [
                 {
                     "event_type": TRIGGER,
@@ -707,6 +938,7 @@ class EdgeImageResizer(EdgeComponent):
         }
         if settings.realtime_log_config_arn is not None:
             behaviour["realtime_log_config_arn"] = settings.realtime_log_config_arn
+        behaviour["response_headers_policy_id"] = self.headers_policy.id
         distribution = dict(
             enabled=True,
             is_ipv6_enabled=True,
@@ -732,6 +964,7 @@ class EdgeImageResizer(EdgeComponent):
             # /images/WxH/key with a 400, so originals and stored variants are never served
             # as they are.
             default_cache_behavior=behaviour,
+            ordered_cache_behaviors=[self._private_behaviour(behaviour)],
             restrictions=geo_restriction(settings.geo_restriction_type, settings.geo_locations),
             viewer_certificate=viewer_certificate(settings.aliases, settings.certificate_arn),
             tags=settings.tags or None,
@@ -763,6 +996,8 @@ class EdgeImageResizer(EdgeComponent):
             f"{name}-cdn-staging",
             comment=f"{name}: canary (staging) of the image distribution",
             **{**distribution, "aliases": None, "default_cache_behavior": candidate,
+               # Signed private/ paths run the candidate too.
+               "ordered_cache_behaviors": [self._private_behaviour(candidate)],
                "viewer_certificate": viewer_certificate((), None)},
             staging=True,
             opts=opts,

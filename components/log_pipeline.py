@@ -19,6 +19,7 @@ the output `fields` is the column order a consumer reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from edgekit_iac.components._aws_helpers import (
     ExpiryRule,
     account_of,
     bucket_arn,
+    deny_insecure_transport,
     is_tag_mapping,
     policy_document,
     policy_json,
@@ -199,6 +201,11 @@ class EdgeLogPipelineArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the stream, Firehose, bucket and roles. Default: none."""
 
+    external_bucket_policy: bool = False
+    """Another component writes the log bucket's one policy (CloudflareLogpush's grant,
+    which carries the TLS-only deny too). Default: False: the pipeline attaches a policy
+    denying every request without TLS."""
+
 
 # --- validation: pure, runs before anything is declared ------------------------------------
 
@@ -206,8 +213,7 @@ class EdgeLogPipelineArgs:
 _fail = LogPipelineArgsError
 
 
-def _int_in(arg: str, value: Any, low: int, high: int) -> int:
-    return int_in(LogPipelineArgsError, arg, value, low, high)
+_int_in = functools.partial(int_in, LogPipelineArgsError)
 
 
 def normalize_fields(fields: Any) -> tuple[str, ...]:
@@ -235,6 +241,12 @@ def check_component_name(name: str) -> str:
         _COMPONENT_NAME,
         "1-40 lower-case letters, digits or '-', starting with a letter or digit",
     )
+
+
+def _bool(arg: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(arg, f"got {value!r}", "True or False")
+    return value
 
 
 def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
@@ -266,6 +278,7 @@ def validate_args(args: EdgeLogPipelineArgs) -> EdgeLogPipelineArgs:
         force_destroy=args.force_destroy,
         protect_data=args.protect_data,
         tags=dict(args.tags),
+        external_bucket_policy=_bool("external_bucket_policy", args.external_bucket_policy),
     )
 
 
@@ -347,6 +360,7 @@ class EdgeLogPipeline(EdgeComponent):
         self._child = self.child_opts()
 
         self._create_bucket()
+        self._create_bucket_policy()
         self._create_stream()
         self._create_cloudfront_access()
         self._create_realtime_log_config()
@@ -374,6 +388,19 @@ class EdgeLogPipeline(EdgeComponent):
             force_destroy=settings.force_destroy,
             tags=settings.tags,
             protect=settings.protect_data,
+        )
+
+    def _create_bucket_policy(self) -> None:
+        if self._settings.external_bucket_policy:
+            return
+        self.bucket_policy = aws.s3.BucketPolicy(
+            self.child_name("bucket-policy"),
+            bucket=self.logs.ready_name,
+            region=self._settings.region,
+            policy=policy_json(
+                lambda arn: policy_document(deny_insecure_transport(arn)), self.logs.bucket.arn
+            ),
+            opts=self._child,
         )
 
     def _create_stream(self) -> None:

@@ -34,13 +34,25 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic
-from edgekit_iac.components._args import AWS_REGIONS, ArgsError, documented, provider_module
-from edgekit_iac.components._aws_helpers import bucket_arn, policy_document, policy_json, statement
+from edgekit_iac.components._args import (
+    AWS_REGIONS,
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
+from edgekit_iac.components._aws_helpers import (
+    bucket_arn,
+    deny_insecure_transport,
+    policy_document,
+    policy_json,
+    statement,
+)
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.log_pipeline import ERROR_PREFIX, LOG_PREFIX
 
@@ -110,7 +122,6 @@ DEFAULT_HTTP_FIELDS = (
 # EdgeLogPipeline's Firehose writes there; Cloudflare must not be able to overwrite it.
 RESERVED_PREFIXES = (LOG_PREFIX, ERROR_PREFIX)
 
-_ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _FIELD = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
@@ -176,17 +187,6 @@ class LogpushDestination:
     filter: str | None = None
 
 
-@dataclass(frozen=True)
-class LogpushSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    account_id: str
-    bucket_name: pulumi.Input[str]
-    bucket_region: pulumi.Input[str]
-    prefix: str
-    destinations: tuple[LogpushDestination, ...]
-
-
 # --- validation: pure, runs before anything is declared ------------------------------------
 
 
@@ -194,9 +194,7 @@ _fail = LogpushArgsError
 
 
 def _hex_id(arg: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
-        raise _fail(arg, f"got {value!r}", "32 lower-case hex characters")
-    return value
+    return check_cloudflare_id(LogpushArgsError, arg, value)
 
 
 def _fields(arg: str, value: Any, known: Sequence[str] | None) -> tuple[str, ...]:
@@ -254,8 +252,9 @@ def _prefix(value: Any) -> str:
     return value
 
 
-def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
-    """Check every field of `args` and return the normalized settings, or raise naming the field."""
+def validate_args(args: CloudflareLogpushArgs) -> CloudflareLogpushArgs:
+    """Check every field of `args` and return them normalized (the only values the
+    `_create_*` steps read), or raise naming the field."""
     account_id = _hex_id("account_id", args.account_id)
     if args.bucket_name is None or (isinstance(args.bucket_name, str) and not args.bucket_name):
         raise _fail("bucket_name", f"got {args.bucket_name!r}", "the log bucket's name")
@@ -269,31 +268,46 @@ def validate_args(args: CloudflareLogpushArgs) -> LogpushSettings:
             "an AWS region of the aws partition such as us-east-1 (Logpush does not support "
             "China regions)",
         )
-    destinations = [
+    zone_id = args.http_requests_zone_id
+    if zone_id is not None:
+        zone_id = _hex_id("http_requests_zone_id", zone_id)
+    return replace(
+        args,
+        account_id=account_id,
+        workers_fields=_fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
+        script_names=_script_names(args.script_names),
+        http_requests_zone_id=zone_id,
+        http_requests_fields=(
+            args.http_requests_fields
+            if zone_id is None
+            else _fields("http_requests_fields", args.http_requests_fields, None)
+        ),
+        prefix=_prefix(args.prefix),
+    )
+
+
+def destinations(settings: CloudflareLogpushArgs) -> tuple[LogpushDestination, ...]:
+    """One job per dataset (`settings` validated): the Workers' trace events, filtered to
+    the stack's scripts, and the zone's http_requests when asked for."""
+    jobs = [
         LogpushDestination(
             WORKERS_DATASET,
             "account_id",
-            account_id,
-            _fields("workers_fields", args.workers_fields, WORKERS_FIELDS),
-            script_filter(_script_names(args.script_names)),
+            settings.account_id,
+            tuple(settings.workers_fields),
+            script_filter(settings.script_names),
         )
     ]
-    if args.http_requests_zone_id is not None:
-        destinations.append(
+    if settings.http_requests_zone_id is not None:
+        jobs.append(
             LogpushDestination(
                 HTTP_DATASET,
                 "zone_id",
-                _hex_id("http_requests_zone_id", args.http_requests_zone_id),
-                _fields("http_requests_fields", args.http_requests_fields, None),
+                settings.http_requests_zone_id,
+                tuple(settings.http_requests_fields),
             )
         )
-    return LogpushSettings(
-        account_id=account_id,
-        bucket_name=args.bucket_name,
-        bucket_region=region,
-        prefix=_prefix(args.prefix),
-        destinations=tuple(destinations),
-    )
+    return tuple(jobs)
 
 
 # --- pure decisions the resources are built from ------------------------------------------
@@ -305,8 +319,10 @@ def destination_conf(bucket: str, prefix: str, dataset: str, region: str) -> str
 
 
 def logpush_bucket_policy(bucket: str, prefix: str) -> dict[str, Any]:
-    """Cloudflare's Logpush user may put objects under `prefix/`, and nothing else."""
+    """Cloudflare's Logpush user may put objects under `prefix/`, and nothing else; nobody
+    over plain HTTP. This is the bucket's one policy: EdgeLogPipeline leaves it to us."""
     return policy_document(
+        deny_insecure_transport(bucket_arn(bucket)),
         statement(
             "CloudflareLogpushWrites",
             ["s3:PutObject"],
@@ -421,7 +437,7 @@ class CloudflareLogpush(EdgeComponent):
         self._settings = settings
 
         self._grant_cloudflare_access()
-        self.jobs = [self._create_job(destination) for destination in settings.destinations]
+        self.jobs = [self._create_job(destination) for destination in destinations(settings)]
 
         self.set_outputs(
             job_ids=pulumi.Output.all(*[job.id for job in self.jobs]),

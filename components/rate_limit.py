@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import ArgsError, documented, int_in, is_int, provider_module
 from edgekit_iac.components._args import check_component_name as _check_name
 from edgekit_iac.components._aws_helpers import is_tag_mapping
 from edgekit_iac.components._component import EdgeComponent
@@ -107,16 +107,11 @@ class EdgeRateLimitArgs:
 _fail = RateLimitArgsError
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def validate_args(args: EdgeRateLimitArgs) -> EdgeRateLimitArgs:
     """Check every field of `args` and return the normalized settings, or raise naming the field."""
     low, high = LIMIT_RANGE
-    if not _is_int(args.limit) or not low <= args.limit <= high:
-        raise _fail("limit", f"got {args.limit!r}", f"an integer from {low} to {high}")
-    if not _is_int(args.window_seconds) or args.window_seconds not in EVALUATION_WINDOWS:
+    int_in(RateLimitArgsError, "limit", args.limit, low, high)
+    if not is_int(args.window_seconds) or args.window_seconds not in EVALUATION_WINDOWS:
         raise _fail(
             "window_seconds",
             f"got {args.window_seconds!r}",
@@ -138,7 +133,7 @@ def validate_args(args: EdgeRateLimitArgs) -> EdgeRateLimitArgs:
     if prefix is None:
         default_limit = None  # the one rule already counts every path
     elif default_limit is not None and (
-        not _is_int(default_limit) or not args.limit <= default_limit <= high
+        not is_int(default_limit) or not args.limit <= default_limit <= high
     ):
         raise _fail(
             "default_limit",

@@ -30,13 +30,18 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 from edgekit_iac.components import canary, durable_objects
-from edgekit_iac.components._args import ArgsError, documented, provider_module
+from edgekit_iac.components._args import (
+    ArgsError,
+    check_cloudflare_id,
+    documented,
+    provider_module,
+)
 from edgekit_iac.components._component import EdgeComponent
 from edgekit_iac.components.canary import WorkerCanaryArgs
 from edgekit_iac.components.durable_objects import DurableObjectMigration
@@ -46,8 +51,10 @@ if TYPE_CHECKING:
 else:
     cloudflare = provider_module("pulumi_cloudflare")
 
-if TYPE_CHECKING:
-    from edgekit_iac.bundle.build import Artifact
+# A runtime import (cheap: no provider SDK), so that the Args' annotations resolve
+# (`typing.get_type_hints`) for the stack config and the component package schema.
+from edgekit_iac.bundle.build import Artifact  # noqa: E402
+from edgekit_iac.bundle.declared import is_declared  # noqa: E402
 
 TYPE_TOKEN = "edgekit:cloudflare:EdgeWorker"
 
@@ -71,7 +78,6 @@ BINDINGS_PER_WORKER = 64
 
 # What a script upload may not change while a canary runs (the deployment decides).
 CANARY_FROZEN = ["content", "files", "main_module", "bindings", "annotations"]
-_ACCOUNT_OR_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
 _SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
@@ -174,26 +180,6 @@ class EdgeWorkerArgs(WorkerDeploymentArgs):
 
 
 @dataclass(frozen=True)
-class WorkerSettings:
-    """Validated, normalized arguments: the only values the `_create_*` steps read."""
-
-    account_id: pulumi.Input[str]
-    script_name: str
-    zone_id: pulumi.Input[str] | None
-    route_pattern: str | None
-    custom_domain: str | None
-    function: str | None
-    compatibility_date: str
-    compatibility_flags: tuple[str, ...]
-    plain_text_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
-    secret_bindings: tuple[tuple[str, pulumi.Input[str]], ...]
-    observability_sampling_rate: float
-    logpush: bool
-    kv_namespaces: tuple[tuple[str, pulumi.Input[str]], ...] = ()
-    canary: WorkerCanaryArgs | None = None
-
-
-@dataclass(frozen=True)
 class ScriptParts:
     """What the WorkersScript uploads: the main module inline, the other modules as files."""
 
@@ -224,9 +210,7 @@ def _check_id(owner: str, arg: str, value: Any, *, required: bool) -> Any:
         return None
     if isinstance(value, pulumi.Output):
         return value
-    if not isinstance(value, str) or not _ACCOUNT_OR_ZONE_ID.match(value):
-        raise fail(owner, arg, f"got {value!r}", "a Cloudflare id: 32 lowercase hex characters")
-    return value
+    return check_cloudflare_id(WorkerArgsError, arg, value, owner=owner)
 
 
 def check_compatibility_date(owner: str, value: Any, today: dt.date) -> str:
@@ -278,7 +262,7 @@ def check_route_pattern(owner: str, arg: str, value: Any) -> str:
     return f"{host.lower()}/{path}"
 
 
-def _normalize_bindings(owner: str, arg: str, bindings: Any) -> tuple[tuple[str, Any], ...]:
+def _normalize_bindings(owner: str, arg: str, bindings: Any) -> dict[str, Any]:
     accepted = "a mapping of binding names (letters, digits, '_', not a digit first) to text"
     if not isinstance(bindings, Mapping):
         raise fail(owner, arg, f"got {bindings!r}, not a mapping", accepted)
@@ -295,7 +279,7 @@ def _normalize_bindings(owner: str, arg: str, bindings: Any) -> tuple[tuple[str,
                 f"{name} is {len(value.encode())} bytes",
                 f"at most {BINDING_VALUE_LIMIT} bytes (5 KB, Cloudflare's limit per variable)",
             )
-    return tuple(sorted(bindings.items()))
+    return dict(sorted(bindings.items()))
 
 
 def _check_routing(owner: str, args: WorkerDeploymentArgs) -> tuple[str | None, str | None]:
@@ -320,8 +304,9 @@ def _check_routing(owner: str, args: WorkerDeploymentArgs) -> tuple[str | None, 
 
 def validate_args(
     args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
-) -> WorkerSettings:
-    """Check every field of `args` and return the normalized settings, or raise naming the field.
+) -> EdgeWorkerArgs:
+    """Check every field of `args` and return them normalized (the only values the `_create_*`
+    steps read), or raise naming the field.
 
     `owner` names the args class in messages (CachedWorker passes its own fields through).
     """
@@ -341,8 +326,8 @@ def validate_args(
     plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
     secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
     kv = _normalize_bindings(owner, "kv_namespaces", args.kv_namespaces)
-    both = sorted({name for name, _ in plain} & {name for name, _ in secret})
-    taken = sorted({name for name, _ in kv} & {name for name, _ in plain + secret})
+    both = sorted(plain.keys() & secret.keys())
+    taken = sorted(kv.keys() & (plain.keys() | secret.keys()))
     if taken:
         raise fail(owner, "kv_namespaces", f"{taken} are also text bindings", "each name once")
     if len(plain) + len(secret) > BINDINGS_PER_WORKER:
@@ -359,19 +344,17 @@ def validate_args(
         raise fail(owner, "observability_sampling_rate", f"got {rate!r}", "0 < rate <= 1")
     if not isinstance(args.logpush, bool):
         raise fail(owner, "logpush", f"got {args.logpush!r}", "True or False")
-    return WorkerSettings(
+    return replace(
+        args,
         account_id=_check_id(owner, "account_id", args.account_id, required=True),
-        script_name=args.script_name,
         zone_id=_check_id(owner, "zone_id", args.zone_id, required=False),
         route_pattern=pattern,
         custom_domain=domain,
-        function=args.function,
         compatibility_date=check_compatibility_date(owner, args.compatibility_date, today),
         compatibility_flags=normalize_flags(owner, args.compatibility_flags),
         plain_text_bindings=plain,
         secret_bindings=secret,
         observability_sampling_rate=float(rate),
-        logpush=args.logpush,
         kv_namespaces=kv,
         canary=canary.validate_worker(owner, args.canary) if args.canary else None,
     )
@@ -391,6 +374,8 @@ def check_artifact(owner: str, artifact: Artifact, function: str | None) -> Arti
         raise fail(
             owner, "artifact", f"built from {artifact.name}, not {function}", f"a {function} bundle"
         )
+    if is_declared(artifact):
+        return artifact  # described, not built: there is no zip to check (a check-only run)
     zip_path = Path(artifact.path)
     if not zip_path.is_file():
         raise fail(
@@ -454,19 +439,19 @@ def version_message(artifact: Artifact) -> str:
     return message.encode()[:WORKERS_MESSAGE_LIMIT].decode(errors="ignore")
 
 
-def bindings(settings: WorkerSettings) -> list[dict[str, Any]]:
+def bindings(settings: EdgeWorkerArgs) -> list[dict[str, Any]]:
     """Plain-text settings, then secrets (always Pulumi secrets), each sorted by name."""
     plain = [
         {"name": name, "type": "plain_text", "text": text}
-        for name, text in settings.plain_text_bindings
+        for name, text in settings.plain_text_bindings.items()
     ]
     secret = [
         {"name": name, "type": "secret_text", "text": pulumi.Output.secret(text)}
-        for name, text in settings.secret_bindings
+        for name, text in settings.secret_bindings.items()
     ]
     kv = [
         {"name": name, "type": "kv_namespace", "namespace_id": namespace_id}
-        for name, namespace_id in settings.kv_namespaces
+        for name, namespace_id in settings.kv_namespaces.items()
     ]
     return plain + secret + kv
 
@@ -490,7 +475,7 @@ def _default_artifact(function: str) -> Artifact:
 class PreparedWorker:
     """Everything an EdgeWorker declares, checked: settings, bundle and upload parts."""
 
-    settings: WorkerSettings
+    settings: EdgeWorkerArgs
     artifact: Artifact
     parts: ScriptParts
     durable: durable_objects.DurablePlan = durable_objects.DurablePlan()
@@ -500,13 +485,13 @@ def prepare(
     args: EdgeWorkerArgs, today: dt.date | None = None, owner: str = "EdgeWorkerArgs"
 ) -> PreparedWorker:
     """Validate `args`, build or verify the bundle, and split it for upload; declares nothing."""
-    from edgekit_iac.bundle.build import worker_modules
+    from edgekit_iac.bundle.declared import modules
 
     settings = validate_args(args, today, owner)
     function = settings.function
     artifact = args.artifact or _default_artifact(function or "")
     check_artifact(owner, artifact, function)
-    parts = script_parts(owner, worker_modules(artifact), artifact.manifest["main_module"])
+    parts = script_parts(owner, modules(artifact), artifact.manifest["main_module"])
     version_tag(artifact, owner)
     durable = durable_objects.plan(owner, getattr(args, "durable_objects", {}),
                                    getattr(args, "migrations", ()),

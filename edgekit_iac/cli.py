@@ -22,6 +22,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("edgekit_iac.twin.cli_up", "serve a stack on this machine as the local twin"),
     "down": ("edgekit_iac.twin.cli_down", "stop a running local twin"),
     "url": ("edgekit_iac.twin.cli_url", "print where a running twin listens (one URL or all)"),
+    "purge": (
+        "edgekit_iac.purge",
+        "delete, invalidate and purge every variant of originals (S3, CloudFront, Cloudflare)",
+    ),
+    "token": (
+        "edgekit_iac.twin.cli_token",
+        "print a JWT signed by the local twin's key, for its auth Worker",
+    ),
     "promote": ("edgekit_iac.release.promote", "copy artifact pins from one stack into another"),
     "rollback": ("edgekit_iac.release.rollback", "write a stack's earlier artifact pins back"),
     "smoke": (
@@ -30,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "flags": ("edgekit_iac.flags_cli", "list, read and flip a stack's feature flags"),
     "canary": ("edgekit_iac.release.canary", "start, promote or abort a stack's canary"),
+    "sign-url": ("edgekit_iac.sign_cli", "print a CloudFront signed URL for a stack's key"),
+    "sign-cookies": (
+        "edgekit_iac.sign_cli",
+        "print the Set-Cookie values of CloudFront signed cookies for a stack's key",
+    ),
     "policy-pack-path": (
         "edgekit_iac.policy_pack",
         "print the installed policy pack's folder, for pulumi preview --policy-pack",
@@ -37,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Commands that need an extra's dependencies: {command: (module that must be importable, extra)}.
-NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin")}
+NEEDS_EXTRA: dict[str, tuple[str, str]] = {"up": ("moto", "twin"), "token": ("jwt", "twin")}
 
 
 def missing_extra(command: str) -> str | None:

@@ -10,12 +10,15 @@ with `require_secret` and stays a Pulumi secret.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
+import functools
 import json
-import re
-import sys
-from collections.abc import Mapping, Sequence
+import operator
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -23,29 +26,30 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PydanticSchemaGenerationError,
     ValidationError,
     create_model,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from edgekit_iac.components._args import field_types
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
+from edgekit_iac.components.auth_worker import AuthWorkerArgs
 from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
-from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
-from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
+from edgekit_iac.components.domains import DnsTarget
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
+from edgekit_iac.components.worker import DEFAULT_COMPATIBILITY_DATE, EdgeWorkerArgs
 from edgekit_iac.errors import UserError
 from edgekit_iac.flag_types import FLAG_NAME, FlagError, FlagSpec
-from edgekit_iac.functions.image_resizer import contract
 
 NAMESPACE = "edgekit"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SEMVER_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
-ACM_ARN_PATTERN = r"^arn:aws:acm:us-east-1:\d{12}:certificate/"
-DEFAULT_SIZES = tuple(contract.format_size(size) for size in contract.DEFAULT_SIZES)
 
 
 class ConfigError(UserError):
@@ -63,23 +67,34 @@ class _Section(BaseModel):
 def args_section(
     name: str,
     args_class: type,
-    fields: Sequence[str],
     *,
+    exclude: Iterable[str] = (),
+    only: Iterable[str] | None = None,
     defaults: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> type[_Section]:
-    """A config section made of `fields` of a component's Args: declared once, there.
+    """A config section made of a component's Args fields: declared once, there.
 
-    Each key is the field's camelCase name, with the field's type (a `pulumi.Input[str]` is a
-    plain string in a stack file) and default (unless this program's `defaults` differ), and
-    its documentation is the field's (`help(args_class)`). What a value may be beyond its
-    type is the component's own check, which edgekit_iac.stack_args runs on the config's
-    values before anything is declared. `extra` adds section-only keys, as pydantic field
-    definitions (`enabled=(bool, True)`).
+    Every field of `args_class` is a key, except those in `exclude`: what this program
+    fills itself (another component's output, a live Python object, a secret, a value
+    shared by several components and kept at a higher level). So a field added to the Args
+    is a stack config key at once, typed and checked. (`only` instead names the few fields
+    a section shares out of a larger Args.) Each key is the field's camelCase name, with
+    the field's type (a `pulumi.Input[str]` is a plain string in a stack file) and default
+    (unless this program's `defaults` differ); its documentation is the field's
+    (`help(args_class)`). What a value may be beyond its type is the component's own check,
+    which edgekit_iac.stack_args runs on the config's values before anything is declared.
+    `extra` adds program-level keys, as pydantic field definitions (`enabled=(bool, True)`).
     """
     declared = {field.name: field for field in dataclasses.fields(args_class)}
+    types = field_types(args_class)
+    skipped = set(exclude)
+    unknown = skipped - set(declared) | set(only or ()) - set(declared)
+    if unknown:
+        raise TypeError(f"{name}: {args_class.__name__} has no fields {sorted(unknown)}")
+    names = list(only) if only is not None else [n for n in declared if n not in skipped]
     definitions: dict[str, Any] = {}
-    for field_name in fields:
+    for field_name in names:
         field = declared[field_name]
         if defaults and field_name in defaults:
             default = defaults[field_name]
@@ -89,55 +104,122 @@ def args_section(
             default = field.default_factory()
         else:
             default = ...
-        definitions[field_name] = (_plain_type(args_class, field.type), default)
-    section = create_model(name, __base__=_Section, **definitions, **extra)
+        definitions[field_name] = (_stack_type(types[field_name], f"{name}.{field_name}"), default)
+    try:
+        section = create_model(name, __base__=_Section, **definitions, **extra)
+    except PydanticSchemaGenerationError as error:
+        raise TypeError(
+            f"{name}: a field of {args_class.__name__} has a type no stack file can hold "
+            f"({error}); if the program sets it, list it in exclude="
+        ) from None
     section.__doc__ = f"Keys of {args_class.__name__} (see help({args_class.__name__}))."
+    SECTION_ARGS[section] = args_class
     return section
 
 
-def _plain_type(args_class: type, annotation: Any) -> Any:
-    """A field's type as a stack file holds it: `pulumi.Input[T]` (T, or another
-    resource's Output) is just T there."""
-    if not isinstance(annotation, str):
-        return annotation
-    plain = re.sub(r"pulumi\.Input\[(\w+)\]", r"\1", annotation)
-    return eval(plain, vars(sys.modules[args_class.__module__]))  # noqa: S307 - our own source
+# Each derived section and the Args class its values build (see `args_value`).
+SECTION_ARGS: dict[type, type] = {}
 
 
-CloudFrontCanarySettings = args_section(
-    "CloudFrontCanarySettings",
-    CloudFrontCanaryArgs,
-    ("weight_percent", "by_header", "idle_ttl", "maximum_ttl", "stable_version"),
+@functools.cache
+def _nested_section(args_class: type) -> type[_Section]:
+    """A dataclass-typed field (a DNS record, a migration) is a nested object in the stack
+    file, made of that dataclass's fields in the same way."""
+    return args_section(args_class.__name__, args_class)
+
+
+def args_value(value: Any) -> Any:
+    """A section's value as its Args field wants it: a nested section becomes its dataclass
+    again (and so in lists and mappings); other values pass as they are."""
+    args_class = SECTION_ARGS.get(type(value))
+    if args_class is not None:
+        names = {field.name for field in dataclasses.fields(args_class)}
+        return args_class(**{name: args_value(item) for name, item in value if name in names})
+    if isinstance(value, list | tuple):
+        # Frozen Args hold sequences as tuples (a stack file's arrays arrive as lists).
+        return tuple(args_value(item) for item in value)
+    if isinstance(value, dict):
+        return {key: args_value(item) for key, item in value.items()}
+    return value
+
+
+def _stack_type(annotation: Any, where: str) -> Any:
+    """A field's type as a stack file holds it. `pulumi.Input[T]` is T there: its Awaitable
+    and Output members come from other resources, never from a stack file."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [
+            _stack_type(member, where)
+            for member in typing.get_args(annotation)
+            if not _from_another_resource(member)
+        ]
+        if all(member is type(None) for member in members):
+            raise TypeError(
+                f"{where}: {annotation} can only come from another resource; if the program "
+                "sets it, list it in exclude="
+            )
+        return functools.reduce(operator.or_, members)
+    if _from_another_resource(annotation):
+        raise TypeError(f"{where}: {annotation} can only come from another resource")
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return _nested_section(annotation)
+    arguments = typing.get_args(annotation)
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        # A stack file's lists are JSON arrays; strict validation takes no list as a tuple.
+        return collections.abc.Sequence[_stack_type(arguments[0], where)]
+    if origin in _CONTAINERS and arguments:
+        return origin[tuple(_stack_type(argument, where) for argument in arguments)]
+    return annotation
+
+
+_CONTAINERS = (collections.abc.Sequence, collections.abc.Mapping, list, tuple, dict)
+
+
+def _from_another_resource(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation) or annotation
+    return origin in (pulumi.Output, collections.abc.Awaitable)
+
+
+# Fields the program itself fills, per component; every other Args field is a stack key.
+_RESIZER_WIRED = (
+    "artifact",  # the pinned or built bundle (edgekit:artifacts)
+    "web_acl_arn",  # from EdgeRateLimit (edgekit:rateLimits.waf)
+    "realtime_log_config_arn",  # from EdgeLogPipeline (edgekit:logging.realtime)
+    "protect_data",  # edgekit:protectData, for every component that holds data
+    "format_key_value_store_arn",  # from EdgeFlags (edgekit:flags), when flags are declared
 )
-
-WorkerCanarySettings = args_section(
-    "WorkerCanarySettings", WorkerCanaryArgs, ("stable_version_id", "percent")
+# Where and how each Worker is deployed: the account, zone and compatibility date are the
+# stack's (edgekit:cloudflare), the routing is the section's `route`, the bundle comes from
+# edgekit:artifacts, logpush follows edgekit:logging.logpush, and secrets are never plain
+# stack config.
+_WORKER_WIRED = (
+    "account_id",
+    "zone_id",
+    "compatibility_date",
+    "route_pattern",
+    "custom_domain",
+    "artifact",
+    "logpush",
+    "secret_bindings",
+    "kv_namespaces",  # the FLAGS binding, from EdgeFlags (edgekit:flags), when flags are declared
 )
+# `edgekit canary` drives the cache wrapper's gradual deployment (its `canary` section, see
+# components/canary.py); the other Workers deploy at 100 % (and Durable Object migrations
+# cannot ride a gradual deployment).
+_NO_CANARY = ("canary",)
+# What an EdgeWorker runs is this program's choice (the function, its bindings, its
+# Durable Object classes and their migration history), not a stack's.
+_FUNCTION_WIRED = ("function", "plain_text_bindings", "durable_objects", "migrations")
 
-ImagesSettings = args_section(
-    "ImagesSettings",
-    EdgeImageResizerArgs,
-    (
-        "price_class",
-        "aliases",
-        "certificate_arn",
-        "allowed_sizes",
-        "quality",
-        "max_pixels",
-        "memory_mb",
-        "timeout_seconds",
-        "min_ttl",
-        "default_ttl",
-        "max_ttl",
-        "force_destroy_bucket",
-    ),
-    # Continuous deployment (components/canary.py): `edgekit canary` drives it.
-    canary=(CloudFrontCanarySettings | None, None),
-)
+ImagesSettings = args_section("ImagesSettings", EdgeImageResizerArgs, exclude=_RESIZER_WIRED)
 
 
 class WorkerRoute(_Section):
-    """Where a Worker answers: a route pattern on the zone, or a custom domain."""
+    """Where a Worker answers: a route pattern on the zone, or a custom domain.
+
+    Program-level: every Worker of this program is routed (the component also allows
+    neither); the values are checked as the component's route_pattern / custom_domain.
+    """
 
     pattern: str | None = None
     custom_domain: str | None = None
@@ -151,63 +233,67 @@ class WorkerRoute(_Section):
         return self
 
 
-OriginDns = args_section("OriginDns", OriginDnsRecord, ("name", "content", "type"))
+OriginDns = _nested_section(OriginDnsRecord)
 
 
 CacheWrapperSettings = args_section(
     "CacheWrapperSettings",
     CachedWorkerArgs,
-    (
-        "origin_url",
-        "default_ttl",
-        "max_ttl",
-        "stale_if_error",
-        "origin_timeout_ms",
-        "cacheable_statuses",
-        "session_cookies",
-        "api_key_headers",
-        "forward_headers",
-        "tracking_params",
-    ),
-    script_name=(str, "edge-cache"),
+    exclude=_WORKER_WIRED,
+    defaults={"script_name": "edge-cache"},
     route=(WorkerRoute, ...),
-    # A gradual deployment of the candidate version (components/canary.py).
-    canary=(WorkerCanarySettings | None, None),
-    origin_dns=(OriginDns | None, None),
+)
+
+HelloGeoSettings = args_section(
+    "HelloGeoSettings",
+    EdgeWorkerArgs,
+    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED, *_NO_CANARY, "applied_migration_tag"),
+    defaults={"script_name": "hello-geo"},
+    route=(WorkerRoute, ...),
+    # Program-level: the geo function's MESSAGE binding (functions/hello_geo).
+    message=(str, "Hello from the edge"),
+)
+
+# The named-counter Worker (functions/edge_counter) and its Durable Object class;
+# appliedMigrationTag is how far this stack's migrations got.
+EdgeCounterSettings = args_section(
+    "EdgeCounterSettings",
+    EdgeWorkerArgs,
+    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED, *_NO_CANARY),
+    defaults={"script_name": "edge-counter"},
+    route=(WorkerRoute, ...),
 )
 
 
-class HelloGeoSettings(_Section):
-    script_name: str = "hello-geo"
-    route: WorkerRoute
-    message: str = "Hello from the edge"
-
-
-class EdgeCounterSettings(_Section):
-    """The named-counter Worker (functions/edge_counter) and its Durable Object class."""
-
-    script_name: str = "edge-counter"
-    route: WorkerRoute
-    # The last Durable Object migration tag already applied in this stack (None: first deploy).
-    applied_migration_tag: str | None = None
+EdgeAuthSettings = args_section(
+    "EdgeAuthSettings",
+    AuthWorkerArgs,
+    exclude=(*_WORKER_WIRED, *_NO_CANARY),
+    defaults={"script_name": "edge-auth"},
+    route=(WorkerRoute, ...),
+)
 
 
 class CloudflareSettings(_Section):
-    account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    compatibility_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2026-11-01"
+    """Program-level: what every Cloudflare component of the stack shares (each checks the
+    values as its own account_id, zone_id, compatibility_date and zone_plan)."""
+
+    account_id: str
+    zone_id: str
+    compatibility_date: str = DEFAULT_COMPATIBILITY_DATE
     # The zone's Cloudflare plan: it bounds rate-limit periods and timeouts. Required
     # with rateLimits.cloudflare enabled (checked against the plan before declaring).
-    zone_plan: Literal["free", "pro", "business", "enterprise"] | None = None
+    zone_plan: Literal[tuple(PLAN_LIMITS)] | None = None  # type: ignore[valid-type]
     cache_wrapper: CacheWrapperSettings
     hello_geo: HelloGeoSettings
     edge_counter: EdgeCounterSettings | None = None
+    # The JWT auth Worker in front of the origin's API (functions/edge_auth).
+    edge_auth: EdgeAuthSettings | None = None
 
 
 WafSettings = args_section(
     "WafSettings",
     EdgeRateLimitArgs,
-    ("limit", "window_seconds", "path_prefix", "default_limit", "managed_rules"),
     # This program's web ACL guards the image resizer: count its paths by default.
     defaults={"path_prefix": "/images/"},
     enabled=(bool, True),
@@ -216,16 +302,13 @@ WafSettings = args_section(
 CloudflareRateSettings = args_section(
     "CloudflareRateSettings",
     CloudflareRateLimitArgs,
-    (
-        "requests_per_period",
-        "period_seconds",
-        "mitigation_timeout_seconds",
-        "expression",
-        "default_requests_per_period",
-    ),
+    # The zone and its plan are edgekit:cloudflare's; the rule over every path is scoped to
+    # the Workers' hosts; the ruleset to adopt is importRulesetId below.
+    exclude=("zone_id", "zone_plan", "default_expression", "existing_ruleset_id"),
     enabled=(bool, True),
-    # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import).
-    import_ruleset_id=(Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None, None),
+    # The id of the zone's existing http_ratelimit entry-point ruleset, to adopt it (import);
+    # checked as CloudflareRateLimitArgs.existing_ruleset_id.
+    import_ruleset_id=(str | None, None),
 )
 
 
@@ -237,19 +320,25 @@ class RateLimitSettings(_Section):
 RealtimeLogSettings = args_section(
     "RealtimeLogSettings",
     EdgeLogPipelineArgs,
-    ("sampling_rate", "shard_count"),
+    # retentionDays is logging's (the bucket keeps Logpush's files too); force_destroy
+    # follows images.forceDestroyBucket; the bucket policy is Logpush's when it is on.
+    exclude=("retention_days", "force_destroy", "protect_data", "external_bucket_policy"),
     enabled=(bool, True),
 )
 
-
 LogpushSettings = args_section(
-    "LogpushSettings", CloudflareLogpushArgs, ("prefix",), enabled=(bool, True)
+    "LogpushSettings",
+    CloudflareLogpushArgs,
+    # The account is edgekit:cloudflare's, the bucket the log pipeline's, the scripts
+    # this stack's Workers.
+    exclude=("account_id", "bucket_name", "bucket_region", "script_names"),
+    enabled=(bool, True),
 )
 
 LoggingSettings = args_section(
     "LoggingSettings",
     EdgeLogPipelineArgs,
-    ("retention_days",),
+    only=("retention_days",),
     realtime=(RealtimeLogSettings, RealtimeLogSettings(enabled=False)),
     logpush=(LogpushSettings, LogpushSettings(enabled=False)),
 )
@@ -257,7 +346,9 @@ LoggingSettings = args_section(
 AlarmSettings = args_section(
     "AlarmSettings",
     EdgeAlarmsArgs,
-    ("origin_latency_p95_ms", "error_rate_percent"),
+    # What is watched comes from the resizer; the endpoint is the secret
+    # edgekit:alarmEndpoint, used only with `paging` (program-level) on.
+    exclude=("distribution_id", "function_name", "alarm_endpoint", "protect_data"),
     enabled=(bool, True),
     paging=(bool, False),
 )
@@ -268,18 +359,8 @@ class ArtifactPin(_Section):
     sha256: Annotated[str, Field(pattern=SHA256_PATTERN)]
 
 
-class DnsSettings(_Section):
-    """Where the records for the served names go (see components/domains.py)."""
-
-    provider: Literal["route53", "cloudflare", "external"]
-    # The Route 53 hosted zone of the image aliases (provider route53).
-    route53_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
-
-    @model_validator(mode="after")
-    def _zone_for_route53(self) -> DnsSettings:
-        if self.provider == "route53" and self.route53_zone_id is None:
-            raise ValueError("provider route53 needs route53ZoneId (the hosted zone's id)")
-        return self
+# Where the records go: DnsTarget's fields; the Cloudflare zone is edgekit:cloudflare's.
+DnsSettings = args_section("DnsSettings", DnsTarget, exclude=("cloudflare_zone_id",))
 
 
 class FlagSettings(_Section):
@@ -355,7 +436,9 @@ class StackSettings(_Section):
         return self.protect_data
 
 
-SECRET_KEYS = {"alarmEndpoint"}
+# urlSigningKey: the PEM private key `edgekit sign-url` signs with (its public half is in
+# images.signingPublicKeys); the program only checks that it matches one of them.
+SECRET_KEYS = {"alarmEndpoint", "urlSigningKey"}
 _KNOWN_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
 

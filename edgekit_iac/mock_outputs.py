@@ -41,6 +41,7 @@ _ARNS: dict[str, tuple[str, str | None]] = {
         "arn:aws:cloudfront::{account}:distribution/{id}",
         None,
     ),
+    "aws:cloudfront/function:Function": ("arn:aws:cloudfront::{account}:function/{name}", "name"),
     "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig": (
         "arn:aws:cloudfront::{account}:realtime-log-config/{name}",
         "name",
@@ -143,6 +144,11 @@ def _extras(
             "status": "Deployed",
             "etag": f"E{resource_id[:12]}",
         }
+    if type_token == "aws:cloudfront/function:Function":
+        # publish=True makes the LIVE stage the code just uploaded.
+        etag = f"E{resource_id[:12]}"
+        return {"etag": etag, "liveStageEtag": etag if state.get("publish") else "",
+                "status": "UNASSOCIATED"}
     if type_token == "aws:cloudfront/originAccessControl:OriginAccessControl":
         return {"etag": f"E{resource_id[:12]}"}
     if type_token.startswith("aws:cloudfront/") and type_token.endswith("Policy"):

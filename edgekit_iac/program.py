@@ -10,7 +10,10 @@ Nothing is deployed, and nothing here pretends otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,13 +26,15 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from edgekit_iac import mock_outputs
-from edgekit_iac.release import stack_files
+from edgekit_iac.release import artifacts, stack_files
 
 PROJECT = "edgekit"
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+log = logging.getLogger("edgekit.program")
 
 
 @dataclass
@@ -231,6 +236,19 @@ def _resolve_export(value: Any) -> Any:
     return _plain(_sync_await(output.future()))
 
 
+def _unretrieved_quietly(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A refused program leaves the SDK's futures of the failed registration unretrieved
+    (its error has already propagated from run_program). asyncio reports each one when the
+    garbage collector frees it, at any later moment, formatting its traceback; on CPython
+    3.11 that formatting parses source (the `^^^` markers), and when the moment falls inside
+    another parse (an import, pydoc) the AST parser fails with "SystemError: AST constructor
+    recursion depth mismatch". Such futures are logged in one line instead."""
+    if "never retrieved" not in str(context.get("message", "")):
+        loop.default_exception_handler(context)
+        return
+    log.debug("%s: %r", context.get("message"), context.get("exception"))
+
+
 def default_program_path() -> Path:
     """The project's `__main__.py`: in the project root if there is one, else beside edgekit."""
     from edgekit_iac.paths import project_root
@@ -247,12 +265,15 @@ def run_program(
     program: Callable[[], None] | None = None,
     config: Mapping[str, Any] | None = None,
     config_overrides: Mapping[str, Any] | None = None,
+    declare_only: bool = False,
 ) -> ProgramGraph:
     """Run a Pulumi program for `stack` under the mock runtime and return what it declared.
 
     `program` defaults to the project's `__main__.py`; `config` defaults to the stack file
     `stacks/Pulumi.<stack>.yaml`, with `config_overrides` applied on top (keys like
     "edgekit:images"). Errors the program raises (a bad config key, say) propagate.
+    `declare_only` describes the function bundles instead of building them (nothing is
+    built or written; see edgekit_iac.bundle.declared): a graph to check, never to serve.
     """
     if config is None:
         config = stack_files.read_config(stack)
@@ -275,7 +296,9 @@ def run_program(
         def program() -> None:
             runpy.run_path(str(program_path), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    _ensure_event_loop().set_exception_handler(_unretrieved_quietly)
+    with artifacts.declaring_only() if declare_only else contextlib.nullcontext():
+        _sync_await(run_pulumi_func(program))
     root = settings.get_root_resource()
     exports = {
         name: _resolve_export(value) for name, value in getattr(root, "outputs", {}).items()

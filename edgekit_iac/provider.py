@@ -36,6 +36,8 @@ import types
 import typing
 from typing import Any
 
+from edgekit_iac.components._args import PULUMI_FORWARD_NAMES
+
 PACKAGE = "edgekit"
 NAMESPACE = "edgekit"
 
@@ -47,6 +49,7 @@ COMPONENTS = (
     "EdgeAlarms",
     "EdgeWorker",
     "CachedWorker",
+    "AuthWorker",
     "CloudflareRateLimit",
     "CloudflareLogpush",
     "EdgeCertificate",
@@ -59,6 +62,7 @@ PYTHON_ONLY: dict[str, frozenset[str]] = {
     "WorkerDeploymentArgs": frozenset({"artifact"}),
     "EdgeWorkerArgs": frozenset({"artifact"}),
     "CachedWorkerArgs": frozenset({"artifact"}),
+    "AuthWorkerArgs": frozenset({"artifact"}),
 }
 
 
@@ -68,18 +72,18 @@ def component_classes() -> list[type]:
     return [getattr(components, name) for name in COMPONENTS]
 
 
-def _resolve(annotation: Any, owner: Any) -> Any:
-    """A PEP 563 string annotation evaluated where it was written (no deeper: resolving
-    Pulumi's own forward references would fail); left a string if a name is unknown there,
-    as one imported only for type checking is."""
-    if not isinstance(annotation, str):
-        return annotation
-    module = sys.modules.get(getattr(owner, "__module__", ""), None)
-    try:
-        return eval(annotation, dict(vars(module)) if module else {},  # noqa: S307
-                    dict(vars(owner)) if isinstance(owner, type) else {})
-    except NameError:
-        return annotation
+def _class_hints(cls: type) -> dict[str, Any]:
+    """The annotations `cls` itself declares, resolved where they were written
+    (`typing.get_type_hints`, with pulumi.Input's own forward reference supplied)."""
+    own = inspect.get_annotations(cls)
+    if not own:
+        return {}
+    # Only `cls`'s own annotations: its bases (pulumi's own classes) may name what only a
+    # type checker resolves.
+    holder = type(cls.__name__, (), {"__annotations__": own, "__module__": cls.__module__})
+    return typing.get_type_hints(
+        holder, localns=PULUMI_FORWARD_NAMES, include_extras=True
+    )
 
 
 def _hints(typ: Any) -> dict[str, Any]:
@@ -90,8 +94,7 @@ def _hints(typ: Any) -> dict[str, Any]:
     for cls in reversed(getattr(typ, "__mro__", (typ,))):
         if cls is object or cls.__module__.split(".")[0] in ("pulumi", "pydantic"):
             continue
-        for key, value in inspect.get_annotations(cls).items():
-            value = _resolve(value, cls)
+        for key, value in _class_hints(cls).items():
             if typing.get_origin(value) is typing.ClassVar:
                 continue
             resolved[key] = _strip_annotated(value)
@@ -112,7 +115,9 @@ def field_doc(typ: type, name: str) -> str | None:
     if info is not None and getattr(info, "description", None):
         return info.description
     for cls in getattr(typ, "__mro__", ()):
-        annotation = _resolve(inspect.get_annotations(cls).get(name), cls)
+        if cls is object or name not in inspect.get_annotations(cls):
+            continue
+        annotation = _class_hints(cls)[name]
         if typing.get_origin(annotation) is typing.Annotated:
             for extra in typing.get_args(annotation)[1:]:
                 text = getattr(extra, "documentation", None)
@@ -123,8 +128,10 @@ def field_doc(typ: type, name: str) -> str | None:
 
 def args_type(component: type) -> type:
     """The Args class of a component's `__init__(self, name, args: XArgs | None, opts)`."""
-    annotation = _resolve(inspect.get_annotations(component.__init__).get("args"), component)
-    if annotation is None or isinstance(annotation, str):
+    annotation = typing.get_type_hints(component.__init__, localns=PULUMI_FORWARD_NAMES).get(
+        "args"
+    )
+    if annotation is None:
         raise TypeError(f"{component.__name__}.__init__ has no resolvable `args` annotation")
     members = [a for a in typing.get_args(annotation) if a is not type(None)]
     return members[0] if members else annotation

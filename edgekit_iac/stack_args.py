@@ -25,17 +25,18 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic.alias_generators import to_camel
 
-from edgekit_iac.components import cached_worker, worker
+from edgekit_iac.components import auth_worker, cached_worker, worker
 from edgekit_iac.components._args import AWS_REGIONS, ArgsError
 from edgekit_iac.components.alarms import EdgeAlarmsArgs
 from edgekit_iac.components.alarms import check_https_endpoint as _check_https
 from edgekit_iac.components.alarms import validate_args as _validate_alarms
-from edgekit_iac.components.cached_worker import CachedWorkerArgs, OriginDnsRecord
-from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
-from edgekit_iac.components.cloudflare_rate_limit import CloudflareRateLimitArgs
+from edgekit_iac.components.auth_worker import AuthWorkerArgs
+from edgekit_iac.components.cached_worker import CachedWorkerArgs
+from edgekit_iac.components.cloudflare_rate_limit import PLAN_LIMITS, CloudflareRateLimitArgs
 from edgekit_iac.components.cloudflare_rate_limit import (
     validate_args as _validate_cloudflare_limits,
 )
+from edgekit_iac.components.domains import DnsTarget, check_target
 from edgekit_iac.components.durable_objects import DurableObjectMigration
 from edgekit_iac.components.edge_flags import EdgeFlagsArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
@@ -52,6 +53,7 @@ from edgekit_iac.config import (
     CloudflareSettings,
     ConfigError,
     StackSettings,
+    args_value,
     load_settings,
     stack_file,
 )
@@ -59,6 +61,7 @@ from edgekit_iac.config import (
 CACHE_WRAPPER_FUNCTION = "cache_wrapper"
 GEO_FUNCTION = "hello_geo"
 COUNTER_FUNCTION = "edge_counter"
+AUTH_FUNCTION = "edge_auth"
 # The edge counter's Durable Object class history, oldest first: add entries, never edit one
 # (each stack's edgekit:cloudflare.edgeCounter.appliedMigrationTag says how far it got).
 COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Counter",)),)
@@ -66,6 +69,7 @@ COUNTER_MIGRATIONS = (DurableObjectMigration(tag="v1", new_sqlite_classes=("Coun
 _PLACEHOLDER = "preflight"
 
 ALARM_ENDPOINT_KEY = f"{NAMESPACE}:alarmEndpoint"
+URL_SIGNING_KEY = f"{NAMESPACE}:urlSigningKey"
 # Credentials the Cloudflare provider reads from its config namespace.
 CLOUDFLARE_SECRET_KEYS = (
     "cloudflare:apiToken",
@@ -81,7 +85,7 @@ def _args_of(section: Any, args_class: type) -> dict[str, Any]:
     """The section's values for `args_class`: the section is made of its fields
     (edgekit_iac.config.args_section), so nothing is copied field by field."""
     names = {field.name for field in dataclasses.fields(args_class)}
-    return {name: value for name, value in section if name in names}
+    return {name: args_value(value) for name, value in section if name in names}
 
 
 def resizer_args(
@@ -91,19 +95,21 @@ def resizer_args(
     certificate_arn: pulumi.Input[str] | None = None,
     web_acl_arn: pulumi.Input[str] | None = None,
     realtime_log_config_arn: pulumi.Input[str] | None = None,
+    flags_key_value_store_arn: pulumi.Input[str] | None = None,
 ) -> EdgeImageResizerArgs:
-    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own."""
+    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own.
+    `flags_key_value_store_arn`: EdgeFlags' CloudFront KeyValueStore, when the stack
+    declares flags (edgekit:flags); the image_format function is associated with it."""
     return EdgeImageResizerArgs(
         **{
             **_args_of(settings.images, EdgeImageResizerArgs),
             "certificate_arn": certificate_arn or settings.images.certificate_arn,
-            "canary": (CloudFrontCanaryArgs(**dict(settings.images.canary))
-                       if settings.images.canary else None),
         },
         artifact=artifact,
         protect_data=settings.protects_data,
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
+        format_key_value_store_arn=flags_key_value_store_arn,
     )
 
 
@@ -117,6 +123,8 @@ def log_pipeline_args(settings: StackSettings) -> EdgeLogPipelineArgs:
         **_args_of(settings.logging, EdgeLogPipelineArgs),
         force_destroy=settings.images.force_destroy_bucket,
         protect_data=settings.protects_data,
+        # CloudflareLogpush then writes the bucket's one policy (with the TLS-only deny).
+        external_bucket_policy=settings.logging.logpush.enabled and settings.cloudflare is not None,
     )
 
 
@@ -139,12 +147,12 @@ def alarms_args(
 def _worker_deployment(
     cloudflare: CloudflareSettings, section: Any, artifact: Any, logpush: bool
 ) -> dict:
-    """Where and how a Worker is deployed: the arguments every Worker component shares."""
+    """Where and how a Worker is deployed: the arguments every Worker component shares that
+    the program fills (the section's own Args keys come with `_args_of`)."""
     return {
         "logpush": logpush,
         "account_id": cloudflare.account_id,
         "zone_id": cloudflare.zone_id,
-        "script_name": section.script_name,
         "artifact": artifact,
         "compatibility_date": cloudflare.compatibility_date,
         "route_pattern": section.route.pattern,
@@ -166,10 +174,6 @@ def cached_worker_args(
         **_args_of(wrapper, CachedWorkerArgs),
         **_worker_deployment(cloudflare, wrapper, artifact, logpush),
         **_flag_bindings(flags_namespace),
-        "canary": WorkerCanaryArgs(**dict(wrapper.canary)) if wrapper.canary else None,
-        "origin_dns": (
-            OriginDnsRecord(**wrapper.origin_dns.model_dump()) if wrapper.origin_dns else None
-        ),
     }
     return CachedWorkerArgs(**cache)
 
@@ -180,6 +184,7 @@ def geo_worker_args(
 ) -> EdgeWorkerArgs:
     geo = cloudflare.hello_geo
     return EdgeWorkerArgs(
+        **_args_of(geo, EdgeWorkerArgs),
         **_worker_deployment(cloudflare, geo, artifact, logpush),
         **_flag_bindings(flags_namespace),
         function=GEO_FUNCTION,
@@ -193,17 +198,29 @@ def counter_worker_args(
     counter = cloudflare.edge_counter
     assert counter is not None
     return EdgeWorkerArgs(
+        **_args_of(counter, EdgeWorkerArgs),
         **_worker_deployment(cloudflare, counter, artifact, logpush),
         function=COUNTER_FUNCTION,
         durable_objects={"COUNTERS": "Counter"},
         migrations=COUNTER_MIGRATIONS,
-        applied_migration_tag=counter.applied_migration_tag,
+    )
+
+
+def auth_worker_args(
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+) -> AuthWorkerArgs:
+    auth = cloudflare.edge_auth
+    assert auth is not None
+    return AuthWorkerArgs(
+        **{**_args_of(auth, AuthWorkerArgs),
+           **_worker_deployment(cloudflare, auth, artifact, logpush)}
     )
 
 
 def _workers(cloudflare: CloudflareSettings) -> list[Any]:
-    """The stack's Worker sections (the counter only where it is configured)."""
-    optional = [cloudflare.edge_counter] if cloudflare.edge_counter is not None else []
+    """The stack's Worker sections (the counter and auth Worker only where configured)."""
+    optional = [section for section in (cloudflare.edge_counter, cloudflare.edge_auth)
+                if section is not None]
     return [cloudflare.cache_wrapper, cloudflare.hello_geo, *optional]
 
 
@@ -229,6 +246,19 @@ def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
         clauses.append(f"(http.host in {{{names}}})")
     clauses.extend(f'ends_with(http.host, "{suffix}")' for suffix in sorted(set(suffixes)))
     return " or ".join(clauses) or "true"
+
+
+def dns_target(settings: StackSettings) -> DnsTarget | None:
+    """Where this stack's records go, or None when it manages no DNS."""
+    dns = settings.dns
+    if dns is None:
+        return None
+    # "external" is short for {"provider": "external"}.
+    values = {"provider": dns} if isinstance(dns, str) else _args_of(dns, DnsTarget)
+    return DnsTarget(
+        **values,
+        cloudflare_zone_id=settings.cloudflare.zone_id if settings.cloudflare else None,
+    )
 
 
 def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitArgs:
@@ -294,7 +324,12 @@ def _worker_keys(section: str) -> dict[str, str]:
 
 def _check_cached_worker(args: CachedWorkerArgs) -> None:
     cache = cached_worker.validate_args(args)
-    worker.validate_args(cached_worker.edge_worker_args(args, cache), owner=cached_worker.OWNER)
+    worker.validate_args(cached_worker.edge_worker_args(cache), owner=cached_worker.OWNER)
+
+
+def _check_auth_worker(args: AuthWorkerArgs) -> None:
+    bindings = auth_worker.validate_args(args)
+    worker.validate_args(auth_worker.edge_worker_args(args, bindings), owner=auth_worker.OWNER)
 
 
 def _requested_certificate(settings: StackSettings) -> str | None:
@@ -342,6 +377,19 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 {},
             )
         )
+    if settings.dns is not None:
+        checks.append(
+            _Check(
+                "dns",
+                lambda: dns_target(settings),
+                lambda target: check_target("DnsTarget", target),
+                {
+                    "dns": "dns.provider",
+                    "dns.route53_zone_id": "dns.route53ZoneId",
+                    "dns.cloudflare_zone_id": "cloudflare.zoneId",
+                },
+            )
+        )
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return checks
@@ -371,6 +419,15 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 _worker_keys("cloudflare.edgeCounter"),
             )
         )
+    if cloudflare.edge_auth is not None:
+        checks.append(
+            _Check(
+                "cloudflare.edgeAuth",
+                lambda: auth_worker_args(cloudflare),
+                _check_auth_worker,
+                _worker_keys("cloudflare.edgeAuth"),
+            )
+        )
     if settings.rate_limits.cloudflare.enabled and cloudflare.zone_plan is not None:
         checks.append(
             _Check(
@@ -392,7 +449,7 @@ def _checks(settings: StackSettings) -> list[_Check]:
                 lambda: logpush_args(
                     settings,
                     bucket_name=_PLACEHOLDER,
-                    bucket_region=EdgeLogPipelineArgs().region,
+                    bucket_region=log_pipeline_args(settings).region,
                 ),
                 _validate_logpush,
                 {"account_id": "cloudflare.accountId"},
@@ -416,7 +473,7 @@ def component_problems(settings: StackSettings) -> list[str]:
         problems.append(
             f"{NAMESPACE}:cloudflare.zonePlan: required with {NAMESPACE}:rateLimits.cloudflare "
             "enabled (the plan bounds periods, timeouts and the number of rules); accepted: "
-            "free, pro, business, enterprise"
+            f"{', '.join(PLAN_LIMITS)}"
         )
     for check in _checks(settings):
         try:
@@ -424,7 +481,8 @@ def component_problems(settings: StackSettings) -> list[str]:
         except ArgsError as error:
             key = config_key(check.section, error.arg, check.keys)
             problems.append(f"{key}: {error.problem}; accepted: {error.accepted}{check.note}")
-    return problems
+    # A shared key (the account id every Worker gets) is reported once.
+    return list(dict.fromkeys(problems))
 
 
 def secret_problems(settings: StackSettings) -> list[str]:
@@ -434,7 +492,7 @@ def secret_problems(settings: StackSettings) -> list[str]:
         "set it with `pulumi config set --secret {key} ...`, then rotate it: "
         "the plain value is in the stack file's history"
     )
-    for key in (ALARM_ENDPOINT_KEY, *CLOUDFLARE_SECRET_KEYS):
+    for key in (ALARM_ENDPOINT_KEY, URL_SIGNING_KEY, *CLOUDFLARE_SECRET_KEYS):
         if runtime_config.get_config(key) is not None and not runtime_config.is_config_secret(key):
             problems.append(f"{key}: is in plain text, not a secret; {how.format(key=key)}")
     endpoint = runtime_config.get_config(ALARM_ENDPOINT_KEY)
@@ -446,7 +504,37 @@ def secret_problems(settings: StackSettings) -> list[str]:
                 f"{ALARM_ENDPOINT_KEY}: {error.problem} (value not shown); "
                 f"accepted: {error.accepted}"
             )
+    problems.extend(signing_key_problems(settings))
     return problems
+
+
+def signing_key_problems(settings: StackSettings) -> list[str]:
+    """The secret signing key, when the runtime can read it, must be one the key group trusts
+    (offline it is a placeholder: nothing to compare). Never shows the key."""
+    from edgekit_iac.cloudfront_signing import load_private_key, public_pem, same_key
+    from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
+
+    value = runtime_config.get_config(URL_SIGNING_KEY)
+    if value is None or value == OFFLINE_SECRET_PLACEHOLDER:
+        return []
+    try:
+        public = public_pem(load_private_key(value))
+    except ValueError as error:
+        return [f"{URL_SIGNING_KEY}: {error} (value not shown); accepted: the PEM private key "
+                "of one of edgekit:images.signingPublicKeys"]
+    trusted = settings.images.signing_public_keys
+
+    def matches(pem: str) -> bool:
+        try:
+            return same_key(public, pem)
+        except ValueError:
+            return False  # a bad public key: the component's own check reports it
+
+    if not any(matches(pem) for pem in trusted.values()):
+        return [f"{URL_SIGNING_KEY}: its public key is none of edgekit:images.signingPublicKeys "
+                f"({', '.join(trusted) or 'none configured'}); URLs signed with it would be "
+                "refused: add its public key there first"]
+    return []
 
 
 def region_problems() -> list[str]:

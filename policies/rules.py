@@ -235,6 +235,16 @@ def cloudfront_modern_tls(props: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def cloudfront_trusted_key_groups(props: Mapping[str, Any]) -> list[str]:
+    """Signed URLs and cookies are verified with trusted key groups, never root key pairs."""
+    return [
+        f"{label} trusts signers {behaviour.get('trustedSigners')!r} (root-account CloudFront "
+        "key pairs, outside IAM); use trustedKeyGroups (e.g. SignedPaths' key_group_id)"
+        for label, _, behaviour in _behaviours(props)
+        if _as_list(behaviour.get("trustedSigners"))
+    ]
+
+
 def cloudfront_protection(props: Mapping[str, Any]) -> list[str]:
     """A WAF web ACL in front, and real-time logs on every behaviour."""
     problems = []
@@ -265,6 +275,25 @@ def _policy_documents(props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield label, inline["policy"]
 
 
+# The one statement allowed a wildcard action: deny everything without TLS (S3 User Guide,
+# "Security best practices for Amazon S3": enforce encryption of data in transit).
+TLS_CONDITION_KEY = "aws:securetransport"
+
+
+def is_insecure_transport_deny(statement: Mapping[str, Any]) -> bool:
+    """A Deny whose only condition is `Bool aws:SecureTransport "false"`."""
+    if statement.get("Effect") != "Deny":
+        return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping) or set(condition) != {"Bool"}:
+        return False
+    tests = condition["Bool"]
+    if not isinstance(tests, Mapping) or [k.lower() for k in tests] != [TLS_CONDITION_KEY]:
+        return False
+    values = _as_list(next(iter(tests.values())))
+    return [str(value).lower() for value in values] == ["false"]
+
+
 def _is_wildcard_action(action: Any) -> bool:
     return isinstance(action, str) and (action.strip() == "*" or action.strip().endswith(":*"))
 
@@ -282,10 +311,21 @@ def wildcard_action_problems(label: str, document: Any) -> list[str]:
         return [f"{label} is not a JSON object, so its actions cannot be checked"]
     problems = []
     for index, statement in enumerate(_as_list(document.get("Statement"))):
-        if not isinstance(statement, Mapping) or statement.get("Effect", "Allow") != "Allow":
+        if not isinstance(statement, Mapping):
             continue
         where = f"{label} statement {statement.get('Sid') or f'#{index}'}"
         wildcards = [a for a in _as_list(statement.get("Action")) if _is_wildcard_action(a)]
+        if statement.get("Effect") == "Deny":
+            # A wildcard Deny is right in one form only: the TLS-only deny on a bucket.
+            if wildcards and not is_insecure_transport_deny(statement):
+                problems.append(
+                    f"{where} denies {', '.join(repr(a) for a in wildcards)}; a wildcard "
+                    "action is accepted in a Deny only with the condition Bool "
+                    "aws:SecureTransport \"false\" (the TLS-only deny); name the actions"
+                )
+            continue
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
         if wildcards:
             problems.append(
                 f"{where} allows {', '.join(repr(a) for a in wildcards)}; "
@@ -533,6 +573,60 @@ def s3_public_access_blocked(resources: Sequence[StackResource]) -> list[tuple[s
     return found
 
 
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+
+
+def _document(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value if isinstance(value, Mapping) else None
+
+
+def _denies_insecure_transport(document: Mapping[str, Any]) -> bool:
+    for statement in _as_list(document.get("Statement")):
+        if not isinstance(statement, Mapping) or not is_insecure_transport_deny(statement):
+            continue
+        principal = statement.get("Principal")
+        everyone = principal == "*" or (
+            isinstance(principal, Mapping) and _as_list(principal.get("AWS")) == ["*"]
+        )
+        actions = {str(a).strip() for a in _as_list(statement.get("Action"))}
+        resources = [str(r) for r in _as_list(statement.get("Resource"))]
+        covers_objects = any(r.endswith("/*") for r in resources)
+        covers_bucket = any(not r.endswith("*") for r in resources)
+        if everyone and actions & {"*", "s3:*"} and covers_objects and covers_bucket:
+            return True
+    return False
+
+
+def s3_tls_only(resources: Sequence[StackResource]) -> list[tuple[str, str]]:
+    """Every bucket's policy denies every S3 action without TLS (aws:SecureTransport)."""
+    policies = [r for r in resources if r["type"] == BUCKET_POLICY]
+    found = []
+    fix = (
+        'a Deny of "s3:*" on the bucket and its objects for Principal "*" with the condition '
+        'Bool aws:SecureTransport "false" (edgekit: deny_insecure_transport)'
+    )
+    for bucket in (r for r in resources if r["type"] in BUCKET_TYPES):
+        own = [policy for policy in policies if _targets_bucket(policy, bucket)]
+        if not own:
+            found.append((bucket["urn"], f"bucket {bucket['name']!r} has no bucket policy; "
+                          f"add one with {fix}"))
+            continue
+        for policy in own:
+            value = policy["props"].get("policy")
+            if not known(value):
+                continue  # known on `pulumi up`, checked then
+            document = _document(value)
+            if document is None or not _denies_insecure_transport(document):
+                found.append((policy["urn"], f"policy {policy['name']!r} of bucket "
+                              f"{bucket['name']!r} lets requests without TLS through; add {fix}"))
+    return found
+
+
 # --- stateful resources ---------------------------------------------------------------------
 
 
@@ -590,6 +684,14 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         scope=NON_PRODUCTION,
     ),
     ResourceRule(
+        name="cloudfront-trusted-key-groups",
+        description="Behaviours that require signed URLs or cookies trust key groups, never "
+        "root-account key pairs (trustedSigners).",
+        level=MANDATORY,
+        types=(DISTRIBUTION,),
+        check=cloudfront_trusted_key_groups,
+    ),
+    ResourceRule(
         name="iam-no-wildcard-actions",
         description="IAM and bucket policies allow named actions only, never '*' or 'service:*'.",
         level=MANDATORY,
@@ -634,5 +736,12 @@ STACK_RULES: tuple[StackRule, ...] = (
         description="Every S3 bucket has a public access block with all four flags true.",
         level=MANDATORY,
         check=s3_public_access_blocked,
+    ),
+    StackRule(
+        name="s3-tls-only",
+        description="Every S3 bucket's policy denies every request without TLS "
+        "(aws:SecureTransport false).",
+        level=MANDATORY,
+        check=s3_tls_only,
     ),
 )

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ITEMS = ("resize", "cold_start", "cache_hit_path", "twin_throughput", "twin_http",
-         "origin_offload", "program_scale", "worker_startup")
+ITEMS = ("resize", "resize_options", "cold_start", "cache_hit_path", "twin_throughput",
+         "twin_http", "origin_offload", "program_scale", "worker_startup", "memory", "cost")
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          cwd=REPO, capture_output=True, text=True, timeout=450,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return done, out
 

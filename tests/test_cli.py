@@ -118,7 +118,8 @@ def test_an_unknown_port_name_is_refused_before_anything_listens(tmp_path):
     result = edgekit("up", "--port-base", "0", "--port", "bogus=1234", "--state-dir",
                      str(state_dir), timeout=600)
     _one_line_error(result, "--port names ['bogus'] are no listener of stack 'local'",
-                    "its listeners: api-cache-worker-script, edge-counter-script, "
+                    "its listeners: api-auth-worker-script, api-cache-worker-script, "
+                    "edge-counter-script, "
                     "hello-geo-script, images-cdn")
     # Checked once the graph is known, before S3, the Lambda environments or any listener.
     assert "seeded s3://" not in result.stdout

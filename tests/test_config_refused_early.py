@@ -80,6 +80,11 @@ CASES = {
         "edgekit:images.maxPixels",
         "bytes per pixel",
     ),
+    "fallback without a placeholder": (
+        _section("edgekit:images", onError="fallback"),
+        "edgekit:images.fallbackKey",
+        "placeholder image in the originals bucket",
+    ),
     "requests per period 1e20": (
         _section("edgekit:rateLimits", **{"cloudflare.requestsPerPeriod": 10**20}),
         "edgekit:rateLimits.cloudflare.requestsPerPeriod",
@@ -109,6 +114,16 @@ CASES = {
         ),
         "edgekit:cloudflare.cacheWrapper.originDns.type",
         "A, AAAA, CNAME",
+    ),
+    "auth Worker JWKS over plain http": (
+        _section("edgekit:cloudflare", **{"edgeAuth.jwksUrl": "http://login.example.com/jwks"}),
+        "edgekit:cloudflare.edgeAuth.jwksUrl",
+        "plain http",
+    ),
+    "auth Worker told to accept HS256": (
+        _section("edgekit:cloudflare", **{"edgeAuth.algorithms": ["ES256", "HS256"]}),
+        "edgekit:cloudflare.edgeAuth.algorithms",
+        "among RS256, ES256, EdDSA",
     ),
     "all-paths rule tighter than the path rule": (
         _section("edgekit:rateLimits", **{"waf.defaultLimit": 10}),
@@ -222,8 +237,8 @@ def test_the_api_rule_stays_the_tighter_one(local):
     rules = local.one("cloudflare:index/ruleset:Ruleset").inputs["rules"]
     assert [rule["ratelimit"]["requestsPerPeriod"] for rule in rules] == [100, 200]
     assert rules[1]["expression"] == (
-        '(http.host in {"api.edgekit.localhost" "counter.edgekit.localhost" '
-        '"geo.edgekit.localhost"})'
+        '(http.host in {"api.edgekit.localhost" "auth.edgekit.localhost" '
+        '"counter.edgekit.localhost" "geo.edgekit.localhost"})'
     )
 
 
@@ -237,10 +252,12 @@ def test_config_sections_are_made_of_the_components_args():
         CachedWorkerArgs,
         CloudflareLogpushArgs,
         CloudflareRateLimitArgs,
+        DnsTarget,
         EdgeAlarmsArgs,
         EdgeImageResizerArgs,
         EdgeLogPipelineArgs,
         EdgeRateLimitArgs,
+        EdgeWorkerArgs,
         OriginDnsRecord,
     )
 
@@ -261,6 +278,9 @@ def test_config_sections_are_made_of_the_components_args():
         (config.AlarmSettings, EdgeAlarmsArgs, {"enabled", "paging"}, {}),
         (config.LogpushSettings, CloudflareLogpushArgs, {"enabled"}, {}),
         (config.LoggingSettings, EdgeLogPipelineArgs, {"realtime", "logpush"}, {}),
+        (config.HelloGeoSettings, EdgeWorkerArgs, {"route", "message"}, {}),
+        (config.EdgeCounterSettings, EdgeWorkerArgs, {"route"}, {}),
+        (config.DnsSettings, DnsTarget, set(), {}),
     ]
     for section, args_class, section_only, program_defaults in pairs:
         declared = {field.name: field for field in dataclasses.fields(args_class)}

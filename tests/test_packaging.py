@@ -91,6 +91,7 @@ def test_the_wheel_holds_one_top_level_package(source: Source):
         "edgekit_iac/policies/PulumiPolicy.yaml",
         "edgekit_iac/policies/__main__.py",
         "edgekit_iac/twin/supervisor.py",
+        "edgekit_iac/bundle/pyc_compile.mjs",  # the bundler's 3.13 bytecode compiler
     ):
         assert shipped in names, shipped
     assert metadata["Name"] == "edgekit-iac"

@@ -35,7 +35,7 @@ def _pushed_scripts(graph: ProgramGraph) -> list[str]:
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_every_worker_of_a_stack_with_logpush_turns_logpush_on(graphs, stack):
     scripts = graphs[stack].of_type(SCRIPT)
-    assert len(scripts) == 3  # cache wrapper, geo API, edge counter
+    assert len(scripts) == 4  # cache wrapper, geo API, edge counter, auth Worker
     assert all(script.inputs["logpush"] is True for script in scripts)
 
 

@@ -118,10 +118,23 @@ def test_paging_without_an_endpoint_stops_the_program_before_any_resource():
 def test_workers_and_the_api_rate_limit_are_declared(graphs, stack):
     graph = graphs[stack]
     scripts = {s.inputs["mainModule"] for s in graph.of_type(SCRIPT)}
-    assert scripts == {"cache_worker.py", "geo_worker.py", "counter_worker.py"}
+    assert scripts == {"cache_worker.py", "geo_worker.py", "counter_worker.py", "auth_worker.py"}
     ruleset = graph.one(RULESET).inputs
     assert ruleset["phase"] == "http_ratelimit"
     assert "cf.colo.id" in ruleset["rules"][0]["ratelimit"]["characteristics"]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_the_auth_worker_fronts_the_api_on_its_own_route(graphs, stack):
+    auth = next(s for s in graphs[stack].of_type(SCRIPT)
+                if s.inputs["mainModule"] == "auth_worker.py")
+    bindings = {b["name"]: b["text"] for b in auth.inputs["bindings"]}
+    cache = next(s for s in graphs[stack].of_type(SCRIPT)
+                 if s.inputs["mainModule"] == "cache_worker.py")
+    origin = {b["name"]: b["text"] for b in cache.inputs["bindings"]}["ORIGIN_URL"]
+    assert bindings["ORIGIN_URL"] == origin
+    assert graphs[stack].exports["authWorkerRoutes"][0].endswith("/api/*")
+    assert graphs[stack].exports["authWorkerRoutes"] != graphs[stack].exports["cacheWorkerRoutes"]
 
 
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])
@@ -139,7 +152,8 @@ def test_the_counter_declares_its_durable_object_namespace_and_first_migration(g
 def test_artifacts_output_names_what_was_deployed(graphs, stack):
     graph = graphs[stack]
     artifacts = graph.exports["artifacts"]
-    assert set(artifacts) == {"image_resizer", "cache_wrapper", "hello_geo", "edge_counter"}
+    assert set(artifacts) == {"image_resizer", "cache_wrapper", "hello_geo", "edge_counter",
+                              "edge_auth"}
     function = graph.one(FUNCTION)
     assert artifacts["image_resizer"]["sha256"][:12] in function.inputs["description"]
 
@@ -159,7 +173,7 @@ def test_an_unknown_nested_key_lists_the_keys_of_its_own_section():
         parse_settings(settings, "stacks/Pulumi.prod.yaml")
     message = str(error.value)
     assert "edgekit:rateLimits.waf.limt: unknown key (did you mean limit?)" in message
-    accepted = "defaultLimit, enabled, limit, managedRules, pathPrefix, windowSeconds"
+    accepted = "defaultLimit, enabled, limit, managedRules, pathPrefix, tags, windowSeconds"
     assert f"accepted here: {accepted}" in message
 
 

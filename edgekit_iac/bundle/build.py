@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from edgekit_iac import paths
+from edgekit_iac.bundle.bytecode import compiler_id, with_bytecode
 from edgekit_iac.bundle.elf import ElfFormatError, is_elf, needed_libraries
 from edgekit_iac.bundle.manifest import (
     MANIFEST_FILE,
@@ -69,7 +70,9 @@ __all__ = [
 ]
 
 # The modules whose code decides a bundle's bytes; the CLI only calls them.
-_BUNDLER_SOURCES = ("build.py", "elf.py", "manifest.py", "prune.py", "vendor.py")
+_BUNDLER_SOURCES = (
+    "build.py", "bytecode.py", "elf.py", "manifest.py", "prune.py", "pyc_compile.mjs", "vendor.py"
+)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
 FILE_MODE = 0o644
 # zlib's default: level 9 saves ~0.4% on the Pillow bundle but takes 3x as long.
@@ -259,6 +262,8 @@ def input_hash(files: list[tuple[str, Path]], kind: str, target: Target) -> str:
 
     feed("bundler", bundler_fingerprint().encode())
     feed("target", json.dumps({"kind": kind, **target.fingerprint()}, sort_keys=True).encode())
+    if kind == "lambda-edge":  # which interpreter compiles the shipped bytecode
+        feed("bytecode", str(compiler_id(target)).encode())
     for relative, path in files:
         feed("path", relative.encode())
         feed("bytes", path.read_bytes())
@@ -301,7 +306,20 @@ def _zip_entries(
     target: Target,
     wheel_cache: Path,
 ) -> tuple[dict[str, bytes], tuple[str, ...]]:
-    """{path in zip: bytes}: the function's modules plus its pruned, vendored packages."""
+    """{path in zip: bytes}: the function's modules plus its pruned, vendored packages, and
+    for Lambda@Edge their bytecode (see bytecode.py)."""
+    entries, pruned = _sources_and_vendored(manifest, files, target, wheel_cache)
+    if manifest.kind == "lambda-edge":
+        entries = with_bytecode(entries, target, wheel_cache.parent / "bytecode")
+    return entries, pruned
+
+
+def _sources_and_vendored(
+    manifest: FunctionManifest,
+    files: list[tuple[str, Path]],
+    target: Target,
+    wheel_cache: Path,
+) -> tuple[dict[str, bytes], tuple[str, ...]]:
     entries = {relative: path.read_bytes() for relative, path in files if relative.endswith(".py")}
     if not manifest.requirements:
         _check_patterns_used(manifest, manifest.exclude)

@@ -9,11 +9,14 @@ is declared, so prod never runs code that did not run in staging.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from edgekit_iac.bundle import build as bundle
+from edgekit_iac.bundle.declared import declared_artifact
 from edgekit_iac.config import ArtifactPin
 from edgekit_iac.errors import UserError
 from edgekit_iac.paths import build_dir
@@ -24,15 +27,39 @@ class PinMismatchError(UserError):
     """A pinned artifact is not available with the pinned hash."""
 
 
+# On while a program runs only to be checked (`declaring_only`): artifacts are described from
+# their sources, nothing is built or written (edgekit_iac.bundle.declared).
+_DECLARE_ONLY = contextvars.ContextVar("edgekit_declare_only", default=False)
+
+
+@contextlib.contextmanager
+def declaring_only() -> Iterator[None]:
+    """Within this block `resolve` describes each artifact instead of building or finding it."""
+    token = _DECLARE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _DECLARE_ONLY.reset(token)
+
+
 def resolve(
     names: Iterable[str], pins: Mapping[str, ArtifactPin], store: Path | None = None
 ) -> dict[str, bundle.Artifact]:
     """A pinned function deploys its pinned zip from the store when it is there, with no build
-    (so no pip or uv is needed); anything else is built, and a pinned build must match."""
+    (so no pip or uv is needed); anything else is built, and a pinned build must match.
+    Within `declaring_only()`, every artifact is described (with its pin's version and hash)
+    and nothing is built, read from the store or written."""
     store = store or build_dir()
     resolved: dict[str, bundle.Artifact] = {}
     for name in names:
         pin = pins.get(name)
+        if _DECLARE_ONLY.get():
+            resolved[name] = declared_artifact(
+                name,
+                version=pin.version if pin else None,
+                sha256=pin.sha256 if pin else None,
+            )
+            continue
         stored = find_artifact(name, pin.sha256, store) if pin is not None else None
         if pin is not None and stored is not None:
             prebuilt = bundle.prebuilt_artifact(

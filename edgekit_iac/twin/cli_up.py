@@ -17,7 +17,7 @@ from edgekit_iac import paths
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import ports
 from edgekit_iac.twin.cloudflare.workers_host import CfDefaults
-from edgekit_iac.twin.supervisor import RunningTwin, TwinOptions, start_twin
+from edgekit_iac.twin.supervisor import RunningTwin, TwinOptions, preflight, start_twin
 
 MAX_ENVIRONMENTS = 64
 
@@ -106,6 +106,11 @@ def run(args: argparse.Namespace) -> int:
     state_dir = paths.writable_dir(
         Path(args.state_dir).resolve() if args.state_dir else paths.state_dir(args.stack),
         "--state-dir")
+    # The stack's config and the --port names, checked by running the program with its
+    # bundles described, not built: a mistake is refused before the slow work (on a fresh
+    # clone, building the bundles), and before anything starts.
+    print(f"edgekit up: checking stack {args.stack!r} ...", flush=True)
+    preflight(args.stack, config, overrides, args.origin_url)
     function_log = configure_logging(args.verbose, paths.writable_dir(state_dir / "logs",
                                                                       "--state-dir"))
     options = TwinOptions(
@@ -118,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         lambda_environments=args.lambda_environments,
         config=config,
         origin_url=args.origin_url,
+        checked=True,
     )
     # Ctrl-C (SIGINT to the whole foreground group) or SIGTERM (`edgekit down`): while
     # starting, unwind what started; once up, leave the wait loop and stop in order. The

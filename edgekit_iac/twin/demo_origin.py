@@ -10,7 +10,12 @@ would send, so each of the wrapper's rules has something to act on:
                                    Set-Cookie alone must keep it out of shared caches)
     GET /api/me                    per-user data        Cache-Control: private
     GET /api/health                liveness             Cache-Control: no-store
+    GET /api/whoami                what identity reached the origin: the X-Auth-* headers
+                                   (the auth Worker's claims), whether an Authorization
+                                   header came, the cookie names   Cache-Control: no-store
     GET /api/cities                the known cities     Cache-Control: public, max-age=3600
+    GET /.well-known/jwks.json     the twin's JWT keys (public halves), what the local
+                                   auth Worker trusts   Cache-Control: public, max-age=300
 
 Unknown cities are a 404 (cacheable, max-age=30). Data is made up from the city name, so
 the same city gives the same weather; every answer says how many requests the origin has
@@ -29,6 +34,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs
 
+from edgekit_iac.twin.auth_keys import JWKS_CACHE_CONTROL, JWKS_PATH
 from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse, Listener
 
 CITIES = ("Oslo", "London", "Berlin", "Paris", "Madrid", "Tokyo", "Sydney", "Nairobi",
@@ -58,10 +64,11 @@ def _known(city: str | None) -> str | None:
 
 
 class WeatherApi:
-    """The origin's request handler (an `App`)."""
+    """The origin's request handler (an `App`); `jwks` is the JWKS document it serves."""
 
-    def __init__(self) -> None:
+    def __init__(self, jwks: bytes | None = None) -> None:
         self._served = itertools.count(1)
+        self._jwks = jwks
 
     def __call__(self, request: EdgeRequest) -> EdgeResponse:
         served = next(self._served)
@@ -70,14 +77,25 @@ class WeatherApi:
                               [("Allow", "GET, HEAD")])
         query = {k: v[0] for k, v in parse_qs(request.query).items()}
         route = request.path.rstrip("/") or "/"
+        if route == JWKS_PATH and self._jwks is not None:
+            return EdgeResponse(200, [("Content-Type", "application/json"),
+                                      ("Cache-Control", JWKS_CACHE_CONTROL)], self._jwks)
         if route in ("/", "/api"):
             return self._json(200, {"service": "edgekit demo weather API",
                                     "endpoints": ["/api/weather?city=Oslo", "/api/forecast?"
                                                   "city=Oslo", "/api/cities", "/api/session",
-                                                  "/api/me", "/api/health"]},
+                                                  "/api/me", "/api/whoami", "/api/health"]},
                               "public, max-age=3600", served)
         if route == "/api/cities":
             return self._json(200, {"cities": list(CITIES)}, "public, max-age=3600", served)
+        if route == "/api/whoami":
+            seen = {"auth_headers": {k.lower(): v for k, v in request.headers
+                                     if k.lower().startswith("x-auth-")},
+                    "authorization": request.header("authorization") is not None,
+                    "cookies": sorted({pair.split("=")[0].strip()
+                                       for k, v in request.headers if k.lower() == "cookie"
+                                       for pair in v.split(";") if pair.strip()})}
+            return self._json(200, seen, "no-store", served)
         if route == "/api/health":
             return self._json(200, {"ok": True}, "no-store", served)
         if route == "/api/session":
@@ -114,8 +132,8 @@ class DemoOrigin:
 
     name = "demo-origin"
 
-    def __init__(self, port: int = 0) -> None:
-        self.api = WeatherApi()
+    def __init__(self, port: int = 0, jwks: bytes | None = None) -> None:
+        self.api = WeatherApi(jwks)
         self._lock = threading.Lock()
         self._listener: Listener | None = Listener(self.name, self.api, port).start()
         self.port = self._listener.port

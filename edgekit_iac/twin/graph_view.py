@@ -19,7 +19,11 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
 ORIGIN_ACCESS_CONTROL = "aws:cloudfront/originAccessControl:OriginAccessControl"
+KEY_GROUP = "aws:cloudfront/keyGroup:KeyGroup"
+PUBLIC_KEY = "aws:cloudfront/publicKey:PublicKey"
+RESPONSE_HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 REALTIME_LOG_CONFIG = "aws:cloudfront/realtimeLogConfig:RealtimeLogConfig"
+CLOUDFRONT_FUNCTION = "aws:cloudfront/function:Function"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
@@ -59,6 +63,15 @@ class GraphView:
     def origin_access_control(self, control_id: str | None) -> RecordedResource | None:
         return self._by_id(ORIGIN_ACCESS_CONTROL, control_id)
 
+    def key_group(self, group_id: str | None) -> RecordedResource | None:
+        return self._by_id(KEY_GROUP, group_id)
+
+    def public_key(self, key_id: str | None) -> RecordedResource | None:
+        return self._by_id(PUBLIC_KEY, key_id)
+
+    def response_headers_policy(self, policy_id: str | None) -> RecordedResource | None:
+        return self._by_id(RESPONSE_HEADERS_POLICY, policy_id)
+
     def realtime_log_config(self, arn: str | None) -> RecordedResource | None:
         return self._by_output(REALTIME_LOG_CONFIG, "arn", arn)
 
@@ -72,6 +85,10 @@ class GraphView:
             if function.outputs.get("qualifiedArn") == qualified_arn:
                 return function
         return None
+
+    def cloudfront_function(self, arn: str | None) -> RecordedResource | None:
+        """The CloudFront Function a behaviour's `functionAssociations` entry names."""
+        return self._by_output(CLOUDFRONT_FUNCTION, "arn", arn)
 
     # --- S3 --------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw
 
 PREFIX = "samples/"
+# A private original: served only with a signed URL or signed cookies (/images/*/private/*).
+PRIVATE_KEY = "private/landscape.jpg"
 EXIF_ORIENTATION = 0x0112
 
 
@@ -58,11 +60,13 @@ def _logo() -> bytes:
 
 
 def samples() -> list[SampleImage]:
-    """A landscape JPEG, a portrait JPEG stored sideways with EXIF orientation 6, a PNG logo."""
+    """A landscape JPEG, a portrait JPEG stored sideways with EXIF orientation 6, a PNG logo,
+    and the landscape again under private/ (for signed URLs)."""
     portrait_stored = _scene((1350, 900), 3)  # rotated 90 degrees clockwise when displayed
+    landscape = _jpeg(_scene((1600, 1000), 1))
     return [
-        SampleImage(f"{PREFIX}landscape.jpg", "image/jpeg", _jpeg(_scene((1600, 1000), 1)),
-                    (1600, 1000)),
+        SampleImage(f"{PREFIX}landscape.jpg", "image/jpeg", landscape, (1600, 1000)),
+        SampleImage(PRIVATE_KEY, "image/jpeg", landscape, (1600, 1000)),
         SampleImage(f"{PREFIX}portrait.jpg", "image/jpeg", _jpeg(portrait_stored, 6),
                     (900, 1350)),
         SampleImage(f"{PREFIX}logo.png", "image/png", _logo(), (640, 640)),

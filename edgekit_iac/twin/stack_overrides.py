@@ -1,4 +1,5 @@
-"""Point the stack's cache wrapper at the twin's demo origin, through the stack config.
+"""Point the stack's cache wrapper at the twin's demo origin, through the stack config (and
+trust the twin's own URL-signing key, `with_signing_key`).
 
 The local stack names a loopback origin URL (`edgekit:cloudflare` ->
 `cacheWrapper.originUrl`, e.g. http://127.0.0.1:8790): that is where the demo origin
@@ -7,6 +8,8 @@ listens by default. When the demo origin gets another port (`--port demo-origin=
 URL, so the graph (and graph.json) records the URL the Worker actually calls. A non-loopback
 origin URL (a real API) is left alone, and the Worker calls it. `edgekit up --origin-url URL`
 points the cache wrapper at another origin instead (e.g. a test suite's own server).
+The auth Worker's origin and JWKS URLs follow the demo origin when they name the same
+loopback host and port as the cache wrapper's origin.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from urllib.parse import urlsplit
 
 CONFIG_KEY = "edgekit:cloudflare"
 ORIGIN_URL_PATH = ("cacheWrapper", "originUrl")
+# Other URLs of the demo origin: the auth Worker's origin and the twin's JWKS it serves.
+DEMO_URL_PATHS = (("edgeAuth", "originUrl"), ("edgeAuth", "jwksUrl"))
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -60,8 +65,22 @@ def with_demo_origin(config: Mapping[str, Any], demo_url: str) -> dict[str, Any]
     node = updated[CONFIG_KEY]
     for part in ORIGIN_URL_PATH[:-1]:
         node = node[part]
+    stack_base = _base(node[ORIGIN_URL_PATH[-1]])
     node[ORIGIN_URL_PATH[-1]] = demo_url
+    for section, key in DEMO_URL_PATHS:
+        other = updated[CONFIG_KEY].get(section)
+        url = other.get(key) if isinstance(other, dict) else None
+        if isinstance(url, str) and _base(url) == stack_base:
+            rest = urlsplit(url)
+            other[key] = demo_url.rstrip("/") + rest.path + (f"?{rest.query}" if rest.query
+                                                             else "")
     return updated
+
+
+def _base(url: str) -> str:
+    """scheme://host:port of a URL, the port spelled out."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 80}"
 
 
 def with_origin_url(config: Mapping[str, Any], url: str) -> dict[str, Any]:
@@ -75,4 +94,21 @@ def with_origin_url(config: Mapping[str, Any], url: str) -> dict[str, Any]:
             return updated  # no cache wrapper in this stack: nothing to point anywhere
         node = node[part]
     node[ORIGIN_URL_PATH[-1]] = url
+    return updated
+
+
+IMAGES_KEY = "edgekit:images"
+SIGNING_KEYS = "signingPublicKeys"
+
+
+def with_signing_key(config: Mapping[str, Any], name: str, public_pem: str) -> dict[str, Any]:
+    """A copy of `config` trusting `public_pem` (the twin's own key) for signed URLs, when
+    the stack trusts no key of its own (a stack's own keys are left as they are)."""
+    updated = copy.deepcopy(dict(config))
+    images = updated.get(IMAGES_KEY)
+    if images is None:
+        images = updated[IMAGES_KEY] = {}
+    if not isinstance(images, dict) or images.get(SIGNING_KEYS):
+        return updated
+    images[SIGNING_KEYS] = {name: public_pem}
     return updated

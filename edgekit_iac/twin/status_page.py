@@ -12,6 +12,8 @@
     POST /control/invalidate?distribution=NAME&path=/images/*
                                     a CloudFront invalidation (paths exact or ending in *;
                                     default /*), on one distribution or all
+    POST /control/cloudflare-purge?prefix=host/path
+                                    Cloudflare's purge by prefix on the Workers' caches
 
 The page renders from the JSON with DOM text nodes only (request targets are user input).
 Controls accept only requests addressed to the loopback listener itself (Host) and, when a
@@ -143,6 +145,7 @@ class StatusPage:
         self.clock = clock
         self.demo_origin = demo_origin
         self._notes = notes
+        self.workers: Any = None  # the WorkersHost, set by the supervisor
 
     def status(self) -> dict[str, Any]:
         origin = "absent" if self.demo_origin is None else (
@@ -196,6 +199,12 @@ class StatusPage:
             return _json(200, {"clock_offset": self.clock.offset})
         if path == "/control/invalidate":
             return self._invalidate(parse_qs(query))
+        if path == "/control/cloudflare-purge":
+            prefixes = parse_qs(query).get("prefix") or []
+            if not prefixes or any("://" in p or not p.strip() for p in prefixes):
+                return _json(400, {"error": "give prefix=host/path (no scheme), one or more"})
+            purged = self.workers.purge_prefixes(prefixes) if self.workers else {}
+            return _json(200, {"purged": purged, "prefixes": prefixes})
         return _json(404, {"error": f"no control {path}"})
 
     def _invalidate(self, query: dict[str, list[str]]) -> EdgeResponse:

@@ -27,7 +27,15 @@ from edgekit_iac.functions.image_resizer import contract
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
-from edgekit_iac.twin import flag_stores, ports, sample_images, stack_overrides, state
+from edgekit_iac.twin import (
+    auth_keys,
+    flag_stores,
+    local_signing,
+    ports,
+    sample_images,
+    stack_overrides,
+    state,
+)
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -60,6 +68,7 @@ class TwinOptions:
     program: Callable[[], None] | None = None  # default: the project's __main__.py
     config: Mapping[str, Any] | None = None  # default: stacks/Pulumi.<stack>.yaml
     origin_url: str | None = None  # the cache wrapper's origin instead of the demo origin
+    checked: bool = False  # `preflight` already ran (edgekit up runs it before the state dir)
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,8 @@ class _Starter:
         opts = self.options
         port = ports.demo_origin_port(opts.port_base, opts.port_overrides,
                                       stack_overrides.loopback_origin_port(config), after)
-        origin = DemoOrigin(port)
+        # The local identity provider's keys: the demo origin serves their JWKS.
+        origin = DemoOrigin(port, jwks=auth_keys.load(self.files.root).jwks_bytes())
         self.stoppers.append(origin.stop)
         return origin
 
@@ -201,6 +211,9 @@ class _Starter:
                                f"Worker {script.inputs.get('scriptName')}{hostname}")
         bindings = script.inputs.get("bindings") or []
         uses_demo = any(binding.get("text") == demo_url for binding in bindings)
+        if any(binding.get("name") == "JWKS_URL" for binding in bindings):  # the auth Worker
+            return (f'curl -i -H "Authorization: Bearer $(python -m edgekit_iac token --stack '
+                    f'{self.options.stack} --sub alice)" {listener.url}/api/whoami')
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
@@ -226,11 +239,45 @@ class _Starter:
         return functions
 
 
+def _listened(view: GraphView) -> list[RecordedResource]:
+    """What gets a listener of its own, by logical name: distributions and Workers."""
+    return sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+
+
+def check_port_names(view: GraphView, overrides: Mapping[str, int], stack: str) -> None:
+    """Every `--port NAME=...` names a listener of the stack, or a UserError lists them."""
+    names = [resource.name for resource in _listened(view)]
+    unknown = ports.unknown_overrides(overrides, [*names, ports.STATUS, ports.S3,
+                                                  ports.DEMO_ORIGIN])
+    if unknown:
+        raise UserError(f"--port names {unknown} are no listener of stack {stack!r}; "
+                        f"its listeners: {', '.join(sorted(names))}, status, s3, "
+                        "demo-origin")
+
+
+def preflight(stack: str, config: Mapping[str, Any], overrides: Mapping[str, int],
+              origin_url: str | None = None,
+              program: Callable[[], None] | None = None) -> None:
+    """Refuse what can be refused before the slow work: the program runs with its function
+    bundles described, not built (edgekit_iac.bundle.declared), so every config check and
+    every component check runs, and the `--port` names are checked against the listeners
+    it declares. Nothing is built, downloaded, written or started."""
+    if origin_url:
+        config = stack_overrides.with_origin_url(config, origin_url)
+    graph = run_program(stack, program=program, config=config, declare_only=True)
+    check_port_names(GraphView(graph), overrides, stack)
+
+
 def start_twin(options: TwinOptions, say: Callable[[str], None] = print) -> RunningTwin:
     """Start everything; see the module docstring. Raises UserError on bad input."""
     started = time.perf_counter()
     starter = _Starter(options, say)
     ports.check_base(options.port_base)
+    if not options.checked and options.bundle_first and options.program is None:
+        # Bundling comes first below: check the stack and the --port names before it.
+        preflight(options.stack, options.config if options.config is not None
+                  else stack_files.read_config(options.stack), options.port_overrides,
+                  options.origin_url)
     state.acquire(starter.files, options.stack)
     try:
         return _start(starter, options, started)
@@ -252,28 +299,27 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     status.demo_origin = origin
     config = (stack_overrides.with_origin_url(config, options.origin_url) if options.origin_url
               else stack_overrides.with_demo_origin(config, origin.url))
+    config = stack_overrides.with_signing_key(
+        config, local_signing.KEY_NAME, local_signing.ensure_key_pair(starter.files.root))
 
     graph = starter.graph(config)
     view = GraphView(graph)
     # The listener names come from the graph: check --port names against them before
     # S3, the Lambda environments and the Workers start.
-    listened = sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+    listened = _listened(view)
     graph_names = [resource.name for resource in listened]
-    unknown = ports.unknown_overrides(overrides, [*graph_names, ports.STATUS, ports.S3,
-                                                  ports.DEMO_ORIGIN])
-    if unknown:
-        raise UserError(f"--port names {unknown} are no listener of stack {options.stack!r}; "
-                        f"its listeners: {', '.join(sorted(graph_names))}, status, s3, "
-                        "demo-origin")
+    check_port_names(view, overrides, options.stack)
     # Flag stores get the program's defaults where a key is absent (never over a CLI value).
     flag_stores.seed(graph, starter.files.root)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
+    status.workers = workers
     workers.prepare(view.workers_scripts())  # their isolates warm up while the rest starts
     s3 = starter.s3(view)
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
                             starter.stats, starter.files.logs_dir, options.cf.country)
+    starter.stoppers.append(services.cloudfront_functions.close)
 
     planned = ports.plan(graph_names, base, overrides)
     examples = []

@@ -5,8 +5,11 @@ The request's S3 origin names the originals bucket; its custom headers carry the
 modules: ``resize_request`` decides what was asked, ``resize`` makes the image.
 
 Responses:
-- 200 generated response with the image (base64 body), ``Content-Type`` and a year-long
-  immutable ``Cache-Control``, when it fits Lambda@Edge's 1 MB generated-response limit;
+- 200 generated response with the image (base64 body), ``Content-Type``, a year-long
+  immutable ``Cache-Control``, ``X-Edgekit-Size: WxH`` (the size actually served: dpr and
+  the crop modes never enlarge, so it may be smaller than asked) and, when the format was
+  negotiated (``format=auto``), ``Vary: Accept``; when it fits Lambda@Edge's 1 MB
+  generated-response limit;
 - otherwise the request is rewritten to the stored variant (see below) and CloudFront
   fetches it from S3, which serves the Content-Type and Cache-Control stored with it;
 - 400 bad path, size, key or format, or a key under ``resized/`` (a stored variant is
@@ -15,18 +18,30 @@ Responses:
   raises on it; broken metadata alone is ignored and the image served), over the pixel limit
   (decompression bombs are refused from the header) or over MAX_ORIGINAL_BYTES. These are
   cached for a minute: an original may be uploaded or fixed soon after.
+- 422 an animation over the frame cap (``x-edgekit-max-frames``) or whose frames x pixels
+  are over the pixel limit (``?frames=1`` asks for its first frame).
+- When the original is missing (404), not an image (415) or corrupt (422), the stack's
+  ``on_error`` decides: ``status`` answers as above; ``redirect`` answers a 302 to
+  ``/{key}`` on the same distribution (the original's own URL, served only where the
+  distribution exposes originals); ``fallback`` answers the placeholder image
+  (``x-edgekit-fallback-key`` in the bucket) resized like the request, with
+  ``Cache-Control: public, max-age=60`` and ``X-Edgekit-Fallback: 1`` (never stored as the
+  variant). Both are cached for a minute; if the placeholder itself fails, the status
+  answer is given. Limits (pixels, frames, bytes) always answer their 422.
 - 503 S3 throttled, failed or was unreachable; 502 S3 refused us (permissions, missing
   bucket); 500 a settings header is malformed or something unexpected broke. None of these
   are cached (``no-store``), and the handler never raises.
 
 Stored variants: every resized result is written once to
-``resized/{W}x{H}/{format}/{key}`` (``format`` is ``original`` when no ``?format`` was
-given), under the origin path, and every request first checks for it, so a variant is
-resized at most once no matter how many regional edge caches miss it. Small results are
-stored too, not only those over the 1 MB limit: the first request still answers directly
-from memory, and later misses cost one HEAD instead of a download and a resize. Originals
-are treated as immutable (the success Cache-Control says so); to replace one, delete its
-variants under ``resized/``. If storing a small result fails it is still served.
+``resized/{key}/{W}x{H}/{descriptor}`` (contract.variant_key: the descriptor names the
+normalised parameters, ``original`` when none were given), under the origin path, with the
+served size in the ``x-amz-meta-edgekit-size`` metadata header, and every request first
+checks for it, so a variant is resized at most once no matter how many regional edge
+caches miss it. Small results are stored too, not only those over the 1 MB limit: the
+first request still answers directly from memory, and later misses cost one HEAD instead
+of a download and a resize. Originals are treated as immutable (the success Cache-Control
+says so); to replace one, delete its variants under ``resized/{key}/`` (`edgekit purge`).
+If storing a small result fails it is still served.
 """
 
 from __future__ import annotations
@@ -35,8 +50,10 @@ import base64
 import json
 import logging
 import re
+from dataclasses import replace
 from functools import cache
 
+import contract
 import resize_request
 
 LOG = logging.getLogger("edgekit.image_resizer")
@@ -77,11 +94,15 @@ _S3_CLIENTS: dict[str, object] = {}
 class ErrorReply(Exception):
     """Stop handling and answer with this status, message and Cache-Control."""
 
-    def __init__(self, status: int, message: str, cache_control: str) -> None:
+    def __init__(
+        self, status: int, message: str, cache_control: str, *, original_broken: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.cache_control = cache_control
+        # The original is missing, not an image or corrupt: on_error may answer instead.
+        self.original_broken = original_broken
 
 
 def handler(event, context):
@@ -107,6 +128,8 @@ def handle_request(request: dict) -> dict:
         request.get("querystring", ""),
         settings.allowed_sizes,
         resize.encodable_formats(),
+        quality_presets=settings.quality_presets,
+        default_quality=settings.quality,
     )
     if isinstance(asked, resize_request.Rejection):
         raise ErrorReply(400, asked.reason, BRIEFLY)
@@ -117,24 +140,20 @@ def handle_request(request: dict) -> dict:
     if store.exists(resize_request.object_key(origin_path, variant)):
         return rewritten_to(request, variant)
 
-    original = store.read(resize_request.object_key(origin_path, asked.key), MAX_ORIGINAL_BYTES)
     try:
-        result = resize.resize(
-            original,
-            (asked.width, asked.height),
-            asked.format,
-            quality=settings.quality,
-            max_pixels=settings.max_pixels,
-        )
-    except resize.NotAnImage as exc:
-        raise ErrorReply(415, str(exc), BRIEFLY) from exc
-    except resize.ResizeError as exc:
-        raise ErrorReply(422, str(exc), BRIEFLY) from exc
+        result = resized_from(store, origin_path, asked, settings)
+    except ErrorReply as failure:
+        if failure.original_broken and settings.on_error != contract.ON_ERROR_STATUS:
+            return instead_of(failure, store, origin_path, asked, settings)
+        raise
 
-    response = image_response(result.data, result.content_type)
+    response = image_response(result.data, result.content_type, served_headers(asked, result))
     try:
         store.write(
-            resize_request.object_key(origin_path, variant), result.data, result.content_type
+            resize_request.object_key(origin_path, variant),
+            result.data,
+            result.content_type,
+            {"edgekit-size": f"{result.width}x{result.height}"},
         )
     except ErrorReply as failure:
         if fits_generated_limit(response):
@@ -147,6 +166,59 @@ def handle_request(request: dict) -> dict:
             NO_STORE,
         ) from failure
     return response if fits_generated_limit(response) else rewritten_to(request, variant)
+
+
+def resized_from(store, origin_path: str, asked, settings):
+    """The original `asked.key` read and resized as asked; failures become ErrorReply."""
+    import resize
+
+    original = store.read(resize_request.object_key(origin_path, asked.key), MAX_ORIGINAL_BYTES)
+    try:
+        return resize.resize(
+            original,
+            asked.box,
+            asked.format,
+            quality=asked.quality or settings.quality,
+            max_pixels=settings.max_pixels,
+            fit=asked.fit,
+            gravity=asked.gravity,
+            background=asked.background,
+            animate=asked.frames != 1,
+            max_frames=settings.max_frames,
+        )
+    except resize.NotAnImage as exc:
+        raise ErrorReply(415, str(exc), BRIEFLY, original_broken=True) from exc
+    except resize.CorruptImage as exc:
+        raise ErrorReply(422, str(exc), BRIEFLY, original_broken=True) from exc
+    except resize.ResizeError as exc:  # over a limit: pixels, frames
+        raise ErrorReply(422, str(exc), BRIEFLY) from exc
+
+
+def served_headers(asked, result) -> dict[str, str]:
+    """What a resized response says besides its type: the real size, and Vary if negotiated."""
+    headers = {contract.SIZE_RESPONSE_HEADER: f"{result.width}x{result.height}"}
+    if asked.negotiated:
+        headers["vary"] = "Accept"
+    return headers
+
+
+def instead_of(failure: ErrorReply, store, origin_path: str, asked, settings) -> dict:
+    """The on_error answer for a missing or broken original (redirect or fallback)."""
+    LOG.warning("original %r: %s; answering %s", asked.key, failure.message, settings.on_error)
+    if settings.on_error == contract.ON_ERROR_REDIRECT:
+        return redirect_response(resize_request.uri_for(asked.key), BRIEFLY)
+    placeholder = replace(asked, key=settings.fallback_key)
+    try:
+        result = resized_from(store, origin_path, placeholder, settings)
+    except ErrorReply as broken:
+        LOG.error("fallback image %r failed: %s", settings.fallback_key, broken.message)
+        raise failure from broken
+    headers = served_headers(asked, result) | {contract.FALLBACK_RESPONSE_HEADER: "1"}
+    response = image_response(result.data, result.content_type, headers, BRIEFLY)
+    if not fits_generated_limit(response):
+        LOG.error("fallback image %r is over the generated-response limit", settings.fallback_key)
+        raise failure
+    return response
 
 
 def _settings(s3_origin: dict) -> resize_request.ResizerSettings:
@@ -178,31 +250,19 @@ def bucket_and_region(domain_name: str, region: str | None) -> tuple[str, str]:
 def s3_client(region: str):
     """One S3 client per region for the life of the Lambda instance (created on first use).
 
-    Made through botocore's session: the same client ``boto3.client("s3")`` returns, without
-    importing boto3 itself, which measured ~40 ms (of ~230 ms) off the first request. It
-    honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, which is how tests and the local twin
-    point it at moto. Timeouts and retries are bounded to stay within the 30 s limit.
+    The resizer's own small S3 client (s3.py: stdlib only, SigV4, botocore's retry and error
+    shapes), not botocore's: importing botocore and creating its client cost more than the
+    rest of a cold start (bench/cold_start.py). It honours AWS_ENDPOINT_URL_S3 /
+    AWS_ENDPOINT_URL, which is how tests and the local twin point it at moto. Timeouts and
+    retries are bounded to stay within the 30 s limit.
     """
     client = _S3_CLIENTS.get(region)
     if client is None:
-        from botocore.config import Config
+        import s3
 
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=3,
-            read_timeout=10,
-        )
-        client = _botocore_session().create_client("s3", region_name=region, config=config)
+        client = s3.S3Client(region, connect_timeout=3, read_timeout=10, max_attempts=3)
         _S3_CLIENTS[region] = client
     return client
-
-
-@cache
-def _botocore_session():
-    """Shared so that clients for several regions load the S3 service model only once."""
-    from botocore.session import get_session
-
-    return get_session()
 
 
 class OriginStore:
@@ -241,10 +301,14 @@ class OriginStore:
             if (code := _s3_error_code(exc)) in _ABSENT_CODES:
                 if code in _DENIED_CODES:
                     LOG.warning("S3 denied reading %r: missing, or no s3:GetObject", key)
-                raise ErrorReply(404, f"no original image at {key!r}", BRIEFLY) from exc
+                raise ErrorReply(
+                    404, f"no original image at {key!r}", BRIEFLY, original_broken=True
+                ) from exc
             raise storage_failure(exc, f"reading {key!r}") from exc
 
-    def write(self, key: str, data: bytes, content_type: str) -> None:
+    def write(
+        self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -252,6 +316,7 @@ class OriginStore:
                 Body=data,
                 ContentType=content_type,
                 CacheControl=IMMUTABLE,
+                Metadata=metadata or {},
             )
         except _s3_errors() as exc:
             raise storage_failure(exc, f"storing {key!r}") from exc
@@ -259,10 +324,10 @@ class OriginStore:
 
 @cache
 def _s3_errors() -> tuple[type[Exception], ...]:
-    """botocore's exception types, imported only once S3 is actually called."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """The S3 client's exception types, imported only once S3 is actually called."""
+    import s3
 
-    return ClientError, BotoCoreError
+    return s3.ClientError, s3.TransportError
 
 
 def _s3_error_code(exc: Exception) -> str | None:
@@ -275,7 +340,7 @@ def _s3_error_code(exc: Exception) -> str | None:
 def storage_failure(exc: Exception, doing: str) -> ErrorReply:
     """Map an S3 failure to a reply CloudFront will not cache, and log it."""
     code = _s3_error_code(exc)
-    if code is None:  # BotoCoreError: connection refused/reset, timeouts, DNS
+    if code is None:  # TransportError: connection refused/reset, timeouts, DNS
         code, status = type(exc).__name__, 0
         retryable = True
     else:
@@ -289,17 +354,41 @@ def storage_failure(exc: Exception, doing: str) -> ErrorReply:
     return ErrorReply(502, f"image storage refused the request ({code})", NO_STORE)
 
 
-def image_response(data: bytes, content_type: str) -> dict:
+def image_response(
+    data: bytes,
+    content_type: str,
+    extra_headers: dict[str, str] | None = None,
+    cache_control: str = IMMUTABLE,
+) -> dict:
+    headers = {
+        "content-type": [{"key": "Content-Type", "value": content_type}],
+        "cache-control": [{"key": "Cache-Control", "value": cache_control}],
+    }
+    for name, value in (extra_headers or {}).items():
+        headers[name.lower()] = [{"key": _header_key(name), "value": value}]
     return {
         "status": "200",
         "statusDescription": "OK",
-        "headers": {
-            "content-type": [{"key": "Content-Type", "value": content_type}],
-            "cache-control": [{"key": "Cache-Control", "value": IMMUTABLE}],
-        },
+        "headers": headers,
         "bodyEncoding": "base64",
         "body": base64.b64encode(data).decode("ascii"),
     }
+
+
+def redirect_response(location: str, cache_control: str) -> dict:
+    return {
+        "status": "302",
+        "statusDescription": "Found",
+        "headers": {
+            "location": [{"key": "Location", "value": location}],
+            "cache-control": [{"key": "Cache-Control", "value": cache_control}],
+        },
+    }
+
+
+def _header_key(name: str) -> str:
+    """The display form CloudFront shows for a header name: X-Edgekit-Size."""
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 def error_response(status: int, message: str, cache_control: str) -> dict:

@@ -57,7 +57,14 @@ def test_zip_entries_are_sorted_with_fixed_dates_and_modes(make_function, tmp_pa
     )
     with zipfile.ZipFile(artifact.path) as archive:
         infos = archive.infolist()
-    assert [info.filename for info in infos] == ["aaa.py", "handler.py", "helper.py"]
+    assert [info.filename for info in infos] == [
+        "__pycache__/aaa.cpython-313.pyc",
+        "__pycache__/handler.cpython-313.pyc",
+        "__pycache__/helper.cpython-313.pyc",
+        "aaa.py",
+        "handler.py",
+        "helper.py",
+    ]
     for info in infos:
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
@@ -82,7 +89,15 @@ def test_only_runtime_modules_are_shipped(make_function, tmp_path):
     artifact = build_function(
         "resizer", functions_root=tmp_path / "functions", out_dir=tmp_path / "out"
     )
-    assert zip_names(artifact.path) == ["handler.py", "helper.py"]
+    # The stray __pycache__ file is not shipped: the bundler compiles its own bytecode.
+    assert zip_names(artifact.path) == [
+        "__pycache__/handler.cpython-313.pyc",
+        "__pycache__/helper.cpython-313.pyc",
+        "handler.py",
+        "helper.py",
+    ]
+    with zipfile.ZipFile(artifact.path) as archive:
+        assert archive.read("__pycache__/helper.cpython-313.pyc") != b"\x00"
     assert artifact.manifest["handler"] == "handler.handler"
     assert (artifact.kind, artifact.version) == ("lambda-edge", "1.0.0")
 
@@ -147,7 +162,10 @@ def test_a_change_to_the_bundler_itself_gives_a_new_artifact(make_function, tmp_
     first = build_function("resizer", functions_root=root, out_dir=out)
     package = Path(bundle.__file__).parent
     expected = hashlib.sha256()
-    for name in ("build.py", "elf.py", "manifest.py", "prune.py", "vendor.py"):
+    for name in (
+        "build.py", "bytecode.py", "elf.py", "manifest.py", "prune.py", "pyc_compile.mjs",
+        "vendor.py",
+    ):
         data = (package / name).read_bytes()
         expected.update(f"{name}:{len(data)}:".encode() + data)
     assert bundle.bundler_fingerprint() == expected.hexdigest()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgekit_iac.bundle.build import build_function, wheel_cache_dir
+from edgekit_iac.bundle.bytecode import pyc_name
 from tests.bundle.conftest import LAMBDA_MANIFEST
 
 PILLOW = "13.0.0"
@@ -81,7 +82,11 @@ def test_pillow_is_vendored_for_lambda_and_pruned(make_function, tmp_path, wheel
         "pillow.libs/libpng16-",
     ):
         assert not any(n.startswith(prefix) for n in names), prefix
-    assert not any(n.endswith((".pyi", ".pyc")) or "__pycache__" in n for n in names)
+    assert not any(n.endswith(".pyi") for n in names)
+    # Bytecode: exactly one CPython 3.13 .pyc per shipped module, none from the wheel itself.
+    sources = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith(".pyc") or "__pycache__" in n}
+    assert compiled == {pyc_name(n, "cpython-313") for n in sources}
     assert f"pillow-{PILLOW}.dist-info/INSTALLER" not in names
     assert "ImageTk.py" not in record and "PIL/Image.py," in record
     assert "pillow.libs/libfreetype" in " ".join(artifact.pruned)

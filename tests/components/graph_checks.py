@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from edgekit_iac.policies.rules import is_insecure_transport_deny
+
 from edgekit_iac.program import ProgramGraph, RecordedResource
 
 # Inputs that hold IAM-style policy documents (role trust, role/bucket/key policies).
@@ -27,13 +29,16 @@ def statement_values(statement: dict[str, Any], key: str) -> list[str]:
 
 
 def assert_no_wildcard_actions(graph: ProgramGraph) -> int:
-    """No statement anywhere grants `*`, `service:*` or `service:Prefix*`; returns how many
-    documents were checked, so a test can also insist there were some."""
+    """No statement anywhere grants `*`, `service:*` or `service:Prefix*` (the TLS-only deny,
+    which denies `s3:*`, is the one wildcard); returns how many documents were checked, so a
+    test can also insist there were some."""
     checked = 0
     for resource, key, document in policy_documents(graph):
         checked += 1
         for statement in document["Statement"]:
             assert "NotAction" not in statement, (resource.name, key, statement)
+            if is_insecure_transport_deny(statement):
+                continue
             for action in statement_values(statement, "Action"):
                 assert "*" not in action, f"{resource.name}.{key} grants {action!r}"
     return checked

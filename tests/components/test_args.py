@@ -40,7 +40,7 @@ def test_an_args_error_carries_its_field_for_the_config_to_name():
 
 
 def test_the_pixel_budget_must_fit_the_function_memory():
-    assert required_memory_mb(50_000_000) == 987  # the defaults fit 1536 MB
+    assert required_memory_mb(50_000_000) == 987  # the defaults fit 1024 MB
     assert max_pixels_for(128) == 0
     validate_args(EdgeImageResizerArgs())
     with pytest.raises(ImageResizerArgsError) as raised:

@@ -28,13 +28,37 @@ from edgekit_iac.components.image_resizer import (
     normalize_sizes,
     validate_args,
 )
+from edgekit_iac.functions.image_format import render as image_format
+from edgekit_iac.functions.image_resizer import contract
 
 from edgekit_iac.bundle.build import Artifact, build_function, wheel_cache_dir
 from edgekit_iac.errors import UserError
 from edgekit_iac.mock_outputs import ACCOUNT_ID
 from edgekit_iac.program import ProgramGraph, RecordedResource, run_program
 
+from .graph_checks import assert_no_wildcard_actions
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _public_pem(key) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def _keys() -> tuple[tuple[str, str], str]:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return (_public_pem(rsa_key), _public_pem(ec_key)), _public_pem(small)
+
+
+PUBLIC_KEYS, SMALL_RSA_KEY = _keys()
 STACK_CONFIG = {"aws:region": "eu-west-1"}
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/images-waf/a1b2c3d4"
@@ -49,6 +73,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+CF_FUNCTION = "aws:cloudfront/function:Function"
 
 
 def make_artifact(folder: Path, **manifest_changes: str) -> Artifact:
@@ -101,6 +126,10 @@ def custom(artifact: Artifact) -> ProgramGraph:
             artifact=artifact,
             allowed_sizes=["400x300", "150X150", "400x300"],
             quality=65,
+            quality_presets=[90, 40, 90],
+            on_error="fallback",
+            fallback_key="placeholders/missing.png",
+            max_frames=50,
             max_pixels=24_000_000,
             memory_mb=2048,
             timeout_seconds=20,
@@ -180,8 +209,10 @@ def test_outputs_name_the_deployed_pieces(graph: ProgramGraph, artifact: Artifac
         "function_name": function.outputs["name"],
         "function_qualified_arn": function.outputs["qualifiedArn"],
         "function_version": "1",
+        "format_function_arn": graph.one(CF_FUNCTION).outputs["arn"],
         "artifact_sha256": artifact.sha256,
         "artifact_version": "1.2.3",
+        "signing_key_ids": {},
     }
 
 
@@ -240,7 +271,15 @@ def test_stored_variants_expire_and_originals_do_not(graph, custom):
 def test_only_this_distribution_reads_the_bucket(graph: ProgramGraph):
     bucket_arn = graph.one(BUCKET).outputs["arn"]
     document = json.loads(for_bucket(graph, BUCKET_POLICY).inputs["policy"])
-    (statement,) = document["Statement"]
+    tls_only, statement = document["Statement"]
+    assert tls_only == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:*"],
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert statement["Action"] == ["s3:GetObject"]
@@ -296,14 +335,7 @@ def test_role_reads_originals_writes_only_resized_and_its_logs(graph: ProgramGra
 
 
 def test_no_policy_grants_a_wildcard_action(graph: ProgramGraph):
-    documents = [
-        json.loads(graph.one(ROLE).inputs["assumeRolePolicy"]),
-        json.loads(graph.one(ROLE_POLICY).inputs["policy"]),
-        json.loads(graph.one(BUCKET_POLICY).inputs["policy"]),
-    ]
-    actions = [action for document in documents for action in policy_actions(document)]
-    assert actions
-    assert not [action for action in actions if "*" in action]
+    assert assert_no_wildcard_actions(graph) == 3
 
 
 # --- Lambda@Edge function --------------------------------------------------------------------
@@ -321,7 +353,7 @@ def test_function_follows_the_lambda_at_edge_rules(graph: ProgramGraph):
 
 def test_function_is_sized_for_images_within_the_origin_timeout(graph, custom):
     assert graph.one(FUNCTION).inputs["timeout"] == 30
-    assert graph.one(FUNCTION).inputs["memorySize"] == 1536
+    assert graph.one(FUNCTION).inputs["memorySize"] == 1024  # bench/cost.py's recommendation
     assert custom.one(FUNCTION).inputs["timeout"] == 20
     assert custom.one(FUNCTION).inputs["memorySize"] == 2048
 
@@ -359,13 +391,15 @@ def test_function_version_says_which_release_and_zip(graph: ProgramGraph, artifa
 # --- cache policy ------------------------------------------------------------------------------
 
 
-def test_cache_key_is_the_path_and_the_format_query_only(graph: ProgramGraph):
+def test_cache_key_is_the_path_and_the_contracts_query_parameters_only(graph: ProgramGraph):
     key = graph.one(CACHE_POLICY).inputs["parametersInCacheKeyAndForwardedToOrigin"]
     assert key["queryStringsConfig"] == {
         "queryStringBehavior": "whitelist",
-        "queryStrings": {"items": ["format"]},
+        "queryStrings": {"items": list(contract.QUERY_PARAMETERS)},
     }
+    assert contract.NEGOTIATED_FORMAT_PARAMETER in contract.QUERY_PARAMETERS
     assert key["cookiesConfig"] == {"cookieBehavior": "none"}
+    # Accept is not in the key: the format function reduced it to ?accept= already.
     assert key["headersConfig"] == {"headerBehavior": "none"}
     assert key["enableAcceptEncodingGzip"] is True
     assert key["enableAcceptEncodingBrotli"] is True
@@ -391,7 +425,10 @@ def test_distribution_serves_modern_http_everywhere(graph: ProgramGraph):
 
 def test_every_path_goes_through_the_resizer_over_https(graph: ProgramGraph):
     rules = behaviour(graph)
-    assert "orderedCacheBehaviors" not in graph.one(DISTRIBUTION).inputs
+    (private,) = graph.one(DISTRIBUTION).inputs["orderedCacheBehaviors"]
+    assert private["pathPattern"] == "/images/*/private/*"
+    # Without signing keys, private/ originals are never served: no resizer on that path.
+    assert "lambdaFunctionAssociations" not in private and "trustedKeyGroups" not in private
     assert rules["targetOriginId"] == origin(graph)["originId"]
     assert rules["viewerProtocolPolicy"] == "redirect-to-https"
     assert rules["compress"] is True
@@ -411,6 +448,46 @@ def test_origin_request_runs_the_published_version(graph: ProgramGraph):
     }
 
 
+def test_format_function_is_a_published_cloudfront_js_2_function(graph: ProgramGraph):
+    function = graph.one(CF_FUNCTION)
+    assert function.parent == graph.one("edgekit:aws:EdgeImageResizer").urn
+    assert function.inputs["runtime"] == "cloudfront-js-2.0"
+    assert function.inputs["publish"] is True
+    assert function.inputs["code"] == image_format.render(auto_format=True, avif=True)
+    assert "keyValueStoreAssociations" not in function.inputs
+
+
+def test_format_function_runs_on_viewer_request_before_the_cache(graph: ProgramGraph):
+    assert behaviour(graph)["functionAssociations"] == [
+        {"eventType": "viewer-request", "functionArn": graph.one(CF_FUNCTION).outputs["arn"]}
+    ]
+
+
+@pytest.mark.parametrize(("auto_format", "avif"), [(False, True), (True, False)])
+def test_stack_settings_are_rendered_into_the_function_code(artifact, auto_format, avif):
+    graph = record(EdgeImageResizerArgs(artifact=artifact, auto_format=auto_format, avif=avif))
+    code = graph.one(CF_FUNCTION).inputs["code"]
+    assert f'{{"autoFormat": {str(auto_format).lower()}, "avif": {str(avif).lower()}}}' in code
+
+
+def test_a_key_value_store_is_associated_when_given(artifact):
+    store = "arn:aws:cloudfront::123456789012:key-value-store/a1b2c3d4-flags"
+    graph = record(EdgeImageResizerArgs(artifact=artifact, format_key_value_store_arn=store))
+    assert graph.one(CF_FUNCTION).inputs["keyValueStoreAssociations"] == [store]
+
+
+def test_images_auto_format_and_avif_come_from_stack_config():
+    from edgekit_iac.config import parse_settings
+    from edgekit_iac.stack_args import resizer_args
+
+    settings = parse_settings(
+        {"environment": "staging", "images": {"autoFormat": False, "avif": False}}, "Pulumi.t.yaml"
+    )
+    args = resizer_args(settings)
+    assert (args.auto_format, args.avif) == (False, False)
+    assert (EdgeImageResizerArgs().auto_format, EdgeImageResizerArgs().avif) == (True, True)
+
+
 def test_origin_is_the_private_bucket_through_oac(graph: ProgramGraph):
     bucket = graph.one(BUCKET).outputs
     assert origin(graph)["domainName"] == bucket["bucketRegionalDomainName"]
@@ -428,11 +505,18 @@ def test_resizer_settings_travel_as_origin_headers(graph, custom):
         "x-edgekit-allowed-sizes": "150x150,300x200,400x300,800x600,1200x800,1920x1080",
         "x-edgekit-quality": "80",
         "x-edgekit-max-pixels": "50000000",
-    }
+        "x-edgekit-quality-presets": "60,75,90",
+        "x-edgekit-on-error": "status",
+        "x-edgekit-max-frames": "200",
+    }  # no fallback key at all: an empty header value would be a perpetual diff
     assert headers(custom) == {
         "x-edgekit-allowed-sizes": "400x300,150x150",
         "x-edgekit-quality": "65",
         "x-edgekit-max-pixels": "24000000",
+        "x-edgekit-quality-presets": "40,90",
+        "x-edgekit-on-error": "fallback",
+        "x-edgekit-fallback-key": "placeholders/missing.png",
+        "x-edgekit-max-frames": "50",
     }
 
 
@@ -444,6 +528,9 @@ def test_the_function_reads_the_settings_headers_as_set(custom, monkeypatch):
     assert settings.allowed_sizes == ((400, 300), (150, 150))
     assert settings.quality == 65
     assert settings.max_pixels == 24_000_000
+    assert settings.quality_presets == (40, 90)
+    assert (settings.on_error, settings.fallback_key) == ("fallback", "placeholders/missing.png")
+    assert settings.max_frames == 50
 
 
 def test_without_aliases_the_default_certificate_is_used(graph: ProgramGraph):
@@ -499,6 +586,18 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"quality": 101}, "quality"),
         ({"quality": True}, "quality"),
         ({"max_pixels": 10}, "max_pixels"),
+        ({"quality_presets": []}, "quality_presets"),
+        ({"quality_presets": "60,75"}, "quality_presets"),
+        ({"quality_presets": [60, 101]}, "quality_presets"),
+        ({"quality_presets": list(range(10, 100, 10))}, "quality_presets"),
+        ({"on_error": "ignore"}, "on_error"),
+        ({"on_error": "fallback"}, "fallback_key"),
+        ({"fallback_key": "placeholder.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "/placeholder.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "resized/a.png"}, "fallback_key"),
+        ({"on_error": "fallback", "fallback_key": "plätzhalter.png"}, "fallback_key"),
+        ({"max_frames": 0}, "max_frames"),
+        ({"max_frames": 1001}, "max_frames"),
         ({"memory_mb": 64}, "memory_mb"),
         ({"memory_mb": 10_241}, "memory_mb"),
         ({"timeout_seconds": 31}, "timeout_seconds"),
@@ -529,6 +628,23 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"force_destroy_bucket": "yes"}, "force_destroy_bucket"),
         ({"resized_expiration_days": 0}, "resized_expiration_days"),
         ({"tags": {"team": 7}}, "tags"),
+        ({"auto_format": "yes"}, "auto_format"),
+        ({"avif": 1}, "avif"),
+        ({"format_key_value_store_arn": "flags"}, "format_key_value_store_arn"),
+
+        ({"signing_public_keys": {"a": "not a key"}}, "signing_public_keys"),
+        ({"signing_public_keys": {"a b": PUBLIC_KEYS[0]}}, "signing_public_keys"),
+        ({"signing_public_keys": dict(zip("abc", PUBLIC_KEYS * 2, strict=False))},
+         "signing_public_keys"),
+        ({"signing_public_keys": {"a": PUBLIC_KEYS[0], "b": PUBLIC_KEYS[0]}},
+         "signing_public_keys"),
+        ({"signing_public_keys": {"small": SMALL_RSA_KEY}}, "signing_public_keys"),
+        ({"hsts_max_age": -1}, "hsts_max_age"),
+        ({"hsts_preload": True, "hsts_max_age": 86_400}, "hsts_preload"),
+        ({"referrer_policy": "never"}, "referrer_policy"),
+        ({"cors_allowed_origins": "https://app.example.com"}, "cors_allowed_origins"),
+        ({"cors_allowed_origins": ["https://app.example.com/path"]}, "cors_allowed_origins"),
+        ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins"),
     ],
 )
 def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
@@ -684,3 +800,69 @@ def test_installed_component_bundles_the_same_function_outside_the_checkout(whee
     assert found["handler"] == "handler.handler"
     # Same sources, same zip: what an installed edgekit deploys is what the checkout built.
     assert hashlib.sha256(code.read_bytes()).hexdigest() == from_checkout.sha256
+
+
+# --- signed paths and the response headers policy -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signed(artifact: Artifact) -> ProgramGraph:
+    """Two signing keys (a rotation under way), CORS for one app, HSTS preload."""
+    return record(
+        EdgeImageResizerArgs(
+            artifact=artifact,
+            signing_public_keys={"2026-11": PUBLIC_KEYS[0], "2026-12": PUBLIC_KEYS[1]},
+            cors_allowed_origins=["https://App.example.com"],
+            hsts_preload=True,
+            referrer_policy="no-referrer",
+        )
+    )
+
+
+def test_private_originals_require_the_trusted_key_group(signed: ProgramGraph):
+    distribution = signed.one(DISTRIBUTION).inputs
+    (private,) = distribution["orderedCacheBehaviors"]
+    group = signed.one("aws:cloudfront/keyGroup:KeyGroup")
+    assert private["pathPattern"] == "/images/*/private/*"
+    assert private["trustedKeyGroups"] == [group.id]
+    assert "trustedSigners" not in private  # never root-account key pairs
+    assert "trustedKeyGroups" not in distribution["defaultCacheBehavior"]
+    # Otherwise the same behaviour as every other path: resizer, cache policy, HTTPS.
+    unchanged = {k: v for k, v in private.items() if k not in ("pathPattern", "trustedKeyGroups")}
+    assert unchanged == distribution["defaultCacheBehavior"]
+
+
+def test_each_key_is_its_own_resource_named_after_it(signed: ProgramGraph):
+    keys = {r.name: r for r in signed.of_type("aws:cloudfront/publicKey:PublicKey")}
+    assert sorted(keys) == ["images-signing-key-2026-11", "images-signing-key-2026-12"]
+    assert keys["images-signing-key-2026-11"].inputs["encodedKey"] == PUBLIC_KEYS[0]
+    group = signed.one("aws:cloudfront/keyGroup:KeyGroup")
+    assert sorted(group.inputs["items"]) == sorted(key.id for key in keys.values())
+    outputs = signed.one("edgekit:aws:EdgeImageResizer").outputs["signing_key_ids"]
+    assert outputs == {name.removeprefix("images-signing-key-"): key.id
+                       for name, key in keys.items()}
+
+
+def test_every_behaviour_carries_the_response_headers_policy(signed: ProgramGraph):
+    policy = signed.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    distribution = signed.one(DISTRIBUTION).inputs
+    for rules in [distribution["defaultCacheBehavior"], *distribution["orderedCacheBehaviors"]]:
+        assert rules["responseHeadersPolicyId"] == policy.id
+    security = policy.inputs["securityHeadersConfig"]
+    assert security["strictTransportSecurity"] == {
+        "accessControlMaxAgeSec": 31_536_000, "override": True,
+        "includeSubdomains": True, "preload": True,
+    }
+    assert security["contentTypeOptions"] == {"override": True}
+    assert security["referrerPolicy"] == {"referrerPolicy": "no-referrer", "override": True}
+    cors = policy.inputs["corsConfig"]
+    assert cors["accessControlAllowOrigins"] == {"items": ["https://app.example.com"]}
+    assert cors["accessControlAllowMethods"] == {"items": ["GET", "HEAD"]}
+    assert cors["accessControlAllowCredentials"] is False
+
+
+def test_by_default_hsts_has_no_preload_and_there_is_no_cors(graph: ProgramGraph):
+    policy = graph.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy").inputs
+    assert policy["securityHeadersConfig"]["strictTransportSecurity"] == {
+        "accessControlMaxAgeSec": 31_536_000, "override": True}
+    assert "corsConfig" not in policy

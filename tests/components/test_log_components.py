@@ -70,7 +70,9 @@ def record_pipeline(args: EdgeLogPipelineArgs | None = None) -> ProgramGraph:
 
 def record_with_logpush(**logpush_changes) -> ProgramGraph:
     def program() -> None:
-        logs = EdgeLogPipeline("edge-logs", EdgeLogPipelineArgs(retention_days=90))
+        logs = EdgeLogPipeline(
+            "edge-logs", EdgeLogPipelineArgs(retention_days=90, external_bucket_policy=True)
+        )
         CloudflareLogpush(
             "workers-logpush",
             CloudflareLogpushArgs(
@@ -294,7 +296,8 @@ def test_pipeline_outputs_and_children(pipeline: ProgramGraph):
 
 
 def test_no_policy_in_the_protected_stack_grants_a_wildcard_action(pipeline, logpush):
-    assert assert_no_wildcard_actions(pipeline) == 4
+    # The pipeline's own bucket policy is the TLS-only deny (the one wildcard allowed).
+    assert assert_no_wildcard_actions(pipeline) == 5
     assert assert_no_wildcard_actions(logpush) == 5
 
 
@@ -351,7 +354,9 @@ def test_bucket_grants_cloudflares_logpush_user_put_object_under_its_prefix_only
     bucket = logpush.one(BUCKET)
     bucket_policy = logpush.one(BUCKET_POLICY)
     assert bucket_policy.inputs["bucket"] == bucket.outputs["bucket"]
-    (grant,) = policy(bucket_policy)["Statement"]
+    tls_only, grant = policy(bucket_policy)["Statement"]
+    assert tls_only["Sid"] == "DenyInsecureTransport"
+    assert tls_only["Resource"] == [bucket.outputs["arn"], f"{bucket.outputs['arn']}/*"]
     assert grant["Principal"] == {"AWS": CLOUDFLARE_LOGPUSH_PRINCIPAL}
     assert grant["Principal"]["AWS"] == "arn:aws:iam::391854517948:user/cloudflare-logpush"
     assert statement_values(grant, "Action") == ["s3:PutObject"]
@@ -502,3 +507,13 @@ def test_the_token_is_read_again_only_for_a_different_challenge_file():
     assert provider.diff("b/k.txt", same, {**same}).changes is False
     moved = provider.diff("b/k.txt", same, {**same, "key": "other.txt"})
     assert (moved.changes, moved.replaces) == (True, ["key"])
+
+
+def test_the_log_bucket_has_one_policy_and_it_denies_requests_without_tls(pipeline, logpush):
+    (own,) = pipeline.of_type(BUCKET_POLICY)
+    (deny,) = policy(own)["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+    # With Logpush, its grant is the bucket's one policy (S3 keeps one per bucket).
+    (only,) = logpush.of_type(BUCKET_POLICY)
+    assert only.name == "workers-logpush-bucket-policy"

@@ -361,7 +361,10 @@ def protected() -> ProgramGraph:
     def program() -> None:
         EdgeRateLimit("images-waf", EdgeRateLimitArgs(limit=2000, path_prefix="/images/"))
         logs = EdgeLogPipeline(
-            "edge-logs", EdgeLogPipelineArgs(shard_count=2, retention_days=90, sampling_rate=10)
+            "edge-logs",
+            EdgeLogPipelineArgs(
+                shard_count=2, retention_days=90, sampling_rate=10, external_bucket_policy=True
+            ),
         )
         CloudflareLogpush(
             "workers-logpush",
@@ -549,7 +552,8 @@ def test_logpush_bucket_policy_is_accepted_by_s3(protected: ProgramGraph, aws):
     s3.create_bucket(Bucket=bucket_policy["bucket"])
     s3.put_bucket_policy(Bucket=bucket_policy["bucket"], Policy=bucket_policy["policy"])
     stored = json.loads(s3.get_bucket_policy(Bucket=bucket_policy["bucket"])["Policy"])
-    (grant,) = stored["Statement"]
+    tls_only, grant = stored["Statement"]
+    assert tls_only["Effect"] == "Deny" and tls_only["Action"] == ["s3:*"]
     assert grant["Resource"] == [f"arn:aws:s3:::{bucket_policy['bucket']}/cloudflare/prod/*"]
 
 

@@ -145,3 +145,45 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+def animation(
+    pil_format: str = "GIF",
+    frames: int = 4,
+    size: tuple[int, int] = (120, 80),
+    durations: tuple[int, ...] | None = None,
+    loop: int | None = 0,
+    transparent: bool = False,
+) -> bytes:
+    """An animated GIF or WebP whose frames differ (a bar moving across a gradient)."""
+    base = Image.linear_gradient("L").resize(size)
+    pictures = []
+    for index in range(frames):
+        frame = Image.merge(
+            "RGB", (base, base.rotate(90), base.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        )
+        left = index * size[0] // max(1, frames)
+        frame.paste((255, 0, 0), (left, 0, left + max(1, size[0] // 8), size[1]))
+        if transparent:
+            frame = frame.convert("RGBA")
+            frame.paste((0, 0, 0, 0), (0, 0, size[0] // 4, size[1] // 4))
+        pictures.append(frame)
+    options: dict = {
+        "save_all": True,
+        "append_images": pictures[1:],
+        "duration": list(durations or [40 + 10 * i for i in range(frames)]),
+    }
+    if loop is not None:
+        options["loop"] = loop
+    return encode(pictures[0], pil_format, **options)
+
+
+def frames_of(data: bytes) -> list[tuple[tuple[int, int], int]]:
+    """(size, duration) of every frame of an encoded image."""
+    im = Image.open(io.BytesIO(data))
+    found = []
+    for index in range(getattr(im, "n_frames", 1)):
+        im.seek(index)
+        im.load()  # WebP reads a frame's duration when decoding it
+        found.append((im.size, im.info.get("duration", 0)))
+    return found

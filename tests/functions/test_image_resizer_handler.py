@@ -1,6 +1,8 @@
 """The Lambda@Edge image resizer handler against moto S3, with real generated images.
 
-Events follow AWS's documented origin-request shape (Records[0].cf.config + request).
+Events follow AWS's documented origin-request shape (Records[0].cf.config + request). The
+handler's own S3 client speaks HTTP, so moto runs as a server on 127.0.0.1 (one per module,
+reset before each test), reached through AWS_ENDPOINT_URL_S3 as in the local twin.
 """
 
 from __future__ import annotations
@@ -8,11 +10,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
+import urllib.request
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from . import images
@@ -35,17 +40,28 @@ def handler(modules, monkeypatch):
     return module
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def s3(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+def s3(monkeypatch, moto_endpoint):
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (moto on 127.0.0.1)
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def put(s3, key: str, data: bytes) -> None:
@@ -147,7 +163,7 @@ def test_resizes_a_jpeg_and_stores_the_variant(handler, s3):
 
     im = served_image(response)
     assert (im.format, im.size) == ("JPEG", (400, 300))
-    obj, data = stored(s3, "resized/400x300/original/photos/cat.jpg")
+    obj, data = stored(s3, "resized/photos/cat.jpg/400x300/original")
     assert obj["ContentType"] == "image/jpeg"
     assert obj["CacheControl"] == "public, max-age=31536000, immutable"
     assert data == base64.b64decode(response["body"])
@@ -186,7 +202,7 @@ def test_mpo_from_a_phone_is_served_as_jpeg(handler, s3):
     assert (im.format, im.size) == ("JPEG", (400, 300))
     assert header(response, "Content-Type") == "image/jpeg"
     assert im.getpixel((200, 150))[0] > 180  # the first (red) picture
-    obj, _ = stored(s3, "resized/400x300/original/phone.jpg")
+    obj, _ = stored(s3, "resized/phone.jpg/400x300/original")
     assert obj["ContentType"] == "image/jpeg"
 
 
@@ -226,7 +242,7 @@ def test_percent_encoded_keys_name_the_decoded_s3_key(handler, s3):
     put(s3, "summer 2024/café.jpg", images.small_jpeg())
     response = handler.handler(origin_request("/images/150x150/summer%202024/caf%C3%A9.jpg"), None)
     assert served_image(response).size == (150, 113)
-    stored(s3, "resized/150x150/original/summer 2024/café.jpg")
+    stored(s3, "resized/summer 2024/café.jpg/150x150/original")
 
 
 def test_settings_come_from_the_origin_custom_headers(handler, s3):
@@ -263,9 +279,9 @@ def test_origin_path_prefixes_originals_and_variants(handler, s3):
     served_image(handler.handler(origin_request("/images/150x150/cat.jpg", path="/media"), None))
     again = handler.handler(origin_request("/images/150x150/cat.jpg", path="/media"), None)
 
-    stored(s3, "media/resized/150x150/original/cat.jpg")
+    stored(s3, "media/resized/cat.jpg/150x150/original")
     # CloudFront prepends the origin path itself, so the rewritten URI must not repeat it.
-    assert again["uri"] == "/resized/150x150/original/cat.jpg"
+    assert again["uri"] == "/resized/cat.jpg/150x150/original"
 
 
 # ---------------------------------------------------------------- stored variants, 1 MB
@@ -277,9 +293,9 @@ def test_result_over_the_generated_limit_is_served_from_s3(handler, s3):
     result = handler.handler(origin_request("/images/1920x1080/big.jpg", "format=png"), None)
 
     assert is_rewrite(result)
-    assert result["uri"] == "/resized/1920x1080/png/big.jpg"
+    assert result["uri"] == "/resized/big.jpg/1920x1080/png"
     assert result["querystring"] == ""
-    obj, data = stored(s3, "resized/1920x1080/png/big.jpg")
+    obj, data = stored(s3, "resized/big.jpg/1920x1080/png")
     assert obj["ContentType"] == "image/png"
     assert len(base64.b64encode(data)) > LIMIT  # really would not have fitted
     assert Image.open(io.BytesIO(data)).size == (1440, 1080)
@@ -300,7 +316,30 @@ def test_stored_variant_is_served_without_resizing_again(handler, s3, modules, m
 
     assert calls == []  # one HEAD, no download, no resize, no second put
     assert is_rewrite(again)
-    assert again["uri"] == "/resized/400x300/webp/cat.jpg"
+    assert again["uri"] == "/resized/cat.jpg/400x300/webp"
+
+
+NO_PILLOW_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import handler
+answers = [handler.handler(event, None).get("status", "rewrite")
+           for event in json.loads(sys.argv[2])]
+print(json.dumps({"answers": answers, "pillow": "PIL.Image" in sys.modules}))
+"""
+
+
+def test_requests_that_do_not_resize_never_import_pillow(handler, s3):
+    # A fresh process (this one has Pillow loaded): a 400 and a stored variant need no pixels.
+    put(s3, "cat.jpg", images.small_jpeg())
+    served_image(handler.handler(origin_request("/images/400x300/cat.jpg", "format=webp"), None))
+    events = [origin_request("/images/401x300/cat.jpg"),
+              origin_request("/images/400x300/cat.jpg", "format=webp")]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PILLOW_PROBE, str(images.RESIZER_DIR), json.dumps(events)],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    )
+    assert json.loads(done.stdout) == {"answers": ["400", "rewrite"], "pillow": False}
 
 
 def test_variant_uri_is_percent_encoded(handler, s3):
@@ -308,7 +347,7 @@ def test_variant_uri_is_percent_encoded(handler, s3):
     result = handler.handler(
         origin_request("/images/1920x1080/big%20photo%3F.jpg", "format=png"), None
     )
-    assert result["uri"] == "/resized/1920x1080/png/big%20photo%3F.jpg"
+    assert result["uri"] == "/resized/big%20photo%3F.jpg/1920x1080/png"
 
 
 def test_small_result_is_still_served_when_storing_fails(handler, s3, monkeypatch):
@@ -353,18 +392,18 @@ def test_a_stored_variant_is_never_resized_again(handler, s3):
     put(s3, "samples/landscape.jpg", images.small_jpeg())
     served_image(handler.handler(origin_request("/images/400x300/samples/landscape.jpg"), None))
 
-    nested = "/images/400x300/resized/400x300/original/samples/landscape.jpg"
+    nested = "/images/400x300/resized/samples/landscape.jpg/400x300/original"
     response = handler.handler(origin_request(nested), None)
 
     assert "must not be under 'resized/'" in error_of(response, 400)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="resized/")["Contents"]
-    assert [item["Key"] for item in listed] == ["resized/400x300/original/samples/landscape.jpg"]
+    assert [item["Key"] for item in listed] == ["resized/samples/landscape.jpg/400x300/original"]
 
 
 def test_avif_request_without_an_encoder_says_what_is_accepted(handler, s3, modules, monkeypatch):
     monkeypatch.setattr(modules[1], "encodable_formats", lambda: frozenset({"jpeg", "png", "webp"}))
     response = handler.handler(origin_request("/images/400x300/cat.jpg", "format=avif"), None)
-    assert error_of(response, 400).endswith("accepted: jpeg, png, webp")
+    assert error_of(response, 400).endswith("accepted: jpeg, png, webp, auto")
 
 
 def test_missing_original_is_404(handler, s3):
@@ -440,18 +479,19 @@ def test_oversized_original_is_refused_before_downloading(handler, s3, monkeypat
 
 
 def slow_down(operation):
-    return ClientError(
-        {
-            "Error": {"Code": "SlowDown", "Message": "Please reduce your rate."},
-            "ResponseMetadata": {"HTTPStatusCode": 503},
-        },
-        operation,
+    """What the S3 client raises once S3 kept answering SlowDown (its retries exhausted)."""
+    return lambda client_error, transport_error: client_error(
+        503, "SlowDown", "Please reduce your rate.", operation
     )
 
 
-def raising(exc):
+def raising(failure):
+    """A stand-in S3 call raising `failure(ClientError, TransportError)` of the S3 client."""
+
     def fail(**kwargs):
-        raise exc
+        import s3 as s3_module  # the resizer's S3 client (on sys.path with the handler)
+
+        raise failure(s3_module.ClientError, s3_module.TransportError)
 
     return fail
 
@@ -460,16 +500,13 @@ def raising(exc):
     "failure",
     [
         slow_down("HeadObject"),
-        ClientError(
-            {
-                "Error": {"Code": "InternalError", "Message": "We encountered an error"},
-                "ResponseMetadata": {"HTTPStatusCode": 500},
-            },
-            "HeadObject",
+        lambda client_error, _: client_error(
+            500, "InternalError", "We encountered an error", "HeadObject"
         ),
-        EndpointConnectionError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
-        ReadTimeoutError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com"),
+        lambda _, transport_error: transport_error("connection refused"),
+        lambda _, transport_error: transport_error("read timeout"),
     ],
+    ids=["slow-down", "internal-error", "unreachable", "timeout"],
 )
 def test_s3_throttling_or_outage_is_an_uncached_503(handler, s3, monkeypatch, failure):
     client = handler.s3_client(REGION)

@@ -77,6 +77,16 @@ def test_encodable_formats_cover_the_web_formats(resize):
     assert {"jpeg", "png", "webp"} <= resize.encodable_formats()
 
 
+def test_encodable_formats_are_the_savers_pillow_registers(resize):
+    # encodable_formats() looks for Pillow's extensions without importing Image; what Pillow
+    # itself registers once the plugins are imported must be the same list.
+    image = resize._pillow()
+    registered = {
+        name for name in resize.OUTPUT_FORMATS if resize._OUTPUTS[name][0] in image.SAVE
+    }
+    assert resize.encodable_formats() == registered
+
+
 def test_unknown_output_format_is_refused_naming_the_accepted_ones(resize):
     with pytest.raises(ValueError, match="accepted: .*jpeg.*png.*webp"):
         resize.resize(images.small_jpeg(), (150, 150), "gif")
@@ -321,14 +331,14 @@ def test_16_bit_greyscale_is_scaled_not_clipped(resize):
 
 
 def test_not_an_image_is_refused_as_such(resize):
-    with pytest.raises(resize.NotAnImage, match="JPEG, PNG, WebP, AVIF"):
+    with pytest.raises(resize.NotAnImage, match="JPEG, PNG, WebP, AVIF, GIF"):
         resize.resize(images.not_an_image(), (150, 150))
 
 
 def test_unaccepted_image_format_is_not_an_image_for_us(resize):
-    gif = images.encode(images.photo((100, 100)), "GIF")
+    tiff = images.encode(images.photo((100, 100)), "TIFF")
     with pytest.raises(resize.NotAnImage):
-        resize.resize(gif, (150, 150))
+        resize.resize(tiff, (150, 150))
 
 
 @pytest.mark.parametrize("make", [images.corrupt_jpeg, images.truncated_png])

@@ -101,7 +101,105 @@ def test_bad_requests_are_rejected_with_a_reason(rr, uri, querystring, reason):
 
 def test_avif_is_refused_when_this_build_cannot_encode_it(rr):
     rejected = parse(rr, "/images/400x300/cat.jpg", "format=avif", {"jpeg", "png", "webp"})
-    assert rejected == rr.Rejection("format 'avif' is not supported; accepted: jpeg, png, webp")
+    assert rejected == rr.Rejection(
+        "format 'avif' is not supported; accepted: jpeg, png, webp, auto"
+    )
+
+
+# ---------------------------------------------------------------- issue 14 parameters
+
+CAT = "/images/400x300/cat.jpg"
+
+
+@pytest.mark.parametrize(
+    ("querystring", "expected"),
+    [
+        # format: explicit wins; auto negotiates from the edge-written `accept`.
+        ("format=webp", {"format": "webp"}),
+        ("format=auto&accept=avif", {"format": "avif", "negotiated": True}),
+        ("format=AUTO&accept=webp", {"format": "webp", "negotiated": True}),
+        ("format=auto&accept=original", {"negotiated": True}),
+        ("format=auto", {"negotiated": True}),  # edge function bypassed: original's format
+        # dpr multiplies the box; 1 is the default.
+        ("dpr=2", {"dpr": 2}),
+        ("dpr=3", {"dpr": 3}),
+        ("dpr=1", {}),
+        # fit, and gravity only with cover, bg only with contain.
+        ("fit=inside", {}),
+        ("fit=fill", {"fit": "fill"}),
+        ("fit=cover", {"fit": "cover"}),
+        ("fit=cover&gravity=entropy", {"fit": "cover", "gravity": "entropy"}),
+        ("fit=COVER&gravity=SouthWest", {"fit": "cover", "gravity": "southwest"}),
+        ("fit=cover&gravity=center", {"fit": "cover"}),
+        ("fit=contain", {"fit": "contain"}),
+        ("fit=contain&bg=FFaa00", {"fit": "contain", "background": "ffaa00"}),
+        # q: a preset; the stack's default quality is the same as no q.
+        ("q=75", {"quality": 75}),
+        ("q=80", {}),
+        ("frames=1", {"frames": 1}),
+        # Parameters outside the contract are ignored.
+        ("v=3&utm_source=x&w=100", {}),
+    ],
+)
+def test_each_parameter_is_normalised(rr, querystring, expected):
+    asked = rr.parse_request(
+        CAT, querystring, SIZES, FORMATS, quality_presets=(60, 75, 80, 90), default_quality=80
+    )
+    assert asked == rr.ResizeRequest(400, 300, "cat.jpg", **expected)
+
+
+@pytest.mark.parametrize(
+    ("querystring", "reason"),
+    [
+        ("format=gif", "format 'gif' is not supported; accepted: avif, jpeg, png, webp, auto"),
+        ("format=auto&accept=gif", "accept 'gif' is not supported; accepted: avif, webp, original"),
+        ("accept=webp", "accept is set only by the edge together with format=auto"),
+        ("format=png&accept=webp", "accept is set only by the edge"),
+        ("dpr=4", "dpr '4' is not supported; accepted: 1, 2, 3"),
+        ("dpr=1.5", "dpr '1.5' is not supported; accepted: 1, 2, 3"),
+        ("dpr=", "dpr '' is not supported"),
+        ("dpr=2&dpr=3", "give the dpr query parameter once"),
+        ("fit=crop", "fit 'crop' is not supported; accepted: inside, cover, contain, fill"),
+        ("fit=cover&gravity=top", "gravity 'top' is not supported; accepted: center, north"),
+        ("gravity=north", "gravity applies only with fit=cover (got fit='inside')"),
+        ("fit=contain&gravity=north", "gravity applies only with fit=cover"),
+        ("fit=contain&bg=fff", "bg 'fff' is not a colour; accepted: six hex digits RRGGBB"),
+        ("fit=contain&bg=%23ffffff", "bg '#ffffff' is not a colour"),
+        ("fit=contain&bg=gggggg", "not a colour"),
+        ("bg=ffffff", "bg applies only with fit=contain"),
+        ("fit=cover&bg=ffffff", "bg applies only with fit=contain (got fit='cover')"),
+        ("q=50", "q '50' is not supported; accepted: 60, 75, 90"),
+        ("q=075", "q '075' is not supported"),
+        ("q=high", "q 'high' is not supported"),
+        ("frames=2", "frames '2' is not supported; accepted: 1"),
+        ("frames=0", "frames '0' is not supported; accepted: 1"),
+    ],
+)
+def test_each_bad_value_is_refused_naming_what_is_accepted(rr, querystring, reason):
+    rejected = rr.parse_request(CAT, querystring, SIZES, FORMATS, quality_presets=(60, 75, 90))
+    assert isinstance(rejected, rr.Rejection), rejected
+    assert reason in rejected.reason
+
+
+def test_a_negotiated_format_this_build_cannot_encode_is_the_originals(rr):
+    asked = parse(rr, CAT, "format=auto&accept=avif", {"jpeg", "png", "webp"})
+    assert asked == rr.ResizeRequest(400, 300, "cat.jpg", None, negotiated=True)
+
+
+def test_equivalent_urls_share_one_variant(rr):
+    presets = {"quality_presets": (75, 80), "default_quality": 80}
+    spellings = [
+        "format=webp&dpr=2&fit=cover&gravity=entropy&q=75",
+        "q=75&gravity=ENTROPY&fit=cover&dpr=2&format=webp&utm=1",
+        "format=auto&accept=webp&dpr=2&fit=cover&gravity=entropy&q=75",
+    ]
+    keys = {rr.variant_key(rr.parse_request(CAT, q, SIZES, FORMATS, **presets)) for q in spellings}
+    assert keys == {"resized/cat.jpg/400x300/webp.dpr2.cover-entropy.q75"}
+    defaults = {
+        rr.variant_key(rr.parse_request(CAT, q, SIZES, FORMATS, **presets))
+        for q in ("", "dpr=1&fit=inside&q=80", "format=auto", "format=auto&accept=original")
+    }
+    assert defaults == {"resized/cat.jpg/400x300/original"}
 
 
 def test_long_garbage_is_shown_shortened_in_the_reason(rr):
@@ -115,9 +213,9 @@ def test_long_garbage_is_shown_shortened_in_the_reason(rr):
 
 def test_variant_key_names_size_and_format(rr):
     asked = rr.ResizeRequest(400, 300, "photos/cat.jpg", "webp")
-    assert rr.variant_key(asked) == "resized/400x300/webp/photos/cat.jpg"
+    assert rr.variant_key(asked) == "resized/photos/cat.jpg/400x300/webp"
     unformatted = rr.ResizeRequest(400, 300, "photos/cat.jpg", None)
-    assert rr.variant_key(unformatted) == "resized/400x300/original/photos/cat.jpg"
+    assert rr.variant_key(unformatted) == "resized/photos/cat.jpg/400x300/original"
 
 
 @pytest.mark.parametrize(
@@ -165,14 +263,55 @@ def test_settings_are_read_from_the_component_headers(rr):
     assert settings == rr.ResizerSettings(((64, 64), (640, 480)), 55, 40_000_000)
 
 
+def test_issue_14_settings_are_read_from_the_component_headers(rr):
+    settings = rr.parse_settings(
+        {
+            "x-edgekit-quality-presets": "90, 60,75",
+            "x-edgekit-on-error": "fallback",
+            "x-edgekit-fallback-key": "placeholders/missing.png",
+            "x-edgekit-max-frames": "50",
+        }
+    )
+    assert settings.quality_presets == (60, 75, 90)
+    assert (settings.on_error, settings.fallback_key) == ("fallback", "placeholders/missing.png")
+    assert settings.max_frames == 50
+    defaults = rr.parse_settings({})
+    assert (defaults.quality_presets, defaults.on_error, defaults.max_frames) == (
+        (60, 75, 90),
+        "status",
+        200,
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"x-edgekit-on-error": "fallback"}, "disagree"),
+        ({"x-edgekit-fallback-key": "a.png"}, "disagree"),
+        (
+            {"x-edgekit-on-error": "fallback", "x-edgekit-fallback-key": "../a.png"},
+            "x-edgekit-fallback-key='../a.png': the image key must not contain",
+        ),
+    ],
+)
+def test_the_fallback_key_comes_with_on_error_fallback_and_is_a_key(rr, headers, message):
+    with pytest.raises(rr.SettingsError, match="origin header") as raised:
+        rr.parse_settings(headers)
+    assert message in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("header", "value", "message"),
     [
         ("x-edgekit-allowed-sizes", "", "WIDTHxHEIGHT sizes such as"),
         ("x-edgekit-allowed-sizes", "400x300,big", "x-edgekit-allowed-sizes='400x300,big'"),
-        ("x-edgekit-quality", "0", "an integer from 1 to 100"),
+        ("x-edgekit-quality", "0", "integers from 1 to 100"),
         ("x-edgekit-quality", "101", "over 100"),
-        ("x-edgekit-quality", "high", "an integer from 1 to 100"),
+        ("x-edgekit-quality", "high", "integers from 1 to 100"),
+        ("x-edgekit-quality-presets", "60,,90", "integers from 1 to 100"),
+        ("x-edgekit-quality-presets", "60,190", "over 100"),
+        ("x-edgekit-on-error", "ignore", "expected one of status, redirect, fallback"),
+        ("x-edgekit-max-frames", "0", "a positive frame count"),
         ("x-edgekit-max-pixels", "-5", "a positive pixel count"),
         ("x-edgekit-max-pixels", "١٢٣", "a positive pixel count"),  # non-ASCII digits
     ],
@@ -239,3 +378,17 @@ def test_encoded_keys_round_trip(rr, segments, size, output_format):
     uri = f"/images/{size[0]}x{size[1]}/{quote(key)}"
     querystring = f"format={output_format}" if output_format else ""
     assert parse(rr, uri, querystring) == rr.ResizeRequest(size[0], size[1], key, output_format)
+
+
+@pytest.mark.parametrize(
+    "spelled", ["%70rivate/cat.jpg", "private%2Fcat.jpg", "%70rivate%2fcat.jpg"]
+)
+def test_private_keys_spelled_otherwise_are_refused(rr, spelled):
+    # Percent-encoded, the path would miss CloudFront's signed behaviour /images/*/private/*.
+    result = parse(rr, f"/images/400x300/{spelled}")
+    assert isinstance(result, rr.Rejection) and "spelled literally" in result.reason
+
+
+def test_private_keys_spelled_literally_are_parsed(rr):
+    result = parse(rr, "/images/400x300/private/cat%20one.jpg")
+    assert not isinstance(result, rr.Rejection) and result.key == "private/cat one.jpg"

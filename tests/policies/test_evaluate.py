@@ -116,6 +116,7 @@ def test_the_unsafe_program_shows_every_violation(unsafe_graph):
         "python-workers-flag",
         "lambda-edge-functions",
         "s3-public-access-blocked",
+        "s3-tls-only",
     }
     edge = " | ".join(messages(violations, "lambda-edge-functions"))
     assert "x86_64 only" in edge
@@ -124,6 +125,7 @@ def test_the_unsafe_program_shows_every_violation(unsafe_graph):
     assert "'allow-all'" in messages(violations, "cloudfront-https-only")[0]
     assert "'TLSv1'" in messages(violations, "cloudfront-modern-tls")[0]
     assert "bucket 'public-bucket'" in messages(violations, "s3-public-access-blocked")[0]
+    assert "has no bucket policy" in messages(violations, "s3-tls-only")[0]
 
 
 def test_violations_name_the_resource_and_its_urn(unsafe_graph):

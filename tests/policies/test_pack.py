@@ -228,7 +228,7 @@ def test_stack_policies_find_edge_functions_and_unblocked_buckets_in_a_preview(s
     bucket = resource("aws:s3/bucket:Bucket", "public", {"bucket": UNKNOWN_STRING_VALUE})
     found = staging_pack.analyze_stack([function, distribution, bucket])
     by_policy = {d.policyName: d for d in found}
-    assert set(by_policy) == {"lambda-edge-functions", "s3-public-access-blocked"}
+    assert set(by_policy) == {"lambda-edge-functions", "s3-public-access-blocked", "s3-tls-only"}
     assert by_policy["lambda-edge-functions"].urn == function_urn
     assert "region 'eu-west-1'" in by_policy["lambda-edge-functions"].message
     assert by_policy["s3-public-access-blocked"].urn == urn("aws:s3/bucket:Bucket", "public")

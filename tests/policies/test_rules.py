@@ -171,9 +171,30 @@ def test_iam_refuses_star_and_service_star_actions(action):
     assert len(problems) == 1 and "TooMuch" in problems[0]
 
 
-def test_iam_allows_wildcards_in_deny_statements():
-    document = policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
-    assert rules.iam_no_wildcard_actions({"policy": document}) == []
+TLS_DENY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::originals-1a2b3c4", "arn:aws:s3:::originals-1a2b3c4/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def test_iam_allows_a_wildcard_deny_only_as_the_tls_only_deny():
+    assert rules.iam_no_wildcard_actions({"policy": policy(TLS_DENY)}) == []
+    broad = policy({"Sid": "NoOne", "Effect": "Deny", "Action": "*", "Resource": "*"})
+    (problem,) = rules.iam_no_wildcard_actions({"policy": broad})
+    assert "NoOne denies '*'" in problem and "aws:SecureTransport" in problem
+    # Another condition is not the exception either.
+    other = {**TLS_DENY, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    assert rules.iam_no_wildcard_actions({"policy": policy(other)})
+    extra = {**TLS_DENY, "Condition": {**TLS_DENY["Condition"],
+                                       "StringEquals": {"aws:PrincipalAccount": "1"}}}
+    assert rules.iam_no_wildcard_actions({"policy": policy(extra)})
+    # A Deny that names its actions needs no exception.
+    named = {**TLS_DENY, "Action": "s3:PutObject", "Condition": {}}
+    assert rules.iam_no_wildcard_actions({"policy": policy(named)}) == []
 
 
 def test_iam_refuses_allow_with_not_action():
@@ -438,3 +459,57 @@ def test_a_bucket_name_not_known_yet_is_matched_through_dependencies():
     block["props"]["bucket"] = UNKNOWN
     block["propertyDependencies"] = {"bucket": [bucket["urn"]]}
     assert rules.s3_public_access_blocked([bucket, block]) == []
+
+
+def bucket_with_policy(document: Any) -> list[dict]:
+    bucket, _ = bucket_and_block()
+    policy_resource = stack_resource(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "originals-policy",
+        {"bucket": "originals-1a2b3c4", "policy": document},
+    )
+    return [bucket, policy_resource]
+
+
+def test_a_bucket_whose_policy_denies_requests_without_tls_passes():
+    grant = {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::originals-1a2b3c4/*"}
+    assert rules.s3_tls_only(bucket_with_policy(policy(TLS_DENY, grant))) == []
+    as_aws_star = {**TLS_DENY, "Principal": {"AWS": "*"}, "Action": ["s3:*"]}
+    assert rules.s3_tls_only(bucket_with_policy(policy(as_aws_star))) == []
+
+
+def test_a_bucket_without_a_policy_is_reported():
+    bucket, _ = bucket_and_block()
+    ((urn, message),) = rules.s3_tls_only([bucket])
+    assert urn == bucket["urn"] and "has no bucket policy" in message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+        {"Effect": "Allow"},
+        {"Action": "s3:GetObject"},
+        {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}},
+        {"Resource": "arn:aws:s3:::originals-1a2b3c4/*"},  # the bucket itself is left open
+    ],
+)
+def test_a_policy_that_lets_plain_http_through_is_reported(changes):
+    stack = bucket_with_policy(policy({**TLS_DENY, **changes}))
+    ((urn, message),) = rules.s3_tls_only(stack)
+    assert urn == stack[1]["urn"] and "lets requests without TLS through" in message
+
+
+def test_a_policy_not_known_during_preview_is_checked_on_up():
+    assert rules.s3_tls_only(bucket_with_policy(UNKNOWN)) == []
+
+
+def test_signed_behaviours_trust_key_groups_never_root_key_pairs():
+    good = https_distribution(orderedCacheBehaviors=[
+        {"pathPattern": "/images/*/private/*", "trustedKeyGroups": ["kg-1"]}])
+    assert rules.cloudfront_trusted_key_groups(good) == []
+    bad = https_distribution(orderedCacheBehaviors=[
+        {"pathPattern": "/images/*/private/*", "trustedSigners": ["self"]}])
+    (problem,) = rules.cloudfront_trusted_key_groups(bad)
+    assert "behaviour '/images/*/private/*'" in problem and "trustedKeyGroups" in problem

@@ -12,7 +12,7 @@ from .conftest import RunningTwin, edgekit
 
 def test_up_writes_endpoints_and_the_graph_with_computed_outputs(twin: RunningTwin):
     expected = {"status", "s3", "demo-origin", "images-cdn", "api-cache-worker-script",
-                "hello-geo-script"}
+                "hello-geo-script", "api-auth-worker-script"}
     assert expected <= set(twin.endpoints)
     assert all(url.startswith("http://127.0.0.1:") for url in twin.endpoints.values())
 

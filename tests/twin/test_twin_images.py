@@ -61,7 +61,7 @@ def test_originals_are_not_served_as_they_are(twin: RunningTwin):
 
 
 def test_a_stored_variant_is_refused_not_resized_into_a_nested_one(twin: RunningTwin):
-    variant = "resized/400x300/original/samples/landscape.jpg"
+    variant = "resized/samples/landscape.jpg/400x300/original"
     nested = request(twin.url(CDN, f"/images/400x300/{variant}"))
     assert nested.status == 400
     assert "must not be under 'resized/'" in nested.json()["error"]
@@ -99,3 +99,31 @@ def test_head_gets_the_headers_of_get_without_a_body(twin: RunningTwin):
     assert head.status == 200 and head.body == b""
     assert head.header("content-length") == str(len(get.body))
     assert head.header("x-cache") == "Hit from cloudfront"  # GET and HEAD share the entry
+
+
+def test_format_negotiation_keeps_at_most_three_variants_per_url(twin: RunningTwin):
+    """The image_format CloudFront Function runs before the cache: Chrome, Safari and curl
+    get AVIF, WebP and the original's format from one URL, in three cache entries."""
+    url = twin.url(CDN, "/images/300x200/samples/logo.png")
+    browsers = {
+        "chrome": ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+                   "image/avif"),
+        "safari14": ("image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5",
+                     "image/webp"),
+        "curl": ("*/*", "image/png"),
+        "firefox": ("image/avif,image/webp,*/*", "image/avif"),
+        "safari17": ("image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,"
+                     "video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5",
+                     "image/avif"),
+    }
+    seen = {}
+    for name, (accept, expected) in browsers.items():
+        reply = request(url, headers={"Accept": accept})
+        assert reply.status == 200, (name, reply.body[:300])
+        assert reply.header("content-type") == expected, name
+        assert "Accept" in (reply.header("vary") or ""), name
+        seen[name] = reply.header("x-cache")
+    assert seen == {"chrome": "Miss from cloudfront", "safari14": "Miss from cloudfront",
+                    "curl": "Miss from cloudfront", "firefox": "Hit from cloudfront",
+                    "safari17": "Hit from cloudfront"}
+    assert image_of(request(url, headers={"Accept": "*/*"}).body).format == "PNG"

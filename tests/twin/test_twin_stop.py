@@ -54,7 +54,7 @@ def test_ctrl_c_stops_in_one_line_without_tracebacks(own_twin):
     # Cold-start INFO lines go to the log file, not the console.
     assert "Found credentials" not in out + err
     function_log = (state_dir / "logs" / "lambda.log").read_text()
-    assert "botocore.credentials: Found credentials" in function_log
+    assert "edgekit.image_resizer.s3: Found credentials" in function_log
     assert not (state_dir / "twin.pid").exists()
 
 

@@ -20,7 +20,8 @@ def test_url_prints_one_listener_or_all(twin: RunningTwin):
 def test_url_names_what_exists_when_asked_for_what_does_not(twin: RunningTwin, tmp_path):
     unknown = edgekit("url", "images", "--state-dir", str(twin.state_dir))
     assert unknown.returncode == 2
-    assert "has no listener 'images'; it has: api-cache-worker-script" in unknown.stderr
+    assert "has no listener 'images'; it has: api-auth-worker-script, api-cache-worker-script" \
+        in unknown.stderr
     idle = edgekit("url", "--state-dir", str(tmp_path))
     assert idle.returncode == 2 and "no twin is running for stack 'local'" in idle.stderr
 

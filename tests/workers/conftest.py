@@ -107,3 +107,26 @@ def geo_worker(geo_isolate: WorkerIsolate, clock: ManualClock) -> Callable[..., 
         return Worker(geo_isolate)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def auth_isolate() -> Iterator[WorkerIsolate]:
+    isolate = start_isolate("edge_auth", "auth_worker.py")
+    yield isolate
+    isolate.close()
+
+
+@pytest.fixture
+def auth_worker(auth_isolate: WorkerIsolate, origin: Origin, clock: ManualClock
+                ) -> Callable[..., Worker]:
+    """The auth Worker in front of the test origin, which also serves its JWKS at /jwks.json;
+    keyword args become bindings (ISSUER "https://issuer.test", AUDIENCES "api" by default)."""
+
+    def load(**bindings: str) -> Worker:
+        auth_isolate.clock = clock
+        auth_isolate.reset(plain_text({
+            "ORIGIN_URL": origin.url, "JWKS_URL": f"{origin.url}/jwks.json",
+            "ISSUER": "https://issuer.test", "AUDIENCES": "api", **bindings}))
+        return Worker(auth_isolate)
+
+    return load

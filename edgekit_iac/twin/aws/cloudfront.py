@@ -10,7 +10,9 @@ The request path, in CloudFront's order:
    as CloudFront answers an http viewer;
 4. the cache behaviour for the path (ordered path patterns, then the default), its
    allowed methods (403 otherwise);
-5. viewer-request function; a generated response ends here (not cached);
+5. viewer-request function: a CloudFront Function (`functionAssociations`, the real code run
+   in Node, see cloudfront_functions.py) or a Lambda@Edge one; a generated response ends
+   here (not cached);
 6. the cache (key and TTLs from the behaviour's cache policy): a hit skips to 10;
 7. origin-request function: a generated response is cached and skips to 10, a modified
    request (uri, query, headers, even origin) goes on;
@@ -21,14 +23,17 @@ The request path, in CloudFront's order:
     `X-Amz-Cf-Pop`, `X-Amz-Cf-Id` and `Age` (hits), one real-time log line, and a status
     page record.
 
+Signed URLs and cookies (trusted key groups) are checked after 3., and the behaviour's
+response headers policy is applied to every answer (see `viewer_security`).
+
 Functions are found the way CloudFront finds them: by the qualified ARN in the behaviour's
 association, resolved in the graph to the function version and its bundled zip. A
 function that throws or times out is a 503 (LambdaExecutionError), a result breaking the
 Lambda@Edge rules (sizes, base64, status) a 502 (LambdaValidationError).
 
 Not emulated: compression, custom error responses, origin groups/failover, field-level
-encryption, signed URLs/cookies, request bodies for functions (`includeBody`), range
-requests, CloudFront Functions, and HTTP/2 or /3 (the twin speaks HTTP/1.1).
+encryption, request bodies for functions (`includeBody`), range requests, viewer-response
+CloudFront Functions, KeyValueStores, and HTTP/2 or /3 (the twin speaks HTTP/1.1).
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit_iac.twin.aws import cloudfront_functions as cf_functions
 from edgekit_iac.twin.aws import cloudfront_rules as rules
 from edgekit_iac.twin.aws import lambda_edge as edge
+from edgekit_iac.twin.aws import viewer_security
 from edgekit_iac.twin.aws.edge_cache import CachedResponse, ResponseCache
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction, LambdaExecutionError
 from edgekit_iac.twin.aws.origins import OriginFetcher, OriginUnreachable, event_origin
@@ -61,6 +68,9 @@ COUNTRY_HEADER = "x-edgekit-cf-country"
 TWIN_HEADER_PREFIX = "x-edgekit-"
 HIT_TYPE, MISS_TYPE, ERROR_TYPE = "Hit", "Miss", "Error"
 REDIRECT_TYPE, GENERATED_TYPE = "Redirect", "LambdaGeneratedResponse"
+FUNCTION_GENERATED_TYPE = "FunctionGeneratedResponse"
+FUNCTION_EXECUTION_ERROR, FUNCTION_VALIDATION_ERROR = (
+    "FunctionExecutionError", "FunctionValidationError")
 EXECUTION_ERROR, VALIDATION_ERROR = "LambdaExecutionError", "LambdaValidationError"
 
 
@@ -75,6 +85,8 @@ class EdgeServices:
     stats: TwinStats
     logs_dir: Path
     default_country: str = "US"
+    cloudfront_functions: cf_functions.CloudFrontFunctionHost = field(
+        default_factory=cf_functions.CloudFrontFunctionHost)
 
 
 @dataclass
@@ -233,6 +245,7 @@ class Distribution:
         request = exchange.request
         behaviour = exchange.behaviour = rules.choose_behaviour(self.inputs, request.path)
         self._filter(exchange)
+        self._check_signed(exchange)
         if request.method not in (behaviour.get("allowedMethods") or ["GET", "HEAD"]):
             raise _Answer(error_page(403, "This distribution is not configured to allow the "
                                      "HTTP request method that was used for this request.",
@@ -243,6 +256,7 @@ class Distribution:
                           if not k.lower().startswith(TWIN_HEADER_PREFIX) and k.lower() != "host"]
         cf_request = edge.CfRequest(exchange.client_ip, request.method, request.path,
                                     request.query, [("Host", self.domain), *viewer_headers])
+        cf_request = self._viewer_request_function(behaviour, exchange, cf_request)
         if edge.VIEWER_REQUEST in functions:
             result = self._invoke(functions, edge.VIEWER_REQUEST, exchange, cf_request)
             if edge.is_response(result):
@@ -272,6 +286,40 @@ class Distribution:
         exchange.result_type = ERROR_TYPE if response.status >= 400 else MISS_TYPE
         return self._viewer_response(functions, exchange, cf_request, response)
 
+    def _viewer_request_function(self, behaviour: Mapping[str, Any], exchange: _Exchange,
+                                 cf_request: edge.CfRequest) -> edge.CfRequest:
+        """Run the behaviour's viewer-request CloudFront Function, if any, before the cache."""
+        arn = next((a.get("functionArn") for a in behaviour.get("functionAssociations") or []
+                    if a.get("eventType") == cf_functions.VIEWER_REQUEST), None)
+        if arn is None:
+            return cf_request
+        function = self.services.view.cloudfront_function(arn)
+        code = (function.inputs.get("code") if function is not None else None) or ""
+        event = cf_functions.viewer_request_event(
+            domain=self.domain, distribution_id=self.id, request_id=exchange.request_id,
+            client_ip=cf_request.client_ip, method=cf_request.method, uri=cf_request.uri,
+            query=cf_request.querystring, headers=cf_request.headers)
+        try:
+            if not code:
+                raise cf_functions.FunctionExecutionError(f"{arn!r} is no CloudFront Function "
+                                                          "with code in the graph")
+            result = self.services.cloudfront_functions.run(code, event)
+        except cf_functions.FunctionValidationError as exc:
+            log.error("%s: %s", self.name, exc)
+            raise _Answer(error_page(502, f"The CloudFront function returned an invalid value: "
+                                     f"{exc}", exchange.request_id),
+                          FUNCTION_VALIDATION_ERROR) from exc
+        except cf_functions.FunctionExecutionError as exc:
+            log.error("%s: %s", self.name, exc)
+            raise _Answer(error_page(503, "The CloudFront function associated with the "
+                                     "CloudFront distribution failed.", exchange.request_id),
+                          FUNCTION_EXECUTION_ERROR) from exc
+        if isinstance(result, cf_functions.GeneratedResponse):
+            raise _Answer(EdgeResponse(result.status, result.headers, result.body),
+                          FUNCTION_GENERATED_TYPE)
+        return edge.CfRequest(cf_request.client_ip, cf_request.method, result.uri, result.query,
+                              result.headers)
+
     def _filter(self, exchange: _Exchange) -> None:
         """WAF, geo restriction and viewer protocol: answers CloudFront gives before caching."""
         request = exchange.request
@@ -295,6 +343,17 @@ class Distribution:
             headers = [("Location", answer.location)] if answer.location else []
             raise _Answer(EdgeResponse(answer.status, headers, b""), REDIRECT_TYPE
                           if answer.status == 301 else ERROR_TYPE)
+
+    def _check_signed(self, exchange: _Exchange) -> None:
+        request = exchange.request
+        reason = viewer_security.refusal(
+            self.services.view, exchange.behaviour, host=request.header("host") or self.domain,
+            path=request.path, query=request.query, headers=request.headers,
+            client_ip=exchange.client_ip, now=exchange.arrived)
+        if reason is not None:
+            log.info("%s: 403 for %s: %s", self.name, request.path, reason)
+            raise _Answer(error_page(403, "Missing or invalid signed URL or signed cookies.",
+                                     exchange.request_id), ERROR_TYPE)
 
     def _from_origin(self, functions: Mapping[str, str], exchange: _Exchange,
                      cf_request: edge.CfRequest, behaviour: Mapping[str, Any],
@@ -364,6 +423,8 @@ class Distribution:
     def _finish(self, exchange: _Exchange, response: EdgeResponse) -> EdgeResponse:
         headers = [(k, v) for k, v in response.headers
                    if k.lower() not in ("x-cache", "via", "x-amz-cf-pop", "x-amz-cf-id")]
+        headers = viewer_security.with_policy_headers(self.services.view, exchange.behaviour,
+                                                      exchange.request.headers, headers)
         headers += [("X-Cache", f"{exchange.result_type} from cloudfront"), ("Via", self._via),
                     ("X-Amz-Cf-Pop", EDGE_LOCATION), ("X-Amz-Cf-Id", exchange.request_id)]
         # HEAD keeps the body here so Content-Length is the GET's; the HTTP layer sends none.

@@ -175,7 +175,7 @@ def selected_query(query: str, part: KeyPart) -> str:
     return "&".join(f"{k}={v}" if v else k for k, v in pairs)
 
 
-def _cookies(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def cookie_pairs(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     pairs = []
     for name, value in headers:
         if name.lower() == "cookie":
@@ -191,7 +191,7 @@ def cache_key(method: str, path: str, query: str, headers: Sequence[tuple[str, s
     """GET and HEAD share entries; the key holds the path and what the policy includes."""
     key_headers = tuple(sorted((n.lower(), v) for n, v in headers
                                if policy.headers.selects(n.lower())))
-    key_cookies = tuple(sorted((n, v) for n, v in _cookies(headers)
+    key_cookies = tuple(sorted((n, v) for n, v in cookie_pairs(headers)
                                if policy.cookies.selects(n)))
     group = "GET" if method in ("GET", "HEAD") else method
     return (group, path, selected_query(query, policy.query_strings), key_headers, key_cookies)

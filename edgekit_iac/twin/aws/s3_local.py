@@ -140,8 +140,8 @@ class LocalS3:
                 "CreateBucketConfiguration": {"LocationConstraint": region}}
             self.client.create_bucket(Bucket=name, **extra)
             policy = view.bucket_policy(name)
-            if policy is not None:
-                self.client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+            if policy is not None and (tls_policy := s3_policy.over_tls(policy))["Statement"]:
+                self.client.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_policy))
             with self._lock:
                 self._policies[name] = policy
             names.append(name)

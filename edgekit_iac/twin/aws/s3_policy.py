@@ -10,6 +10,13 @@ Covered: Effect Allow/Deny (an explicit Deny wins), Principal "*" / {"Service": 
 {"AWS": ...}, Action and Resource with `*`/`?` wildcards, and the condition operators
 StringEquals, StringNotEquals, StringLike, StringNotLike, ArnEquals, ArnLike,
 ArnNotEquals, ArnNotLike and Bool (keys case-insensitive, `...IfExists` variants).
+Every request that reaches the twin's S3 stands for one made over TLS (boto3 and CloudFront
+use HTTPS; the twin's moto listens on plain HTTP only because it is on loopback), so
+`over_tls` drops the statements that apply only without TLS (`aws:SecureTransport`
+"false", the TLS-only deny every edgekit bucket has) before moto sees the policy: moto
+treats a statement whose condition it cannot evaluate as a denial, and would refuse every
+upload to such a bucket.
+
 Not covered: NotPrincipal/NotAction/NotResource (such statements never match), policy
 variables, numeric/date/IP operators, and the caller's identity policies (the twin has no
 IAM: the resizer's role is trusted as declared).
@@ -115,3 +122,21 @@ def evaluate(policy: Mapping[str, Any] | None, principal: Principal, action: str
             if statement.get("Effect") == "Allow":
                 verdict = ALLOW
     return verdict
+
+
+def _only_without_tls(statement: Mapping[str, Any]) -> bool:
+    """A statement that applies only to requests without TLS (aws:SecureTransport false)."""
+    condition = statement.get("Condition") or {}
+    if set(condition) != {"Bool"} or not isinstance(condition["Bool"], Mapping):
+        return False
+    tests = {key.lower(): value for key, value in condition["Bool"].items()}
+    values = _as_list(tests.get("aws:securetransport"))
+    return set(tests) == {"aws:securetransport"} and [str(v).lower() for v in values] == ["false"]
+
+
+def over_tls(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """`policy` as it applies to requests made over TLS: without the statements that match
+    only requests without it."""
+    statements = [statement for statement in _as_list(policy.get("Statement", []))
+                  if not (isinstance(statement, Mapping) and _only_without_tls(statement))]
+    return {**policy, "Statement": statements}

@@ -202,6 +202,11 @@ class WorkersHost:
         return WorkerApp(script.name, isolate, hosts[0].hostname if hosts else None,
                          ZoneRateLimits(rulesets, self.clock), self)
 
+    def purge_prefixes(self, prefixes: list[str]) -> dict[str, int]:
+        """Cloudflare's purge by prefix on every running Worker's cache (one zone here)."""
+        return {name: isolate.purge_prefixes(prefixes)
+                for name, isolate in self.isolates.items() if isolate.alive}
+
     def close(self) -> None:
         for isolate, _ in self._starting.values():
             isolate.close()

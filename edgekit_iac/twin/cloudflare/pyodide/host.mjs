@@ -61,6 +61,8 @@ async function handle(header, body) {
       if (!isolate) throw new Error('no Worker loaded');
       isolate.reset(header.bindings);
       send({ id, ok: true, notes: isolate.notes });
+    } else if (op === 'purge') {
+      send({ id, ok: true, removed: isolate ? isolate.caches.purgePrefixes(header.prefixes) : 0 });
     } else if (op === 'run' && allowRun) {
       const result = isolate ? await isolate.runPython(header.code) : await runPython(header.code);
       send({ id, ok: true, result });

@@ -15,7 +15,10 @@
 //       404, 410 -> 3 min; other statuses are not stored
 //
 // Covered: the above, on the isolate's clock (the twin's clock, or a test's manual clock).
-// Not covered: Range requests (206 from a stored 200), Cache-Tag / purge, size limits,
+// Purge by prefix (https://developers.cloudflare.com/cache/how-to/purge-cache/purge_by_prefix/):
+// a prefix is host/path without the scheme; every stored URL starting with it goes, query
+// strings included (purgePrefixes, driven by the twin's status listener).
+// Not covered: Range requests (206 from a stored 200), Cache-Tag purge, size limits,
 // tiered caching, and the per-data-centre scope (one store per isolate here).
 
 const DEFAULT_EDGE_TTL = new Map([
@@ -138,6 +141,18 @@ export class Cache {
     this.#entries.clear();
   }
 
+  purgePrefixes(prefixes) {
+    let removed = 0;
+    for (const url of [...this.#entries.keys()]) {
+      const bare = url.replace(/^https?:\/\//, '');
+      if (prefixes.some((prefix) => bare.startsWith(prefix))) {
+        this.#entries.delete(url);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   get size() {
     for (const url of [...this.#entries.keys()]) this.#live(url);
     return this.#entries.size;
@@ -179,6 +194,12 @@ export class CacheStorage {
   clear() {
     this.default.clear();
     this.#named.clear();
+  }
+
+  purgePrefixes(prefixes) {
+    let removed = this.default.purgePrefixes(prefixes);
+    for (const cache of this.#named.values()) removed += cache.purgePrefixes(prefixes);
+    return removed;
   }
 
   async has(name) {

@@ -15,6 +15,8 @@
 //            As in workerd, the clock does not move while the Worker computes: it is the
 //            time the request arrived. https://developers.cloudflare.com/workers/reference/security-model/#step-1-disallow-timers-and-multi-threading
 //   caches   the Cache API, see cache.mjs.
+//   crypto   Node's WebCrypto unchanged (RSASSA-PKCS1-v1_5, ECDSA, Ed25519 as in workerd),
+//            bound here only because Node's getter checks its receiver.
 //   fetch    Node's, without the browser headers undici adds (see fetch.mjs).
 //   Headers  Node's, taking a Python list of pairs in one conversion (speed only).
 //   Response Node's, with a byte or text body kept as bytes instead of a stream (speed
@@ -119,6 +121,9 @@ export function makeJsGlobals({ clock, caches, log, Response = makeResponseClass
     Headers: makeHeadersClass(),
     Date: makeDateClass(clock),
     caches,
+    // Node's own WebCrypto (crypto.subtle), read here: its global getter refuses a `this`
+    // that is not globalThis, which is what reading it through this object would pass.
+    crypto: globalThis.crypto,
     console: makeConsole(log),
     navigator: { userAgent: 'Cloudflare-Workers', hardwareConcurrency: 1 },
   };
