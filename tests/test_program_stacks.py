@@ -131,7 +131,9 @@ def test_the_auth_worker_fronts_the_api_on_its_own_route(graphs, stack):
     bindings = {b["name"]: b["text"] for b in auth.inputs["bindings"]}
     cache = next(s for s in graphs[stack].of_type(SCRIPT)
                  if s.inputs["mainModule"] == "cache_worker.py")
-    origin = {b["name"]: b["text"] for b in cache.inputs["bindings"]}["ORIGIN_URL"]
+    # The cache wrapper also binds the FLAGS KV namespace (no text): plain-text ones only.
+    origin = {b["name"]: b["text"] for b in cache.inputs["bindings"]
+              if b["type"] == "plain_text"}["ORIGIN_URL"]
     assert bindings["ORIGIN_URL"] == origin
     assert graphs[stack].exports["authWorkerRoutes"][0].endswith("/api/*")
     assert graphs[stack].exports["authWorkerRoutes"] != graphs[stack].exports["cacheWorkerRoutes"]
@@ -264,7 +266,10 @@ def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_depl
                    canary={"stableVersionId": "0f2ac74b-498b-4802-8cb6-8387c421e279",
                            "percent": 10})
     cloudflare = dict(config["edgekit:cloudflare"], cacheWrapper=wrapper)
-    graph = _run("prod", **CANARY_PROD, **{"edgekit:cloudflare": cloudflare})
+    # prod's signing keys stay: the signed private/ behaviour is part of what is canaried.
+    images = {**CANARY_PROD["edgekit:images"],
+              "signingPublicKeys": config["edgekit:images"]["signingPublicKeys"]}
+    graph = _run("prod", **{"edgekit:images": images, "edgekit:cloudflare": cloudflare})
     primary, staging = (graph.named("images-cdn"), graph.named("images-cdn-staging"))
     policy = graph.one("aws:cloudfront/continuousDeploymentPolicy:ContinuousDeploymentPolicy")
     assert staging.inputs["staging"] is True and "aliases" not in staging.inputs
@@ -280,10 +285,15 @@ def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_depl
         return distribution.inputs["defaultCacheBehavior"]["lambdaFunctionAssociations"][0][
             "lambdaArn"]
 
-    assert lambda_arn(primary) == function.outputs["arn"] + ":7"
-    assert lambda_arn(staging) == function.outputs["qualifiedArn"]
+    def private_lambda_arn(distribution):
+        (private,) = distribution.inputs["orderedCacheBehaviors"]
+        return private["lambdaFunctionAssociations"][0]["lambdaArn"]
+
+    assert lambda_arn(primary) == private_lambda_arn(primary) == function.outputs["arn"] + ":7"
+    assert lambda_arn(staging) == private_lambda_arn(staging) == function.outputs["qualifiedArn"]
     policy_doc = json.loads(graph.named("images-originals-policy").inputs["policy"])
-    assert policy_doc["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"] == [
+    (reads,) = [s for s in policy_doc["Statement"] if s["Sid"] == "CloudFrontReadsThroughOac"]
+    assert reads["Condition"]["StringEquals"]["AWS:SourceArn"] == [
         primary.outputs["arn"], staging.outputs["arn"]]
     version = graph.one("cloudflare:index/workerVersion:WorkerVersion")
     deployment = graph.one("cloudflare:index/workersDeployment:WorkersDeployment")
