@@ -22,8 +22,9 @@ from .test_image_resizer_handler import (
     stored,
 )
 
-# The handler module and moto S3, as the handler's own tests set them up.
-modules, handler, s3 = base.modules, base.handler, base.s3
+# The handler module and moto S3 (its server on loopback), as the handler's own tests set
+# them up.
+modules, handler, s3, moto_endpoint = base.modules, base.handler, base.s3, base.moto_endpoint
 
 FALLBACK = {"x-edgekit-on-error": "fallback", "x-edgekit-fallback-key": "placeholders/none.png"}
 
