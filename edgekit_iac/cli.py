@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.smoke.cli",
         "request each public endpoint of a stack and check the answers",
     ),
+    "flags": ("edgekit_iac.flags_cli", "list, read and flip a stack's feature flags"),
+    "canary": ("edgekit_iac.release.canary", "start, promote or abort a stack's canary"),
     "sign-url": ("edgekit_iac.sign_cli", "print a CloudFront signed URL for a stack's key"),
     "sign-cookies": (
         "edgekit_iac.sign_cli",

@@ -29,6 +29,7 @@ from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import (
     auth_keys,
+    flag_stores,
     local_signing,
     ports,
     sample_images,
@@ -308,6 +309,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     listened = _listened(view)
     graph_names = [resource.name for resource in listened]
     check_port_names(view, overrides, options.stack)
+    # Flag stores get the program's defaults where a key is absent (never over a CLI value).
+    flag_stores.seed(graph, starter.files.root)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
