@@ -17,6 +17,7 @@ from edgekit_iac.components import (
     EdgeDashboard,
     EdgeDnsRecords,
     EdgeDnsRecordsArgs,
+    EdgeFlags,
     EdgeImageResizer,
     EdgeLogPipeline,
     EdgeRateLimit,
@@ -32,7 +33,7 @@ WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
 
 
 def deploy_images(
-    settings: StackSettings, built: dict, alarm_endpoint=None
+    settings: StackSettings, built: dict, alarm_endpoint=None, flags: EdgeFlags | None = None
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
     """The resizer with what protects and watches it; the log pipeline, if any, for Logpush."""
     images = settings.images
@@ -64,6 +65,7 @@ def deploy_images(
             certificate_arn=certificate_arn,
             web_acl_arn=web_acl.web_acl_arn if web_acl else None,
             realtime_log_config_arn=logs.realtime_log_config_arn if logs else None,
+            flags_key_value_store_arn=flags.store.arn if flags and flags.store else None,
         ),
     )
     alarm_args = None
@@ -93,6 +95,9 @@ def deploy_images(
     pulumi.export("imagesDistributionId", resizer.distribution_id)
     pulumi.export("originalsBucket", resizer.bucket_name)
     pulumi.export("imageResizerArn", resizer.function_qualified_arn)
+    if resizer.staging_distribution is not None:  # edgekit canary drives these
+        pulumi.export("imagesStagingDistributionId", resizer.staging_distribution.id)
+        pulumi.export("imagesCanaryPolicyId", resizer.canary_policy.id)
     # Key name -> CloudFront public key id (the Key-Pair-Id `edgekit sign-url` puts in URLs).
     pulumi.export("urlSigningKeyIds", resizer.signing_key_ids)
     if logs:
@@ -130,19 +135,33 @@ def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
         pulumi.export("dnsRecordsToCreate", records.records)
 
 
-def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None) -> None:
+def deploy_flags(settings: StackSettings) -> EdgeFlags | None:
+    """The stack's feature-flag stores, when it declares flags (edgekit:flags)."""
+    if not settings.flags:
+        return None
+    flags = EdgeFlags("flags", stack_args.flags_args(settings, pulumi.get_stack()))
+    pulumi.export("flagsNamespaceId", flags.namespace_id)
+    pulumi.export("flagsKeyValueStoreArn", flags.key_value_store_arn)
+    return flags
+
+
+def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline | None,
+                   flags: EdgeFlags | None = None) -> None:
     cloudflare = settings.cloudflare
     if cloudflare is None:
         return
     # A Worker's trace events reach Logpush only with its own logpush flag on, and only
     # where this stack runs a job for them.
     pushed = settings.logging.logpush.enabled and logs is not None
+    namespace = flags.namespace_id if flags else None
     cached = CachedWorker(
         "api-cache",
-        stack_args.cached_worker_args(cloudflare, built["cache_wrapper"], logpush=pushed),
+        stack_args.cached_worker_args(cloudflare, built["cache_wrapper"], logpush=pushed,
+                                      flags_namespace=namespace),
     )
     hello = EdgeWorker(
-        "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed)
+        "hello-geo", stack_args.geo_worker_args(cloudflare, built["hello_geo"], logpush=pushed,
+                                                flags_namespace=namespace)
     )
     if cloudflare.edge_counter is not None:
         counter = EdgeWorker(
@@ -169,6 +188,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
                 settings, bucket_name=logs.log_bucket_name, bucket_region=logs.log_bucket_region
             ),
         )
+    if cached.worker.candidate is not None:  # edgekit canary drives the split
+        pulumi.export("cacheWorkerCandidateVersionId", cached.worker.candidate.id)
     pulumi.export("cacheWorker", cached.script_name)
     pulumi.export("cacheWorkerHostnames", cached.hostnames)
     pulumi.export("cacheWorkerRoutes", cached.routes)
@@ -188,8 +209,9 @@ if settings.cloudflare is not None and settings.cloudflare.edge_counter is not N
 if settings.cloudflare is not None and settings.cloudflare.edge_auth is not None:
     names += (stack_args.AUTH_FUNCTION,)
 built = artifacts.resolve(names, settings.artifacts)
-resizer, log_pipeline = deploy_images(settings, built, endpoint)
-deploy_workers(settings, built, log_pipeline)
+flag_stores = deploy_flags(settings)
+resizer, log_pipeline = deploy_images(settings, built, endpoint, flag_stores)
+deploy_workers(settings, built, log_pipeline, flag_stores)
 deploy_dns(settings, resizer)
 pulumi.export("environment", settings.environment)
 pulumi.export("artifacts", artifacts.as_pins(built))

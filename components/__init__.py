@@ -35,6 +35,7 @@ from edgekit_iac.components.domains import (
     EdgeDnsRecordsArgs,
 )
 from edgekit_iac.components.durable_objects import DurableObjectMigration
+from edgekit_iac.components.edge_flags import EdgeFlags, EdgeFlagsArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizer, EdgeImageResizerArgs
 from edgekit_iac.components.log_pipeline import EdgeLogPipeline, EdgeLogPipelineArgs
 from edgekit_iac.components.logpush import CloudflareLogpush, CloudflareLogpushArgs
@@ -61,6 +62,8 @@ __all__ = [
     "EdgeDashboardArgs",
     "EdgeDnsRecords",
     "EdgeDnsRecordsArgs",
+    "EdgeFlags",
+    "EdgeFlagsArgs",
     "EdgeImageResizer",
     "EdgeImageResizerArgs",
     "EdgeLogPipeline",

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pulumi
 
-_TOKEN = re.compile(r"^edgekit:(aws|cloudflare|dns):(\w+)$")
+_TOKEN = re.compile(r"^edgekit:(aws|cloudflare|dns|flags|release):(\w+)$")
 
 
 class EdgeComponent(pulumi.ComponentResource):
@@ -34,7 +34,8 @@ class EdgeComponent(pulumi.ComponentResource):
         match = _TOKEN.match(getattr(cls, "TYPE_TOKEN", ""))
         if not match or match[2] != cls.__name__:
             raise TypeError(
-                f"{cls.__name__}.TYPE_TOKEN must be 'edgekit:<aws|cloudflare|dns>:{cls.__name__}', "
+                f"{cls.__name__}.TYPE_TOKEN must be 'edgekit:<aws|cloudflare|dns|flags|release>:"
+                f"{cls.__name__}', "
                 f"got {getattr(cls, 'TYPE_TOKEN', None)!r}"
             )
 

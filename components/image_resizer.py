@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+from edgekit_iac.components import canary
 from edgekit_iac.components._args import (
     ArgsError,
     check_region,
@@ -58,6 +59,7 @@ from edgekit_iac.components._security_headers import (
     check_headers,
     response_headers_policy_inputs,
 )
+from edgekit_iac.components.canary import CloudFrontCanaryArgs
 from edgekit_iac.components.signed_paths import SignedPaths, SignedPathsArgs, check_public_keys
 from edgekit_iac.functions.image_format import render as image_format
 from edgekit_iac.functions.image_resizer import contract
@@ -261,6 +263,11 @@ class EdgeImageResizerArgs:
 
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the bucket, role, function and distribution. Default: none."""
+
+    canary: CloudFrontCanaryArgs | None = None
+    """Continuous deployment (components/canary.py): a staging distribution running the
+    candidate version and the policy that sends it a weight or a header of the traffic.
+    Default: None."""
 
     signing_public_keys: Mapping[str, str] = field(default_factory=dict)
     """Key name -> PEM public key (RSA 2048 or ECDSA P-256) trusted for signed URLs and
@@ -470,6 +477,11 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
     memory_mb = _int_in("memory_mb", args.memory_mb, *MEMORY_RANGE_MB)
     on_error, fallback_key = _check_on_error(args.on_error, args.fallback_key)
     _check_pixel_budget(max_pixels, memory_mb)
+    if args.canary is not None:
+        try:
+            canary.validate_cloudfront(args.canary)
+        except ArgsError as error:
+            raise _fail(f"canary.{error.arg}", error.problem, error.accepted) from None
     max_age, preload, referrer, origins = check_headers(
         ImageResizerArgsError,
         hsts_max_age=args.hsts_max_age,
@@ -920,6 +932,11 @@ class EdgeImageResizer(EdgeComponent):
             signing_protocol="sigv4",
             opts=self._child,
         )
+        lambda_arn = self.function.qualified_arn
+        if settings.canary is not None and settings.canary.stable_version is not None:
+            # The primary keeps the stable version; the candidate runs on the staging copy.
+            lambda_arn = pulumi.Output.concat(self.function.arn, ":",
+                                              settings.canary.stable_version)
         behaviour: dict[str, Any] = {
             "target_origin_id": ORIGIN_ID,
             "viewer_protocol_policy": "redirect-to-https",
@@ -934,7 +951,7 @@ class EdgeImageResizer(EdgeComponent):
             "lambda_function_associations": [
                 {
                     "event_type": TRIGGER,
-                    "lambda_arn": self.function.qualified_arn,
+                    "lambda_arn": lambda_arn,
                     "include_body": False,
                 }
             ],
@@ -942,9 +959,7 @@ class EdgeImageResizer(EdgeComponent):
         if settings.realtime_log_config_arn is not None:
             behaviour["realtime_log_config_arn"] = settings.realtime_log_config_arn
         behaviour["response_headers_policy_id"] = self.headers_policy.id
-        self.distribution = aws.cloudfront.Distribution(
-            f"{name}-cdn",
-            comment=f"{name}: resized images (/images/WxH/key)",
+        distribution = dict(
             enabled=True,
             is_ipv6_enabled=True,
             http_version="http2and3",
@@ -973,9 +988,54 @@ class EdgeImageResizer(EdgeComponent):
             restrictions=geo_restriction(settings.geo_restriction_type, settings.geo_locations),
             viewer_certificate=viewer_certificate(settings.aliases, settings.certificate_arn),
             tags=settings.tags or None,
-            # Traffic reaches the function only once it may read, write and log.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
+        # Traffic reaches the function only once it may read, write and log.
+        after_role = pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy])
+        self.staging_distribution = self.canary_policy = None
+        if settings.canary is not None:
+            self._create_canary(distribution, behaviour, after_role)
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            comment=f"{name}: resized images (/images/WxH/key)",
+            **distribution,
+            continuous_deployment_policy_id=(self.canary_policy.id if self.canary_policy
+                                             else None),
+            opts=after_role,
+        )
+
+    def _create_canary(self, distribution: dict[str, Any], behaviour: dict[str, Any],
+                       opts: pulumi.ResourceOptions) -> None:
+        """The staging distribution (the primary's configuration, the newest function
+        version, no aliases: staging distributions serve through the primary's names) and
+        the continuous deployment policy that routes part of the primary's traffic to it."""
+        name, settings = self._name, self._settings
+        candidate = {**behaviour, "lambda_function_associations": [
+            {**behaviour["lambda_function_associations"][0],
+             "lambda_arn": self.function.qualified_arn}]}
+        self.staging_distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn-staging",
+            comment=f"{name}: canary (staging) of the image distribution",
+            **{**distribution, "aliases": None, "default_cache_behavior": candidate,
+               # Signed private/ paths run the candidate too.
+               "ordered_cache_behaviors": [self._private_behaviour(candidate)],
+               "viewer_certificate": viewer_certificate((), None)},
+            staging=True,
+            opts=opts,
+        )
+        self.canary_policy = aws.cloudfront.ContinuousDeploymentPolicy(
+            f"{name}-canary-policy",
+            enabled=True,
+            staging_distribution_dns_names={
+                "quantity": 1, "items": [self.staging_distribution.domain_name]},
+            traffic_config=canary.traffic_config(settings.canary),
+            opts=self._child,
+        )
+
+    def _reader_arns(self) -> pulumi.Input[Any]:
+        """The distribution's ARN; with a canary, the staging distribution's too."""
+        if self.staging_distribution is None:
+            return self.distribution.arn
+        return pulumi.Output.all(self.distribution.arn, self.staging_distribution.arn)
 
     def _grant_distribution_access(self) -> None:
         aws.s3.BucketPolicy(
@@ -983,6 +1043,6 @@ class EdgeImageResizer(EdgeComponent):
             # The name resolves once the bucket is private: the grant lands after the guards.
             bucket=self.originals.ready_name,
             region=self._settings.bucket_region,
-            policy=policy_json(origin_access_policy, self.bucket.arn, self.distribution.arn),
+            policy=policy_json(origin_access_policy, self.bucket.arn, self._reader_arns()),
             opts=self._child,
         )

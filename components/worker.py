@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from edgekit_iac.components import durable_objects
+from edgekit_iac.components import canary, durable_objects
 from edgekit_iac.components._args import (
     ArgsError,
     check_cloudflare_id,
@@ -43,6 +43,7 @@ from edgekit_iac.components._args import (
     provider_module,
 )
 from edgekit_iac.components._component import EdgeComponent
+from edgekit_iac.components.canary import WorkerCanaryArgs
 from edgekit_iac.components.durable_objects import DurableObjectMigration
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ WORKERS_MESSAGE_LIMIT = 1000
 BINDING_VALUE_LIMIT = 5 * 1024
 BINDINGS_PER_WORKER = 64
 
+# What a script upload may not change while a canary runs (the deployment decides).
+CANARY_FROZEN = ["content", "files", "main_module", "bindings", "annotations"]
 # Workers script names: a letter first, then letters, digits, '-' or '_', at most 63.
 _SCRIPT_NAME = re.compile(r"^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
@@ -133,6 +136,15 @@ class WorkerDeploymentArgs:
     observability_sampling_rate: float = 1.0
     """Share of requests that Workers observability logs, 0 < rate <= 1 (logs are always
     on). Default: 1.0."""
+
+    kv_namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workers KV namespace bindings, binding name -> namespace id (e.g. {"FLAGS":
+    flags.namespace_id}, see EdgeFlags). Default: none."""
+
+    canary: WorkerCanaryArgs | None = None
+    """A gradual deployment (components/canary.py): the bundle becomes a candidate
+    WorkerVersion that serves `canary.percent` % next to `canary.stable_version_id`.
+    Default: None (the upload deploys to 100 %)."""
 
     logpush: bool = False
     """Send this script's trace events to Workers Logpush (the script's `logpush` flag).
@@ -313,7 +325,11 @@ def validate_args(
     pattern, domain = _check_routing(owner, args)
     plain = _normalize_bindings(owner, "plain_text_bindings", args.plain_text_bindings)
     secret = _normalize_bindings(owner, "secret_bindings", args.secret_bindings)
+    kv = _normalize_bindings(owner, "kv_namespaces", args.kv_namespaces)
     both = sorted(plain.keys() & secret.keys())
+    taken = sorted(kv.keys() & (plain.keys() | secret.keys()))
+    if taken:
+        raise fail(owner, "kv_namespaces", f"{taken} are also text bindings", "each name once")
     if len(plain) + len(secret) > BINDINGS_PER_WORKER:
         raise fail(
             owner,
@@ -339,6 +355,8 @@ def validate_args(
         plain_text_bindings=plain,
         secret_bindings=secret,
         observability_sampling_rate=float(rate),
+        kv_namespaces=kv,
+        canary=canary.validate_worker(owner, args.canary) if args.canary else None,
     )
 
 
@@ -431,7 +449,11 @@ def bindings(settings: EdgeWorkerArgs) -> list[dict[str, Any]]:
         {"name": name, "type": "secret_text", "text": pulumi.Output.secret(text)}
         for name, text in settings.secret_bindings.items()
     ]
-    return plain + secret
+    kv = [
+        {"name": name, "type": "kv_namespace", "namespace_id": namespace_id}
+        for name, namespace_id in settings.kv_namespaces.items()
+    ]
+    return plain + secret + kv
 
 
 def observability(rate: float) -> dict[str, Any]:
@@ -535,6 +557,7 @@ class EdgeWorker(EdgeComponent):
         )
 
         self._create_script()
+        self._create_canary()
         self._create_routing()
 
         self.set_outputs(
@@ -570,6 +593,43 @@ class EdgeWorker(EdgeComponent):
                 "workers_tag": version_tag(artifact),
                 "workers_message": version_message(artifact),
             },
+            # During a canary the upload would deploy the candidate to 100 %: the script keeps
+            # the code it has, and the deployment below decides what serves.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+                ignore_changes=CANARY_FROZEN)) if settings.canary else self._child,
+        )
+
+    def _create_canary(self) -> None:
+        settings, parts, artifact = self._settings, self._parts, self._artifact
+        self.candidate = self.deployment = None
+        if settings.canary is None:
+            return
+        main = {"name": parts.main_module, "content_type": PYTHON_CONTENT_TYPE,
+                "content_base64": base64.b64encode(parts.main_source.encode()).decode("ascii")}
+        others = [{"name": path, **{k: v for k, v in part.items() if k != "content_sha256"}}
+                  for path, part in parts.files.items()]
+        self.candidate = cloudflare.WorkerVersion(
+            self.child_name("candidate"),
+            account_id=settings.account_id,
+            worker_id=self.script.script_name,
+            main_module=parts.main_module,
+            modules=[main, *others],
+            compatibility_date=settings.compatibility_date,
+            compatibility_flags=list(settings.compatibility_flags),
+            bindings=bindings(settings) + self._durable.binding_inputs(),
+            annotations={"workers_tag": version_tag(artifact),
+                         "workers_message": version_message(artifact)},
+            opts=self._child,
+        )
+        self.deployment = cloudflare.WorkersDeployment(
+            self.child_name("deployment"),
+            account_id=settings.account_id,
+            script_name=self.script.script_name,
+            strategy="percentage",
+            versions=canary.deployment_versions(settings.canary.stable_version_id,
+                                                self.candidate.id, settings.canary.percent),
+            annotations={"workers_message": f"canary {settings.canary.percent}%: "
+                                            f"{version_message(artifact)}"[:1000]},
             opts=self._child,
         )
 

@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edgekit_iac.dashboard_cli",
         "write a stack's dashboard as Grafana JSON or a CloudWatch dashboard body",
     ),
+    "flags": ("edgekit_iac.flags_cli", "list, read and flip a stack's feature flags"),
+    "canary": ("edgekit_iac.release.canary", "start, promote or abort a stack's canary"),
     "sign-url": ("edgekit_iac.sign_cli", "print a CloudFront signed URL for a stack's key"),
     "sign-cookies": (
         "edgekit_iac.sign_cli",

@@ -47,6 +47,7 @@ from edgekit_iac.components.logpush import CloudflareLogpushArgs
 from edgekit_iac.components.rate_limit import EdgeRateLimitArgs
 from edgekit_iac.components.worker import DEFAULT_COMPATIBILITY_DATE, EdgeWorkerArgs
 from edgekit_iac.errors import UserError
+from edgekit_iac.flag_types import FLAG_NAME, FlagError, FlagSpec
 
 NAMESPACE = "edgekit"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -202,7 +203,12 @@ _WORKER_WIRED = (
     "artifact",
     "logpush",
     "secret_bindings",
+    "kv_namespaces",  # the FLAGS binding, from EdgeFlags (edgekit:flags), when flags are declared
 )
+# `edgekit canary` drives the cache wrapper's gradual deployment (its `canary` section, see
+# components/canary.py); the other Workers deploy at 100 % (and Durable Object migrations
+# cannot ride a gradual deployment).
+_NO_CANARY = ("canary",)
 # What an EdgeWorker runs is this program's choice (the function, its bindings, its
 # Durable Object classes and their migration history), not a stack's.
 _FUNCTION_WIRED = ("function", "plain_text_bindings", "durable_objects", "migrations")
@@ -243,7 +249,7 @@ CacheWrapperSettings = args_section(
 HelloGeoSettings = args_section(
     "HelloGeoSettings",
     EdgeWorkerArgs,
-    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED, "applied_migration_tag"),
+    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED, *_NO_CANARY, "applied_migration_tag"),
     defaults={"script_name": "hello-geo"},
     route=(WorkerRoute, ...),
     # Program-level: the geo function's MESSAGE binding (functions/hello_geo).
@@ -255,7 +261,7 @@ HelloGeoSettings = args_section(
 EdgeCounterSettings = args_section(
     "EdgeCounterSettings",
     EdgeWorkerArgs,
-    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED),
+    exclude=(*_WORKER_WIRED, *_FUNCTION_WIRED, *_NO_CANARY),
     defaults={"script_name": "edge-counter"},
     route=(WorkerRoute, ...),
 )
@@ -264,7 +270,7 @@ EdgeCounterSettings = args_section(
 EdgeAuthSettings = args_section(
     "EdgeAuthSettings",
     AuthWorkerArgs,
-    exclude=_WORKER_WIRED,
+    exclude=(*_WORKER_WIRED, *_NO_CANARY),
     defaults={"script_name": "edge-auth"},
     route=(WorkerRoute, ...),
 )
@@ -387,6 +393,23 @@ class ArtifactPin(_Section):
 DnsSettings = args_section("DnsSettings", DnsTarget, exclude=("cloudflare_zone_id",))
 
 
+class FlagSettings(_Section):
+    """One feature flag (edgekit_iac.flag_types): its type and the default the program seeds.
+    `stickyBy` (percentage flags only): ip, header:<name> or cookie:<name>."""
+
+    type: Literal["bool", "number", "string", "percentage"]
+    default: bool | int | float | str
+    sticky_by: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_default(self) -> FlagSettings:
+        try:
+            FlagSpec("flag", self.type, self.default, self.sticky_by)
+        except FlagError as error:
+            raise ValueError(str(error).replace("flag flag", "the flag")) from None
+        return self
+
+
 class StackSettings(_Section):
     """Everything under the `edgekit:` namespace of one stack file."""
 
@@ -404,6 +427,25 @@ class StackSettings(_Section):
     # Protect what holds data (buckets, KMS keys): Pulumi protect + retain_on_delete.
     # None means "in prod only"; prod's policy pack refuses it off.
     protect_data: bool | None = None
+    # Feature flags read at the edge (components/edge_flags.py), name -> type and default.
+    flags: dict[str, FlagSettings] = {}
+
+    @model_validator(mode="after")
+    def _flag_names(self) -> StackSettings:
+        bad = [name for name in self.flags if not FLAG_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"flags: bad flag name(s) {bad}; accepted: a lowercase letter, then lowercase "
+                "letters, digits or '_', at most 64 characters"
+            )
+        return self
+
+    @property
+    def flag_specs(self) -> dict[str, FlagSpec]:
+        return {
+            name: FlagSpec(name, flag.type, flag.default, flag.sticky_by)
+            for name, flag in self.flags.items()
+        }
 
     @model_validator(mode="after")
     def _certificate_with_aliases(self) -> StackSettings:

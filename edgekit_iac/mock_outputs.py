@@ -64,6 +64,8 @@ _ARNS: dict[str, tuple[str, str | None]] = {
         "arn:aws:logs:{region}:{account}:log-group:{name}",
         "name",
     ),
+    # The ARN ends in a uuid, not the name: _extras writes it.
+    "aws:cloudfront/keyValueStore:KeyValueStore": ("", "name"),
     "aws:kms/key:Key": ("arn:aws:kms:{region}:{account}:key/{id}", None),
     "aws:acm/certificate:Certificate": (
         "arn:aws:acm:{region}:{account}:certificate/{id}",
@@ -71,8 +73,12 @@ _ARNS: dict[str, tuple[str, str | None]] = {
     ),
 }
 
+# Cloudflare resources whose id is 32 lowercase hex characters (a KV namespace's id).
+_CLOUDFLARE_HEX_IDS = {"cloudflare:index/workersKvNamespace:WorkersKvNamespace"}
+
 # Resources whose id is their physical name rather than an opaque identifier.
 _ID_IS_NAME = {
+    "aws:cloudfront/keyValueStore:KeyValueStore",
     "aws:s3/bucket:Bucket",
     "aws:iam/role:Role",
     "aws:lambda/function:Function",
@@ -91,6 +97,8 @@ def computed(
     physical = (inputs.get(name_key) if name_key else None) or _auto_name(stack, type_token, name)
     opaque_id = _digest(stack, type_token, name, length=14).upper()
     resource_id = physical if type_token in _ID_IS_NAME else opaque_id
+    if type_token in _CLOUDFLARE_HEX_IDS:
+        resource_id = _digest(stack, type_token, name, length=32)
     region = _region(inputs)
     state: dict[str, Any] = dict(inputs)
     if name_key:
@@ -106,6 +114,12 @@ def computed(
 def _extras(
     type_token: str, state: dict[str, Any], resource_id: str, physical: str, region: str
 ) -> dict[str, Any]:
+    if type_token == "aws:cloudfront/keyValueStore:KeyValueStore":
+        # arn:aws:cloudfront::<account>:key-value-store/<uuid> (the API's ARN pattern).
+        hexed = _digest(physical, type_token, length=32)
+        uuid = "-".join((hexed[:8], hexed[8:12], hexed[12:16], hexed[16:20], hexed[20:]))
+        return {"arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:key-value-store/{uuid}",
+                "etag": _digest(physical, "etag", length=14).upper()}
     if type_token == "aws:s3/bucket:Bucket":
         return {
             "region": region,

@@ -51,7 +51,8 @@ class RecordedResource:
     id: str | None = None
     dependencies: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
-    """Resource options the engine acts on: protect, retainOnDelete, importId (when set)."""
+    """Resource options the engine acts on: protect, retainOnDelete, importId, ignoreChanges
+    (when set)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,6 +196,8 @@ def _options(request: Any) -> dict[str, Any]:
         options["retainOnDelete"] = True
     if request.importId:
         options["importId"] = request.importId
+    if request.ignoreChanges:
+        options["ignoreChanges"] = list(request.ignoreChanges)
     if request.hooks.on_error:
         options["onErrorHooks"] = list(request.hooks.on_error)
     return options

@@ -156,6 +156,17 @@ def _same(first: str, second: str) -> bool:
         return False
 
 
+def _now(args: argparse.Namespace) -> datetime.datetime:
+    """Now, for the signer: the twin's clock for --stack local (it may have been moved
+    forward, and the twin checks expiry against it), else the wall clock."""
+    if args.stack != LOCAL:
+        return datetime.datetime.now(datetime.UTC)
+    from edgekit_iac.twin.clock import twin_now
+
+    state = Path(args.state_dir).resolve() if args.state_dir else paths.state_dir(LOCAL)
+    return datetime.datetime.fromtimestamp(twin_now(state), datetime.UTC)
+
+
 def run(args: argparse.Namespace) -> int:
     cookies = args.command == "sign-cookies"
     if not 1 <= args.expires <= MAX_EXPIRES:
@@ -168,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--resource {resource!r} does not cover URL {url!r}")
     ip = signing.check_cidr(args.ip) if args.ip is not None else None
     key, key_pair_id = _local_key(args) if args.stack == LOCAL else _stack_key(args)
-    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=args.expires)
+    expires = _now(args) + datetime.timedelta(seconds=args.expires)
     request = signing.SigningRequest(resource, expires.replace(microsecond=0), ip,
                                      args.hash_algorithm)
     if cookies:

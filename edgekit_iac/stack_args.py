@@ -44,6 +44,7 @@ from edgekit_iac.components.dashboard import (
 from edgekit_iac.components.dashboard import validate_args as _validate_dashboard
 from edgekit_iac.components.domains import DnsTarget, check_target
 from edgekit_iac.components.durable_objects import DurableObjectMigration
+from edgekit_iac.components.edge_flags import EdgeFlagsArgs
 from edgekit_iac.components.image_resizer import EdgeImageResizerArgs
 from edgekit_iac.components.image_resizer import validate_args as _validate_resizer
 from edgekit_iac.components.log_pipeline import EdgeLogPipelineArgs
@@ -101,8 +102,11 @@ def resizer_args(
     certificate_arn: pulumi.Input[str] | None = None,
     web_acl_arn: pulumi.Input[str] | None = None,
     realtime_log_config_arn: pulumi.Input[str] | None = None,
+    flags_key_value_store_arn: pulumi.Input[str] | None = None,
 ) -> EdgeImageResizerArgs:
-    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own."""
+    """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own.
+    `flags_key_value_store_arn`: EdgeFlags' CloudFront KeyValueStore, when the stack
+    declares flags (edgekit:flags); the image_format function is associated with it."""
     return EdgeImageResizerArgs(
         **{
             **_args_of(settings.images, EdgeImageResizerArgs),
@@ -112,6 +116,7 @@ def resizer_args(
         protect_data=settings.protects_data,
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
+        format_key_value_store_arn=flags_key_value_store_arn,
     )
 
 
@@ -195,24 +200,33 @@ def _worker_deployment(
     }
 
 
+def _flag_bindings(flags_namespace: pulumi.Input[str] | None) -> dict[str, Any]:
+    """The FLAGS KV binding of a Worker that reads flags (components/edge_flags.py)."""
+    return {"kv_namespaces": {"FLAGS": flags_namespace}} if flags_namespace is not None else {}
+
+
 def cached_worker_args(
-    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False,
+    flags_namespace: pulumi.Input[str] | None = None,
 ) -> CachedWorkerArgs:
     wrapper = cloudflare.cache_wrapper
     cache = {
         **_args_of(wrapper, CachedWorkerArgs),
         **_worker_deployment(cloudflare, wrapper, artifact, logpush),
+        **_flag_bindings(flags_namespace),
     }
     return CachedWorkerArgs(**cache)
 
 
 def geo_worker_args(
-    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False
+    cloudflare: CloudflareSettings, artifact: Any = None, *, logpush: bool = False,
+    flags_namespace: pulumi.Input[str] | None = None,
 ) -> EdgeWorkerArgs:
     geo = cloudflare.hello_geo
     return EdgeWorkerArgs(
         **_args_of(geo, EdgeWorkerArgs),
         **_worker_deployment(cloudflare, geo, artifact, logpush),
+        **_flag_bindings(flags_namespace),
         function=GEO_FUNCTION,
         plain_text_bindings={"MESSAGE": geo.message},
     )
@@ -295,6 +309,15 @@ def cloudflare_rate_limit_args(settings: StackSettings) -> CloudflareRateLimitAr
         default_expression=worker_hosts_expression(settings.cloudflare),
         existing_ruleset_id=settings.rate_limits.cloudflare.import_ruleset_id,
         **({"zone_plan": plan} if (plan := settings.cloudflare.zone_plan) else {}),
+    )
+
+
+def flags_args(settings: StackSettings, stack: str) -> EdgeFlagsArgs:
+    """The stack's flag stores: KV where it has Workers, a KeyValueStore for CloudFront."""
+    return EdgeFlagsArgs(
+        flags=settings.flag_specs,
+        store_name=f"edgekit-flags-{stack}",
+        account_id=settings.cloudflare.account_id if settings.cloudflare else None,
     )
 
 

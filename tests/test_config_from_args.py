@@ -105,12 +105,13 @@ def test_every_args_field_is_a_key_or_wired_by_the_program():
         (
             config.HelloGeoSettings,
             stack_args.EdgeWorkerArgs,
-            (*config._WORKER_WIRED, *config._FUNCTION_WIRED, "applied_migration_tag"),
+            (*config._WORKER_WIRED, *config._FUNCTION_WIRED, *config._NO_CANARY,
+             "applied_migration_tag"),
         ),
         (
             config.EdgeCounterSettings,
             stack_args.EdgeWorkerArgs,
-            (*config._WORKER_WIRED, *config._FUNCTION_WIRED),
+            (*config._WORKER_WIRED, *config._FUNCTION_WIRED, *config._NO_CANARY),
         ),
     ]
     for section, args_class, wired in sections:
@@ -201,3 +202,12 @@ def test_annotations_are_resolved_without_eval():
     assert "eval(" not in source
     hints = field_types(EdgeImageResizerArgs)
     assert hints["quality"] is int
+
+
+def test_only_the_cache_wrapper_takes_a_canary_key():
+    """`edgekit canary` drives the cache wrapper's gradual deployment; the other Workers'
+    sections refuse a canary key instead of ignoring it."""
+    assert "canary" in config.CacheWrapperSettings.model_fields
+    for section in (config.HelloGeoSettings, config.EdgeCounterSettings,
+                    config.EdgeAuthSettings):
+        assert "canary" not in section.model_fields, section.__name__

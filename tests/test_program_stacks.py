@@ -132,7 +132,9 @@ def test_the_auth_worker_fronts_the_api_on_its_own_route(graphs, stack):
     bindings = {b["name"]: b["text"] for b in auth.inputs["bindings"]}
     cache = next(s for s in graphs[stack].of_type(SCRIPT)
                  if s.inputs["mainModule"] == "cache_worker.py")
-    origin = {b["name"]: b["text"] for b in cache.inputs["bindings"]}["ORIGIN_URL"]
+    # The cache wrapper also binds the FLAGS KV namespace (no text): plain-text ones only.
+    origin = {b["name"]: b["text"] for b in cache.inputs["bindings"]
+              if b["type"] == "plain_text"}["ORIGIN_URL"]
     assert bindings["ORIGIN_URL"] == origin
     assert graphs[stack].exports["authWorkerRoutes"][0].endswith("/api/*")
     assert graphs[stack].exports["authWorkerRoutes"] != graphs[stack].exports["cacheWorkerRoutes"]
@@ -397,3 +399,95 @@ def test_the_grafana_dashboard_has_the_same_panels_and_imports(graphs, tmp_path)
 
     written = tmp_path / "dashboard.json"
     assert cli.main(["dashboard", "--stack", "local", "-o", str(written)]) == 2
+
+
+def test_flags_have_one_store_per_provider_seeded_without_reverting_cli_changes(graphs):
+    graph = graphs["prod"]
+    namespace = graph.one("cloudflare:index/workersKvNamespace:WorkersKvNamespace")
+    assert namespace.inputs["title"] == "edgekit-flags-prod"
+    pairs = graph.of_type("cloudflare:index/workersKv:WorkersKv")
+    keys = graph.of_type("aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey")
+    store = graph.one("aws:cloudfront/keyValueStore:KeyValueStore")
+    expected = {"auto_format": "true", "cache_enabled": "true",
+                "geo_message": '"Hello from the edge"'}
+    assert {p.inputs["keyName"]: p.inputs["value"] for p in pairs} == expected
+    assert {k.inputs["key"]: k.inputs["value"] for k in keys} == expected
+    for resource in pairs + keys:
+        assert resource.options["ignoreChanges"] == ["value"]
+    assert {p.inputs["namespaceId"] for p in pairs} == {namespace.id}
+    assert {k.inputs["keyValueStoreArn"] for k in keys} == {store.outputs["arn"]}
+    # One KeyValueStore write after the other (each needs the store's current ETag).
+    assert keys[1].urn and keys[0].urn in keys[1].dependencies
+    for script in graph.of_type(SCRIPT):
+        kv = [b for b in script.inputs["bindings"] if b["type"] == "kv_namespace"]
+        wants = script.inputs["scriptName"] in ("edge-cache", "hello-geo")
+        assert kv == ([{"name": "FLAGS", "namespaceId": namespace.id,
+                        "type": "kv_namespace"}] if wants else [])
+    assert graph.exports["flagsNamespaceId"] == namespace.id
+
+
+def test_a_flag_default_of_the_wrong_type_is_refused_before_anything_is_declared():
+    with pytest.raises(ConfigError, match=r"edgekit:flags\.cache_enabled: .*bool flag; got 'no'"):
+        _run("staging", **{"edgekit:flags": {"cache_enabled": {"type": "bool", "default": "no"}}})
+
+
+CANARY_PROD = {
+    "edgekit:images": {
+        "priceClass": "PriceClass_All", "aliases": ["img.example.com"],
+        "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                          "66666666-7777-8888-9999-000000000000",
+        "canary": {"weightPercent": 10, "stableVersion": "7"},
+    },
+}
+
+
+def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_deployment():
+    config = stack_files.read_config("prod")
+    wrapper = dict(config["edgekit:cloudflare"]["cacheWrapper"],
+                   canary={"stableVersionId": "0f2ac74b-498b-4802-8cb6-8387c421e279",
+                           "percent": 10})
+    cloudflare = dict(config["edgekit:cloudflare"], cacheWrapper=wrapper)
+    # prod's signing keys stay: the signed private/ behaviour is part of what is canaried.
+    images = {**CANARY_PROD["edgekit:images"],
+              "signingPublicKeys": config["edgekit:images"]["signingPublicKeys"]}
+    graph = _run("prod", **{"edgekit:images": images, "edgekit:cloudflare": cloudflare})
+    primary, staging = (graph.named("images-cdn"), graph.named("images-cdn-staging"))
+    policy = graph.one("aws:cloudfront/continuousDeploymentPolicy:ContinuousDeploymentPolicy")
+    assert staging.inputs["staging"] is True and "aliases" not in staging.inputs
+    assert primary.inputs["continuousDeploymentPolicyId"] == policy.id
+    assert policy.inputs["stagingDistributionDnsNames"]["items"] == [
+        staging.outputs["domainName"]]
+    weight = policy.inputs["trafficConfig"]["singleWeightConfig"]
+    assert weight == {"weight": 0.1, "sessionStickinessConfig": {"idleTtl": 300,
+                                                                 "maximumTtl": 600}}
+    function = graph.one(FUNCTION)
+
+    def lambda_arn(distribution):
+        return distribution.inputs["defaultCacheBehavior"]["lambdaFunctionAssociations"][0][
+            "lambdaArn"]
+
+    def private_lambda_arn(distribution):
+        (private,) = distribution.inputs["orderedCacheBehaviors"]
+        return private["lambdaFunctionAssociations"][0]["lambdaArn"]
+
+    assert lambda_arn(primary) == private_lambda_arn(primary) == function.outputs["arn"] + ":7"
+    assert lambda_arn(staging) == private_lambda_arn(staging) == function.outputs["qualifiedArn"]
+    policy_doc = json.loads(graph.named("images-originals-policy").inputs["policy"])
+    (reads,) = [s for s in policy_doc["Statement"] if s["Sid"] == "CloudFrontReadsThroughOac"]
+    assert reads["Condition"]["StringEquals"]["AWS:SourceArn"] == [
+        primary.outputs["arn"], staging.outputs["arn"]]
+    version = graph.one("cloudflare:index/workerVersion:WorkerVersion")
+    deployment = graph.one("cloudflare:index/workersDeployment:WorkersDeployment")
+    assert deployment.inputs["strategy"] == "percentage"
+    assert deployment.inputs["versions"] == [
+        {"versionId": "0f2ac74b-498b-4802-8cb6-8387c421e279", "percentage": 90},
+        {"versionId": version.id, "percentage": 10}]
+    script = graph.named("api-cache-worker-script")
+    assert "content" in script.options["ignoreChanges"]
+    assert {m["name"] for m in version.inputs["modules"]} >= {"cache_worker.py", "edge_flags.py"}
+
+
+def test_a_canary_weight_over_cloudfronts_limit_is_refused():
+    bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"], "canary": {"weightPercent": 20}}}
+    with pytest.raises(ConfigError, match=r"edgekit:images\.canary\.weightPercent: got 20"):
+        _run("prod", **bad)

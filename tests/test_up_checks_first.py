@@ -58,8 +58,8 @@ def test_an_unknown_port_name_is_refused_before_any_bundle_on_a_fresh_clone(
     _nothing_built(clone, code, out, err)
     assert len(err.strip().splitlines()) == 1, err
     assert "--port names ['unknown'] are no listener of stack 'local'" in err
-    assert "its listeners: api-auth-worker-script, api-cache-worker-script, " \
-           "edge-counter-script, hello-geo-script, images-cdn, status, s3, demo-origin" in err
+    assert "its listeners: api-auth-worker-script, api-cache-worker-script, edge-counter-script, " \
+           "hello-geo-script, images-cdn, status, s3, demo-origin" in err
 
 
 def test_bad_stack_config_is_refused_before_any_bundle_on_a_fresh_clone(

@@ -143,7 +143,7 @@ def edgekit_commands() -> Iterator[list[str]]:
                     yield words[3:]
 
 
-@pytest.mark.parametrize("module_name", ["promote", "rollback", "smoke"])
+@pytest.mark.parametrize("module_name", ["promote", "rollback", "smoke", "canary"])
 def test_workflow_calls_of_edgekit_use_options_it_has(module_name):
     import importlib
 

@@ -43,6 +43,7 @@ from edgekit_iac.bundle.elf import ElfFormatError, is_elf, needed_libraries
 from edgekit_iac.bundle.manifest import (
     MANIFEST_FILE,
     MIB,
+    SHARED_DIR,
     BundleError,
     FunctionManifest,
     ManifestError,
@@ -144,7 +145,9 @@ def build_function(
     folder = _function_folder(functions_root or paths.functions_root(), name)
     manifest = load_manifest(folder)
     target = target_for(manifest.kind, python_version)
-    files = source_files(folder)
+    files = sorted(source_files(folder) + [
+        (shared, folder.parent / SHARED_DIR / shared) for shared in manifest.shared
+    ])
     digest = input_hash(files, manifest.kind, target)
     out = out_dir or paths.build_dir()
     out.mkdir(parents=True, exist_ok=True)

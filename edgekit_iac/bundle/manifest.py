@@ -35,7 +35,10 @@ LAMBDA_LIMIT_MIB = 50  # a regular Lambda's zipped upload
 WORKERS_FREE_LIMIT_MIB = 3
 WORKERS_PAID_LIMIT_MIB = 10
 
-BUNDLE_TABLE_KEYS = ("exclude", "size_limit_mb")
+BUNDLE_TABLE_KEYS = ("exclude", "size_limit_mb", "shared")
+# `[bundle] shared = ["edge_flags.py"]`: modules from functions/_shared/ that the function
+# ships at its bundle's root, so two functions share one source instead of two copies.
+SHARED_DIR = "_shared"
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _HANDLER = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})+$")
@@ -89,6 +92,7 @@ class FunctionManifest:
     size_limit_reason: str  # which rule the limit comes from, for error messages
     requirements: tuple[Requirement, ...]
     raw: dict[str, Any]  # function.toml as parsed
+    shared: tuple[str, ...] = ()  # module names from functions/_shared/ shipped at the root
 
 
 def normalize_name(name: str) -> str:
@@ -156,6 +160,7 @@ def load_manifest(folder: Path) -> FunctionManifest:
             )
 
     exclude, size_limit_mb = _bundle_table(raw.get("bundle", {}), where)
+    shared = _shared_modules(raw.get("bundle", {}), folder, where)
     size_limit, reason = _size_limit(kind, trigger, size_limit_mb, where)
     return FunctionManifest(
         name=folder.name,
@@ -170,7 +175,25 @@ def load_manifest(folder: Path) -> FunctionManifest:
         size_limit_reason=reason,
         requirements=load_requirements(folder / REQUIREMENTS_FILE),
         raw=raw,
+        shared=shared,
     )
+
+
+def _shared_modules(table: Any, folder: Path, where: str) -> tuple[str, ...]:
+    names = table.get("shared", []) if isinstance(table, dict) else []
+    accepted = f'a list of .py file names in {SHARED_DIR}/, e.g. ["edge_flags.py"]'
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and _MAIN_MODULE.match(n) for n in names
+    ):
+        raise ManifestError(f"{where}: [bundle] shared = {names!r}; accepted: {accepted}")
+    for name in names:
+        if not (folder.parent / SHARED_DIR / name).is_file():
+            raise ManifestError(f"{where}: [bundle] shared module {name} is not in "
+                                f"{display_path(folder.parent / SHARED_DIR)}; accepted: {accepted}")
+        if (folder / name).exists():
+            raise ManifestError(f"{where}: [bundle] shared module {name} is also a file of "
+                                "the function; rename one")
+    return tuple(names)
 
 
 def load_requirements(path: Path) -> tuple[Requirement, ...]:

@@ -25,6 +25,7 @@ from edgekit_iac.components.cached_worker import is_loopback
 from edgekit_iac.errors import UserError
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import auth_keys
+from edgekit_iac.twin.clock import twin_now
 
 DEFAULT_TTL = 300
 
@@ -72,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     state_dir = paths.writable_dir(
         Path(args.state_dir).resolve() if args.state_dir else paths.state_dir(args.stack),
         "--state-dir")
+    # Valid at the twin's time (its clock may have been moved forward), as the twin checks.
     claims = auth_keys.claims(issuer=str(section.get("issuer")), audience=audience,
-                              subject=args.sub, ttl=args.ttl)
+                              subject=args.sub, ttl=args.ttl, now=twin_now(state_dir))
     print(auth_keys.load(state_dir).sign(claims, args.alg))
     sys.stdout.flush()
     return 0

@@ -30,6 +30,7 @@ from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import (
     auth_keys,
+    flag_stores,
     local_signing,
     log_reader,
     ports,
@@ -147,10 +148,10 @@ class _Starter:
         self.stoppers: list[Callable[[], None]] = []
         self.listeners: list[ListenerInfo] = []
         self.notes: list[str] = []
-        self.clock = TwinClock()
         self.stats = TwinStats()
         self.rate_limits: dict[str, list[str]] = {}  # listener -> its rate rules, described
         self.files = state.StateFiles(options.state_dir or paths.state_dir(options.stack))
+        self.clock = TwinClock(state_dir=self.files.root)
 
     def listen(self, name: str, app, port: int, serves: str) -> Listener:
         listener = Listener(name, app, port).start()
@@ -321,6 +322,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     listened = _listened(view)
     graph_names = [resource.name for resource in listened]
     check_port_names(view, overrides, options.stack)
+    # Flag stores get the program's defaults where a key is absent (never over a CLI value).
+    flag_stores.seed(graph, starter.files.root)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)

@@ -872,10 +872,13 @@ class Outcome:
 
 
 def plan_request(method: str, url: str, client_headers: Iterable[tuple[str, str]],
-                 settings: Settings, traceparent: str) -> Plan:
+                 settings: Settings, traceparent: str, cache_enabled: bool = True) -> Plan:
+    """``cache_enabled`` False (the ``cache_enabled`` feature flag, the kill switch): every
+    request bypasses the cache, reason ``cache-disabled``, as an uncacheable one would."""
     client_headers = list(client_headers)
     fields = header_map(client_headers)
-    decision = request_decision(method, fields, settings)
+    decision = (request_decision(method, fields, settings) if cache_enabled
+                else Decision(False, "cache-disabled"))
     origin_headers = origin_request_headers(
         client_headers, cacheable=decision.cache, traceparent=traceparent, request_url=url,
         forward=settings.forward_headers)

@@ -17,6 +17,7 @@ import secrets
 import time
 
 import cache_policy as policy
+import edge_flags
 from js import Date, caches
 from workers import Response, WorkerEntrypoint, fetch
 
@@ -38,7 +39,10 @@ class Default(WorkerEntrypoint):
             failure = policy.Failure(500, "misconfigured", str(exc))
             return exchange.respond(policy.error_outcome(failure, policy.BYPASS))
 
-        plan = policy.plan_request(method, request.url, client_headers, settings, traceparent)
+        # The kill switch (feature flag cache_enabled, edge_flags' bound: 5 s per isolate).
+        enabled = await edge_flags.READER.get(self.env, "cache_enabled", True)
+        plan = policy.plan_request(method, request.url, client_headers, settings, traceparent,
+                                   cache_enabled=enabled)
         if plan.cacheable:
             return await exchange.through_cache(plan, settings, self.ctx)
         body = None if method in ("GET", "HEAD") else await _body_bytes(request)

@@ -174,3 +174,32 @@ def test_limits_follow_the_trigger_and_the_workers_plan(make_function, functions
     assert load_manifest(origin).size_limit == 50 * mib
     assert load_manifest(free).size_limit == 3 * mib
     assert load_manifest(paid).size_limit == 10 * mib
+
+
+def test_a_shared_module_ships_at_the_bundle_root_and_changes_its_hash(make_function, tmp_path):
+    import zipfile
+
+    functions = tmp_path / "functions"
+    manifest = WORKER_MANIFEST + '[bundle]\nshared = ["flags.py"]\n'
+    make_function("worker", manifest, {"entry.py": "import flags\n"})
+    (functions / "_shared").mkdir()
+    (functions / "_shared" / "flags.py").write_text("ON = True\n")
+    first = build_function("worker", functions_root=functions, out_dir=tmp_path / "out")
+    assert zipfile.ZipFile(first.path).read("flags.py") == b"ON = True\n"
+    (functions / "_shared" / "flags.py").write_text("ON = False\n")
+    second = build_function("worker", functions_root=functions, out_dir=tmp_path / "out")
+    assert second.sha256 != first.sha256
+
+
+@pytest.mark.parametrize(("shared", "files", "expected"), [
+    ('["missing.py"]', {}, "shared module missing.py is not in"),
+    ('["../x.py"]', {}, "accepted: a list of .py file names in _shared/"),
+    ('["entry.py"]', {}, "also a file of the function"),
+])
+def test_a_bad_shared_module_is_refused(make_function, tmp_path, shared, files, expected):
+    make_function("worker", WORKER_MANIFEST + f"[bundle]\nshared = {shared}\n",
+                  {"entry.py": "x = 1\n", **files})
+    (tmp_path / "functions" / "_shared").mkdir(exist_ok=True)
+    (tmp_path / "functions" / "_shared" / "entry.py").write_text("x = 2\n")
+    with pytest.raises(ManifestError, match=expected):
+        build_function("worker", functions_root=tmp_path / "functions", out_dir=tmp_path / "o")

@@ -449,8 +449,9 @@ def test_real_bundles_upload_every_module_of_each_worker(real):
     geo, cache = script_of(real, "geo"), script_of(real, "api")
     assert geo.inputs["mainModule"] == "geo_worker.py"
     assert cache.inputs["mainModule"] == "cache_worker.py"
-    for name, script, own in (("hello_geo", geo, {"geo_reply.py"}),
-                              ("cache_wrapper", cache, {"cache_policy.py"})):
+    # edge_flags.py: functions/_shared/, shipped by `[bundle] shared` in function.toml.
+    for name, script, own in (("hello_geo", geo, {"geo_reply.py", "edge_flags.py"}),
+                              ("cache_wrapper", cache, {"cache_policy.py", "edge_flags.py"})):
         files = set(script.inputs["files"])
         # Since 2026-04-21 Cloudflare no longer provides the SDK: it travels in the bundle.
         assert "python_modules/workers/__init__.py" in files
@@ -458,7 +459,9 @@ def test_real_bundles_upload_every_module_of_each_worker(real):
         folder = REPO / "functions" / name
         for path, source in uploaded_modules(script).items():
             if not path.startswith("python_modules/"):
-                assert source == (folder / path).read_text(encoding="utf-8"), path
+                origin = folder / path if (folder / path).is_file() else (
+                    folder.parent / "_shared" / path)
+                assert source == origin.read_text(encoding="utf-8"), path
 
 
 def test_real_bundles_are_the_bundlers_content_addressed_artifacts(real, tmp_path):

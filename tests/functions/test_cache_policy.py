@@ -726,3 +726,15 @@ def test_unsafe_success_invalidates_url_location_and_content_location(settings):
     _exchange(settings, cache, "POST", "https://api.example/items", [],
               lambda sent: (201, [("Location", "/items/7")]), NOW)
     assert sorted(cache) == ["https://api.example/other"]
+
+
+def test_the_kill_switch_makes_a_cacheable_request_bypass(settings):
+    """The cache_enabled feature flag false (cache_worker.py): no lookup, no store."""
+    url = "https://api.example/api/forecast?city=Lima"
+    on = policy.plan_request("GET", url, [], settings, TRACE)
+    off = policy.plan_request("GET", url, [], settings, TRACE, cache_enabled=False)
+    assert on.cacheable and not off.cacheable
+    assert off.reason == "cache-disabled" and off.origin_method == "GET"
+    outcome = policy.after_bypass(off, 200, [("cache-control", "max-age=60")], settings)
+    assert outcome.cache_status == policy.BYPASS and outcome.store is None
+    assert outcome.reason == "cache-disabled"

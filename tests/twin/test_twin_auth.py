@@ -11,12 +11,12 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from edgekit_iac.twin import auth_keys
+from edgekit_iac.twin.clock import twin_now
 
 from .client import request
 from .conftest import RunningTwin, edgekit
@@ -43,8 +43,25 @@ def b64(data: bytes | dict) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+# The shared twin's clock may have been moved forward by other tests (cache expiry): tokens
+# are made for the twin's time, as `edgekit token` makes them.
+_twin_state: list = []
+
+
+@pytest.fixture(autouse=True)
+def _on_the_twins_clock(twin: RunningTwin):
+    _twin_state[:] = [twin.state_dir]
+    yield
+    _twin_state.clear()
+
+
+def twin_time() -> int:
+    return int(twin_now(_twin_state[0]))
+
+
 def claims(**changes) -> dict:
-    base = auth_keys.claims(issuer=ISSUER, audience=AUDIENCE, subject="alice", ttl=60)
+    base = auth_keys.claims(issuer=ISSUER, audience=AUDIENCE, subject="alice", ttl=60,
+                            now=twin_time())
     return {**base, **changes}
 
 
@@ -114,13 +131,13 @@ def test_no_token_is_a_bare_challenge(auth):
 
 
 def test_expired(auth, keys):
-    now = int(time.time())
+    now = twin_time()
     stale = keys.sign(claims(iat=now - 600, nbf=now - 600, exp=now - 61))  # skew is 60 s
     assert_refused(whoami(auth, stale), "token expired")
 
 
 def test_not_yet_valid(auth, keys):
-    later = keys.sign(claims(nbf=int(time.time()) + 120))
+    later = keys.sign(claims(nbf=twin_time() + 120))
     assert_refused(whoami(auth, later), "token is not valid yet")
 
 

@@ -127,3 +127,35 @@ def test_format_negotiation_keeps_at_most_three_variants_per_url(twin: RunningTw
                     "curl": "Miss from cloudfront", "firefox": "Hit from cloudfront",
                     "safari17": "Hit from cloudfront"}
     assert image_of(request(url, headers={"Accept": "*/*"}).body).format == "PNG"
+
+
+def test_url_parameters_reach_the_resizer_through_the_cache_key(twin: RunningTwin):
+    # dpr doubles the allow-listed box; cover crops to it exactly; the entropy window and a
+    # quality preset are parts of the variant; the answer says the size it served.
+    url = twin.url(CDN, "/images/400x300/samples/landscape.jpg?dpr=2&fit=cover"
+                        "&gravity=entropy&q=75")
+    first = request(url)
+    assert first.status == 200, first.body[:300]
+    assert first.header("x-edgekit-size") == "800x600"
+    assert image_of(first.body).size == (800, 600)
+    second = request(url)
+    assert second.header("x-cache") == "Hit from cloudfront"
+    assert second.body == first.body
+
+    # contain pads the 400x250 fit to the whole box with the asked colour.
+    padded = request(twin.url(CDN, "/images/400x300/samples/landscape.jpg?fit=contain"
+                                   "&bg=ff0000&format=png"))
+    assert padded.status == 200, padded.body[:300]
+    image = image_of(padded.body).convert("RGB")
+    assert image.size == (400, 300)
+    assert image.getpixel((200, 2)) == (255, 0, 0)
+
+
+def test_bad_url_parameters_are_400s_that_say_what_is_accepted(twin: RunningTwin):
+    path = "/images/400x300/samples/landscape.jpg"
+    for query, accepted in [("dpr=4", "1, 2, 3"), ("fit=crop", "cover"),
+                            ("gravity=north", "fit=cover"), ("q=50", "75"),
+                            ("fit=contain&bg=red", "RRGGBB"), ("frames=2", "1")]:
+        reply = request(twin.url(CDN, f"{path}?{query}"))
+        assert reply.status == 400, (query, reply.status, reply.body[:300])
+        assert accepted in reply.json()["error"], (query, reply.json())

@@ -13,6 +13,7 @@ import pytest
 
 from edgekit_iac import cloudfront_signing as signing
 from edgekit_iac.twin import local_signing
+from edgekit_iac.twin.clock import twin_now
 
 from .client import request
 from .conftest import REPO, edgekit
@@ -23,7 +24,7 @@ PUBLIC = "/images/400x300/samples/landscape.jpg"
 
 @pytest.fixture(scope="module")
 def signer(twin):
-    """The twin's private key and its CloudFront key id (from graph.json)."""
+    """The twin's private key, its CloudFront key id (from graph.json) and state folder."""
     key = local_signing.private_key(twin.state_dir)
     assert key is not None, "edgekit up keeps a key pair in its state directory"
     public = signing.public_pem(key)
@@ -31,12 +32,14 @@ def signer(twin):
            if r["type"] == "aws:cloudfront/publicKey:PublicKey"
            and signing.same_key(public, r["inputs"]["encodedKey"])]
     assert len(ids) == 1
-    return key, ids[0]
+    return key, ids[0], twin.state_dir
 
 
 def _sign(signer, url, *, seconds=300, ip=None, resource=None, algorithm="SHA1"):
-    key, key_id = signer
-    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+    key, key_id, state_dir = signer
+    # On the twin's clock, which other tests may have moved forward (as the CLI signs).
+    now = datetime.datetime.fromtimestamp(twin_now(state_dir), datetime.UTC)
+    expires = now + datetime.timedelta(seconds=seconds)
     return signing.sign_url(url, key_id, key, signing.SigningRequest(
         resource or url, expires.replace(microsecond=0), ip, algorithm))
 

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -33,7 +34,9 @@ from typing import Any
 
 from edgekit_iac.program import RecordedResource
 from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
+from edgekit_iac.twin import flag_stores
 from edgekit_iac.twin.clock import TwinClock
+from edgekit_iac.twin.cloudflare import versions
 from edgekit_iac.twin.cloudflare.expression import request_fields
 from edgekit_iac.twin.cloudflare.isolate import WorkerIsolate, WorkerLoadError
 from edgekit_iac.twin.cloudflare.rate_limits import ZoneRateLimits
@@ -98,12 +101,16 @@ def script_modules(inputs: Mapping[str, Any]) -> dict[str, str | bytes]:
     return modules
 
 
-def worker_bindings(script_name: str, bindings: Iterable[Mapping[str, Any]]
-                    ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The recorded bindings as the isolate takes them, and notes on what the twin changed."""
+def worker_bindings(script_name: str, bindings: Iterable[Mapping[str, Any]],
+                    state_root: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The recorded bindings as the isolate takes them, and notes on what the twin changed.
+    With `state_root`, a KV namespace is the one file every Worker bound to it shares
+    (edgekit_iac.twin.flag_stores)."""
     result, notes = [], []
     for binding in bindings or []:
         binding = dict(binding)
+        if binding.get("type") == "kv_namespace" and state_root and binding.get("namespaceId"):
+            binding["twinFile"] = str(flag_stores.kv_file(state_root, binding["namespaceId"]))
         if binding.get("type") == "secret_text":
             binding["text"] = OFFLINE_SECRET_PLACEHOLDER
             notes.append(f"{script_name}: secret binding {binding.get('name')} is a Pulumi "
@@ -125,6 +132,12 @@ class WorkersHost:
         self.notes: list[str] = []
         self.isolates: dict[str, WorkerIsolate] = {}
         self._starting: dict[str, tuple[WorkerIsolate, Future]] = {}
+        # Worker versions (edgekit_iac.twin.cloudflare.versions): the current one per script,
+        # and the stable versions' isolates, started when a local canary first needs one.
+        self.current_versions: dict[str, str] = {}
+        self.stable_isolates: dict[str, tuple[str, WorkerIsolate]] = {}
+        self._stable_lock = threading.Lock()
+        self.canary = versions.CanaryFile(state_dir.parent) if state_dir else None
 
     def prepare(self, scripts: Iterable[RecordedResource]) -> None:
         """Start every script's isolate at once (each takes seconds to warm up)."""
@@ -135,15 +148,44 @@ class WorkersHost:
     def _spawn(self, script: RecordedResource) -> tuple[WorkerIsolate, Future]:
         inputs = script.inputs
         name = inputs.get("scriptName") or script.name
-        bindings, notes = worker_bindings(name, inputs.get("bindings") or [])
+        bindings, notes = worker_bindings(name, inputs.get("bindings") or [],
+                                          self.state_dir.parent if self.state_dir else None)
         self.notes.extend(notes)
+        modules = script_modules(inputs)
+        spawn = {"main_module": inputs["mainModule"], "bindings": bindings,
+                 "compatibility_date": inputs.get("compatibilityDate") or "",
+                 "compatibility_flags": inputs.get("compatibilityFlags") or []}
+        if self.state_dir:
+            self.current_versions[script.name] = versions.record(self.state_dir / name,
+                                                                 modules, spawn)
+        return self._start(name, modules, spawn)
+
+    def _start(self, name: str, modules: dict[str, str | bytes], spawn: dict[str, Any]
+               ) -> tuple[WorkerIsolate, Future]:
         return WorkerIsolate.spawn(
-            script_modules(inputs), main_module=inputs["mainModule"], bindings=bindings,
-            compatibility_date=inputs.get("compatibilityDate") or "",
-            compatibility_flags=inputs.get("compatibilityFlags") or [], name=name,
-            clock=self.clock,
+            modules, **spawn, name=name, clock=self.clock,
             state_dir=str(self.state_dir / name) if self.state_dir else None,
         )
+
+    def canary_isolate(self, script_name: str, name: str, request_headers: dict[str, str],
+                       client_ip: str) -> tuple[WorkerIsolate | None, str | None]:
+        """With a local canary running: the stable version's isolate and id when this request
+        goes to the stable side, else (None, candidate id) or (None, None) (no canary)."""
+        canary = self.canary.current() if self.canary else None
+        current = self.current_versions.get(script_name)
+        if canary is None or current is None:
+            return None, current
+        stable = versions.stable_before(self.state_dir / name, current)
+        if stable is None or versions.goes_to_candidate(canary, request_headers, client_ip):
+            return None, current
+        with self._stable_lock:
+            running = self.stable_isolates.get(script_name)
+            if running is None or running[0] != stable:
+                modules, spawn = versions.load(self.state_dir / name, stable)
+                isolate, loaded = self._start(name, modules, spawn)
+                running = (stable, isolate.wait_loaded(loaded))
+                self.stable_isolates[script_name] = running
+        return running[1], stable
 
     def isolate_for(self, script: RecordedResource) -> WorkerIsolate:
         if script.name not in self.isolates:
@@ -169,6 +211,8 @@ class WorkersHost:
         for isolate, _ in self._starting.values():
             isolate.close()
         for isolate in self.isolates.values():
+            isolate.close()
+        for _, isolate in self.stable_isolates.values():
             isolate.close()
 
 
@@ -215,10 +259,14 @@ class WorkerApp:
                     ("X-Forwarded-For", client_ip), ("X-Forwarded-Proto", "https"),
                     ("CF-IPCountry", cf["country"]), ("CF-Ray", ray),
                     ("CF-Visitor", '{"scheme":"https"}')]
+        lower = {k.lower(): v for k, v in request.headers}
         try:
-            result = self.isolate.fetch(request.method, f"https://{host}{request.target}",
-                                        headers=headers, body=request.body or None, cf=cf,
-                                        timeout=DISPATCH_TIMEOUT)
+            # A local canary (versions.py) may send this request to the stable version.
+            stable, version = self._host.canary_isolate(self.endpoint, self.isolate.name,
+                                                        lower, client_ip)
+            result = (stable or self.isolate).fetch(
+                request.method, f"https://{host}{request.target}", headers=headers,
+                body=request.body or None, cf=cf, timeout=DISPATCH_TIMEOUT)
         except WorkerLoadError as exc:
             log.error("%s: %s", self.endpoint, exc)
             return EdgeResponse(502, [("Content-Type", "text/plain")],
@@ -233,4 +281,6 @@ class WorkerApp:
         # length the runtime reported (GET's).
         headers_out = [(k, v) for k, v in result.headers
                        if k.lower() != "content-length" or request.method == "HEAD"]
+        if version:
+            headers_out.append((versions.VERSION_HEADER, version[:12]))
         return EdgeResponse(result.status, headers_out, result.body), cache

@@ -144,7 +144,10 @@ export function buildEnv(bindings, { clock, stateDir, durable }) {
       env[name] = typeof binding.json === 'string' ? JSON.parse(binding.json) : binding.json;
     } else if (type === 'kv_namespace') {
       const id = binding.namespaceId || binding.namespace_id || name;
-      env[name] = new KvNamespace(new PersistentMap(stateDir && `${stateDir}/kv/${safeName(id)}.json`), clock);
+      // twinFile (set by the Workers host): the namespace's one file, shared by every Worker
+      // bound to it and by `edgekit flags`, re-read when it changes.
+      const file = binding.twinFile || (stateDir && `${stateDir}/kv/${safeName(id)}.json`);
+      env[name] = new KvNamespace(new PersistentMap(file, { watch: Boolean(binding.twinFile) }), clock);
     } else if (type === 'durable_object_namespace') {
       const made = durable(binding);
       if (made.note) notes.push(made.note);

@@ -10,33 +10,57 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+//
+// With `{ watch: true }` the file is shared with other writers (the twin's KV namespaces,
+// which `edgekit flags` and other Workers write): every read first checks the file's mtime
+// and size and loads it again when they changed, so a change is seen without a restart.
 export class PersistentMap {
   #file;
   #map;
+  #watch;
+  #seen = null;
 
-  constructor(file = null) {
+  constructor(file = null, { watch = false } = {}) {
     this.#file = file;
+    this.#watch = Boolean(file && watch);
     this.#map = new Map();
-    if (file && fs.existsSync(file)) {
-      const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    this.#load();
+  }
+
+  #stamp() {
+    const stat = fs.statSync(this.#file, { throwIfNoEntry: false });
+    return stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : 'absent';
+  }
+
+  #load() {
+    if (!this.#file) return;
+    this.#map.clear();
+    if (fs.existsSync(this.#file)) {
+      const saved = JSON.parse(fs.readFileSync(this.#file, 'utf8'));
       for (const [key, value] of saved) this.#map.set(key, value);
     }
+    if (this.#watch) this.#seen = this.#stamp();
+  }
+
+  #fresh() {
+    if (this.#watch && this.#stamp() !== this.#seen) this.#load();
+    return this.#map;
   }
 
   get(key) {
-    return this.#map.get(key);
+    return this.#fresh().get(key);
   }
 
   has(key) {
-    return this.#map.has(key);
+    return this.#fresh().has(key);
   }
 
   keys() {
-    return this.#map.keys();
+    return this.#fresh().keys();
   }
 
   get size() {
-    return this.#map.size;
+    return this.#fresh().size;
   }
 
   set(key, value) {
@@ -70,6 +94,7 @@ export class PersistentMap {
     const temp = `${this.#file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, JSON.stringify([...this.#map]), { mode: 0o600 });
     fs.renameSync(temp, this.#file);
+    if (this.#watch) this.#seen = this.#stamp();
   }
 }
 
