@@ -460,7 +460,7 @@ def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_depl
     weight = policy.inputs["trafficConfig"]["singleWeightConfig"]
     assert weight == {"weight": 0.1, "sessionStickinessConfig": {"idleTtl": 300,
                                                                  "maximumTtl": 600}}
-    function = graph.one(FUNCTION)
+    function = graph.named("images-fn")  # prod has a second Lambda (the log transform)
 
     def lambda_arn(distribution):
         return distribution.inputs["defaultCacheBehavior"]["lambdaFunctionAssociations"][0][
