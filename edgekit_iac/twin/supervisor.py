@@ -148,7 +148,7 @@ class _Starter:
         self.notes: list[str] = []
         self.stats = TwinStats()
         self.files = state.StateFiles(options.state_dir or paths.state_dir(options.stack))
-        self.clock = TwinClock(state_dir=self.files.root)
+        self.clock = TwinClock()
 
     def listen(self, name: str, app, port: int, serves: str) -> Listener:
         listener = Listener(name, app, port).start()
@@ -175,6 +175,7 @@ class _Starter:
                          f"bytes, sha256 {artifact.sha256[:12]}")
         graph = run_program(opts.stack, program=opts.program, config=config)
         graph.write(self.files.graph_file)
+        self.clock.record_in(self.files.root)
         self.say(f"  recorded {len(graph.resources)} resources -> {self.files.graph_file}")
         return graph
 
