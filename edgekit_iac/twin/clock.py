@@ -26,14 +26,18 @@ OFFSET_FILE = "clock.json"
 class TwinClock:
     """Epoch seconds: `now()` plus an offset that only grows."""
 
-    def __init__(
-        self, now: Callable[[], float] = time.time, state_dir: Path | None = None
-    ) -> None:
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._now = now
         self._offset = 0.0
         self._lock = threading.Lock()
-        self._record = state_dir / OFFSET_FILE if state_dir is not None else None
-        self._write()  # a new twin starts on the wall clock
+        self._record: Path | None = None
+
+    def record_in(self, state_dir: Path) -> None:
+        """Keep the offset in `state_dir` from now on (an earlier twin's offset is replaced:
+        a new twin starts on the wall clock)."""
+        with self._lock:
+            self._record = state_dir / OFFSET_FILE
+            self._write()
 
     def __call__(self) -> float:
         return self._now() + self._offset

@@ -151,7 +151,7 @@ class _Starter:
         self.stats = TwinStats()
         self.rate_limits: dict[str, list[str]] = {}  # listener -> its rate rules, described
         self.files = state.StateFiles(options.state_dir or paths.state_dir(options.stack))
-        self.clock = TwinClock(state_dir=self.files.root)
+        self.clock = TwinClock()
 
     def listen(self, name: str, app, port: int, serves: str) -> Listener:
         listener = Listener(name, app, port).start()
@@ -178,6 +178,7 @@ class _Starter:
                          f"bytes, sha256 {artifact.sha256[:12]}")
         graph = run_program(opts.stack, program=opts.program, config=config)
         graph.write(self.files.graph_file)
+        self.clock.record_in(self.files.root)
         self.say(f"  recorded {len(graph.resources)} resources -> {self.files.graph_file}")
         return graph
 
