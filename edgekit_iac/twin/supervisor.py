@@ -221,6 +221,9 @@ class _Starter:
         if any(binding.get("name") == "JWKS_URL" for binding in bindings):  # the auth Worker
             return (f'curl -i -H "Authorization: Bearer $(python -m edgekit_iac token --stack '
                     f'{self.options.stack} --sub alice)" {listener.url}/api/whoami')
+        if any(binding.get("type") == "durable_object_namespace" for binding in bindings):
+            # The counter Worker answers only under /counters/{name}; `/` is its 404.
+            return f"curl -i -X POST {listener.url}/counters/visits"
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:

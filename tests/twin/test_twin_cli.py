@@ -65,3 +65,15 @@ def test_down_without_a_twin_says_so(tmp_path):
     down = edgekit("down", "--stack", "local", "--state-dir", str(tmp_path))
     assert down.returncode == 0
     assert "no twin is running" in down.stdout
+
+
+def test_every_example_the_banner_prints_answers_2xx(twin: RunningTwin):
+    printed = twin.output.read_text()
+    examples = [line.strip() for line in printed.splitlines()
+                if line.strip().startswith("curl -i ") and "$(" not in line]
+    assert len(examples) >= 4, printed
+    for example in examples:
+        words = example.split()
+        method = words[words.index("-X") + 1] if "-X" in words else "GET"
+        reply = request(words[-1], method=method)
+        assert 200 <= reply.status < 300, (example, reply.status, reply.body[:200])
