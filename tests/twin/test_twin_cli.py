@@ -69,9 +69,12 @@ def test_down_without_a_twin_says_so(tmp_path):
 
 def test_every_example_the_banner_prints_answers_2xx(twin: RunningTwin):
     printed = twin.output.read_text()
+    # The image example is left to test_twin_images, whose first request must be a Miss in
+    # this shared twin; the Workers' examples are asked here.
     examples = [line.strip() for line in printed.splitlines()
-                if line.strip().startswith("curl -i ") and "$(" not in line]
-    assert len(examples) >= 4, printed
+                if line.strip().startswith("curl -i ") and "$(" not in line
+                and twin.endpoints["images-cdn"] not in line]
+    assert len(examples) >= 3, printed
     for example in examples:
         words = example.split()
         method = words[words.index("-X") + 1] if "-X" in words else "GET"
