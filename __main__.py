@@ -32,6 +32,14 @@ LAMBDA_FUNCTIONS = ("image_resizer",)
 WORKER_FUNCTIONS = ("cache_wrapper", "hello_geo")
 
 
+def export_worker(prefix: str, worker) -> None:
+    """A Worker's script name, hostnames and routes, as `{prefix}`, `{prefix}Hostnames` and
+    `{prefix}Routes` stack outputs."""
+    pulumi.export(prefix, worker.script_name)
+    pulumi.export(f"{prefix}Hostnames", worker.hostnames)
+    pulumi.export(f"{prefix}Routes", worker.routes)
+
+
 def deploy_images(
     settings: StackSettings, built: dict, alarm_endpoint=None, flags: EdgeFlags | None = None
 ) -> tuple[EdgeImageResizer, EdgeLogPipeline | None]:
@@ -168,17 +176,13 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
             "edge-counter",
             stack_args.counter_worker_args(cloudflare, built["edge_counter"], logpush=pushed),
         )
-        pulumi.export("counterWorker", counter.script_name)
-        pulumi.export("counterWorkerHostnames", counter.hostnames)
-        pulumi.export("counterWorkerRoutes", counter.routes)
+        export_worker("counterWorker", counter)
     if cloudflare.edge_auth is not None:
         auth = AuthWorker(
             "api-auth",
             stack_args.auth_worker_args(cloudflare, built["edge_auth"], logpush=pushed),
         )
-        pulumi.export("authWorker", auth.script_name)
-        pulumi.export("authWorkerHostnames", auth.hostnames)
-        pulumi.export("authWorkerRoutes", auth.routes)
+        export_worker("authWorker", auth)
     if settings.rate_limits.cloudflare.enabled:
         CloudflareRateLimit("api-rate-limit", stack_args.cloudflare_rate_limit_args(settings))
     if pushed:
@@ -190,12 +194,8 @@ def deploy_workers(settings: StackSettings, built: dict, logs: EdgeLogPipeline |
         )
     if cached.worker.candidate is not None:  # edgekit canary drives the split
         pulumi.export("cacheWorkerCandidateVersionId", cached.worker.candidate.id)
-    pulumi.export("cacheWorker", cached.script_name)
-    pulumi.export("cacheWorkerHostnames", cached.hostnames)
-    pulumi.export("cacheWorkerRoutes", cached.routes)
-    pulumi.export("geoWorker", hello.script_name)
-    pulumi.export("geoWorkerHostnames", hello.hostnames)
-    pulumi.export("geoWorkerRoutes", hello.routes)
+    export_worker("cacheWorker", cached)
+    export_worker("geoWorker", hello)
 
 
 # Every value is checked, by every component's own checks, before the first resource.
