@@ -38,7 +38,9 @@ from edgekit_iac.twin import (
     stack_overrides,
     state,
 )
+from edgekit_iac.twin.aws import continuous_deployment
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
+from edgekit_iac.twin.aws.continuous_deployment import ContinuousDeployment
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
 from edgekit_iac.twin.aws.s3_local import LocalS3
@@ -226,6 +228,15 @@ class _Starter:
             return f"curl -i -X POST {listener.url}/counters/visits"
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
+    def distribution(self, view: GraphView, resource: RecordedResource,
+                     services: EdgeServices) -> Distribution | ContinuousDeployment:
+        """A distribution's app; with a continuous deployment policy, the primary and its
+        staging distribution behind one listener (aws/continuous_deployment.py)."""
+        deployment = continuous_deployment.build(
+            view, resource, services, self.files.lambda_dir, self.files.root,
+            _edge_function_factory(self, services.s3), Distribution)
+        return deployment or Distribution(resource, services)
+
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
         functions: dict[str, EdgeFunction] = {}
         for distribution in view.distributions():
@@ -249,9 +260,21 @@ class _Starter:
         return functions
 
 
+def _edge_function_factory(starter: _Starter, s3: LocalS3
+                           ) -> Callable[[RecordedResource, Path], EdgeFunction]:
+    def make(resource: RecordedResource, work: Path) -> EdgeFunction:
+        function = EdgeFunction(resource, work, {"AWS_ENDPOINT_URL_S3": s3.url},
+                                starter.options.lambda_environments)
+        starter.stoppers.append(function.close)
+        return function
+    return make
+
+
 def _listened(view: GraphView) -> list[RecordedResource]:
-    """What gets a listener of its own, by logical name: distributions and Workers."""
-    return sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+    """What gets a listener of its own, by logical name: distributions and Workers. A staging
+    distribution has none: viewers reach it only through its primary's policy."""
+    distributions = [d for d in view.distributions() if not continuous_deployment.is_staging(d)]
+    return sorted(distributions + view.workers_scripts(), key=lambda r: r.name)
 
 
 def check_port_names(view: GraphView, overrides: Mapping[str, int], stack: str) -> None:
@@ -346,8 +369,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         if resource.type == WORKERS_SCRIPT:
             examples.append(starter.serve_worker(resource, workers, port, origin.url))
         else:
-            distribution = status.distributions[resource.name] = Distribution(resource,
-                                                                              services)
+            distribution = status.distributions[resource.name] = starter.distribution(
+                view, resource, services)
             examples.append(starter.serve_distribution(distribution, resource, view, port))
     starter.notes.extend(workers.notes)
     starter.listeners.append(ListenerInfo(ports.DEMO_ORIGIN, origin.url, "demo weather API"))
