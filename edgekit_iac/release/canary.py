@@ -357,6 +357,7 @@ class LocalSide:
     name: str
     candidate: str
     guard: Guard
+    cloudfront: bool = False
 
 
 def _local_sides(root: Path, settings: Any) -> list[LocalSide]:
@@ -370,7 +371,7 @@ def _local_sides(root: Path, settings: Any) -> list[LocalSide]:
     for folder in sorted(continuous_deployment.bundles_root(root / "lambda").glob("*")):
         recorded = canary_split.history(folder)
         if len(recorded) > 1:
-            sides.append(LocalSide(folder.name, recorded[-1], Guard.of(images)))
+            sides.append(LocalSide(folder.name, recorded[-1], Guard.of(images), True))
     for index in sorted((root / "workers").glob("*/versions/index.json")):
         script = index.parent.parent
         recorded = canary_split.history(script)
@@ -415,9 +416,11 @@ def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
                                 "the new code (or `--candidate ZIP` for the image resizer), "
                                 "and start the canary")
         images = settings.images.canary
-        configured = images.weight_percent if images is not None else 10
+        # One weight drives every side; CloudFront's limit holds when the images are in it.
+        cloudfront = images is not None and any(side.cloudfront for side in sides)
+        configured = images.weight_percent if cloudfront else 10
         weight = configured if args.weight is None else args.weight
-        limit = 15 if images is not None else 100
+        limit = 15 if cloudfront else 100
         if not 0 <= weight <= limit:
             raise CanaryRefused(f"--weight {weight:g}: accepted 0..{limit} (percent"
                                 f"{'; CloudFront allows at most 15' if limit == 15 else ''})")

@@ -126,7 +126,8 @@ def _example_path(distribution: RecordedResource) -> str:
     return f"/{EXAMPLE_IMAGE}"
 
 
-def _describe_distribution(dist: Distribution, view: GraphView) -> str:
+def _describe_distribution(dist: Distribution | ContinuousDeployment,
+                            view: GraphView) -> str:
     parts = [f"CloudFront {dist.domain}"]
     for behaviour in [*(dist.inputs.get("orderedCacheBehaviors") or []),
                       dist.inputs.get("defaultCacheBehavior") or {}]:
@@ -134,6 +135,8 @@ def _describe_distribution(dist: Distribution, view: GraphView) -> str:
             function = view.lambda_function(association.get("lambdaArn", ""))
             label = f"{function.name}:{function.outputs.get('version')}" if function else "?"
             parts.append(f"{association.get('eventType')} {label}")
+    if isinstance(dist, ContinuousDeployment):
+        parts.append(f"canary: staging {dist.staging.name}")
     if dist.waf is not None:
         parts.append(f"WAF {dist.waf.name}")
     if dist.realtime_logs:
@@ -190,6 +193,8 @@ class _Starter:
         self.stoppers.append(s3.close)
         names = s3.create_declared_buckets(view)
         for distribution in view.distributions():
+            if continuous_deployment.is_staging(distribution):
+                continue  # its primary's origins: seeded once
             for origin in distribution.inputs.get("origins") or []:
                 bucket = view.bucket_for_domain(origin.get("domainName", ""))
                 if is_s3(origin) and bucket is not None:
@@ -200,8 +205,8 @@ class _Starter:
                                            + (", ".join(names) or "no buckets")))
         return s3
 
-    def serve_distribution(self, distribution: Distribution, resource: RecordedResource,
-                           view: GraphView, port: int) -> str:
+    def serve_distribution(self, distribution: Distribution | ContinuousDeployment,
+                           resource: RecordedResource, view: GraphView, port: int) -> str:
         """Listen for one distribution; return an example request."""
         self.notes.extend(distribution.notes)
         waf = distribution.waf
