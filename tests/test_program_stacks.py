@@ -492,3 +492,14 @@ def test_a_canary_weight_over_cloudfronts_limit_is_refused():
     bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"], "canary": {"weightPercent": 20}}}
     with pytest.raises(ConfigError, match=r"edgekit:images\.canary\.weightPercent: got 20"):
         _run("prod", **bad)
+
+
+@pytest.mark.parametrize(("guard", "message"), [
+    ({"minRequests": 0}, r"canary\.minRequests: got 0"),
+    ({"maxErrorRate": 101}, r"canary\.maxErrorRate: got 101"),
+])
+def test_promote_guard_thresholds_out_of_range_are_refused(guard, message):
+    bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"],
+                              "canary": {"weightPercent": 5, **guard}}}
+    with pytest.raises(ConfigError, match=message):
+        _run("prod", **bad)
