@@ -324,6 +324,12 @@ def run_action(args: argparse.Namespace, canary: StackCanary, out: Callable[[str
         side.promote()
     _record(canary.history, _promoted_entry(checks, problems, args.force))
     cleaned = _drop_stable_version(canary.stack_file) if canary.stack_file else ""
+    for side in canary.sides:
+        if isinstance(side, WorkerCanary):
+            # Not rewritten: the next `pulumi up` with unchanged code would then declare the
+            # promoted version on both sides of the split. The next canary starts from it.
+            cleaned += (f"; cacheWrapper.canary.stableVersionId is still {side.stable_id}: set "
+                        f"it to {side.candidate_id} for the next canary, or remove the canary")
     out(f"canary promoted on {args.stack}" + (" (FORCED past: " + "; ".join(problems) + ")"
                                                 if problems else "") + cleaned)
     return 0
