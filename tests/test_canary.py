@@ -106,6 +106,14 @@ def _metrics(stub: Stubber, requests: float, rate: float) -> None:
             "Statistics": [stat]})
 
 
+def _promotion(front: Stubber) -> None:
+    """UpdateDistributionWithStagingConfig with both ETags, as `promote` calls it."""
+    front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
+    front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
+    front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
+        "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+
+
 def test_start_sets_the_policy_weight_with_its_etag_and_the_worker_split(tmp_path):
     api, (cloudfront, cloudwatch) = CloudflareApi(), _clients()
     lines = []
@@ -154,10 +162,7 @@ def test_promote_copies_staging_onto_primary_and_force_is_recorded(tmp_path):
     lines = []
     with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
         _metrics(watch, requests=5000, rate=0.2)
-        front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
-        front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
-        front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
-            "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+        _promotion(front)
         canary.run_action(_args("promote", force=True),
                           _stack(tmp_path, api, cloudfront, cloudwatch), lines.append,
                           now=lambda: NOW)
@@ -197,10 +202,7 @@ def test_the_guard_comes_from_the_stack_config_unless_a_flag_overrides_it(tmp_pa
     stack = canary.StackCanary("prod", [side], False, 10, tmp_path / "prod-canary.json")
     with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
         _metrics(watch, requests=120, rate=2.0)  # enough for minRequests 100, maxErrorRate 5
-        front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
-        front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
-        front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
-            "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+        _promotion(front)
         canary.run_action(_args("promote", min_requests=None, max_error_rate=None), stack,
                           print, now=lambda: NOW)
     with Stubber(cloudwatch) as watch, pytest.raises(CanaryRefused, match="fewer than 500"):
@@ -220,10 +222,7 @@ def test_a_cloudfront_promote_drops_stable_version_from_the_stack_file(tmp_path)
     lines = []
     with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
         _metrics(watch, requests=5000, rate=0.0)
-        front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
-        front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
-        front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
-            "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+        _promotion(front)
         canary.run_action(_args("promote"), stack, lines.append, now=lambda: NOW)
     assert stack_file.read_text() == ("config:\n  edgekit:images:\n    # canary: see README\n"
                                       "    canary:\n      weightPercent: 10\n")
