@@ -244,3 +244,10 @@ def test_local_refusals_name_what_is_missing(tmp_path):
         canary.run_local(_local("start", tmp_path), print)
     with pytest.raises(CanaryRefused, match="no local canary is running"):
         canary.run_local(_local("promote", tmp_path), print)
+
+
+def test_the_guard_defaults_are_the_stack_configs():
+    from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
+
+    for args in (CloudFrontCanaryArgs(), WorkerCanaryArgs(stable_version_id=STABLE)):
+        assert canary.Guard.of(args) == canary.Guard()

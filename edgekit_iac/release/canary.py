@@ -43,9 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit_iac.components.canary import DEFAULT_MAX_ERROR_RATE, DEFAULT_MIN_REQUESTS
 from edgekit_iac.errors import UserError
 
+# The guard's defaults; the canary's stack config (components/canary.py, the same numbers,
+# checked by tests/test_canary.py) sets them per stack. Not imported from there: the local
+# path of this command stays free of the components' (and Pulumi's) import time.
+DEFAULT_MIN_REQUESTS = 1000
+DEFAULT_MAX_ERROR_RATE = 1.0  # percent
 DEFAULT_WINDOW_MINUTES = 30
 WORKERS_ANALYTICS_QUERY = """
 query CanaryReadings($accountTag: string!, $scriptName: string!, $since: Time!, $until: Time!) {
@@ -91,6 +95,12 @@ class Guard:
     @classmethod
     def of(cls, config: Any) -> Guard:
         return cls(config.min_requests, config.max_error_rate) if config is not None else cls()
+
+    @classmethod
+    def of_local(cls, section: dict[str, Any] | None) -> Guard:
+        """From the twin's canary-settings.json section (canary_split.write_settings)."""
+        return (cls(section["minRequests"], section["maxErrorRate"]) if section is not None
+                else cls())
 
     def with_flags(self, args: argparse.Namespace) -> Guard:
         return Guard(self.min_requests if args.min_requests is None else args.min_requests,
@@ -270,13 +280,14 @@ def default_clients() -> dict[str, Any]:
 
 
 def _record(history: Path, entry: dict[str, Any]) -> None:
-    from edgekit_iac.release.history import now
-    from edgekit_iac.release.pins import write_atomically
+    # state.py's atomic JSON writer: light to import (the local path stays quick).
+    from edgekit_iac.twin.state import StateFiles
 
     entries = json.loads(history.read_text()) if history.is_file() else []
-    entries.append({"at": now(), "who": os.environ.get("GITHUB_ACTOR") or getpass.getuser(),
-                    **entry})
-    write_atomically(history, json.dumps(entries, indent=2) + "\n")
+    entries.append({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "who": os.environ.get("GITHUB_ACTOR") or getpass.getuser(), **entry})
+    history.parent.mkdir(parents=True, exist_ok=True)
+    StateFiles(history.parent).write_json(history, entries)
 
 
 def _promoted_entry(checks: list[tuple[Readings, Guard]], problems: list[str],
@@ -366,32 +377,31 @@ class LocalSide:
     cloudfront: bool = False
 
 
-def _local_sides(root: Path, settings: Any) -> list[LocalSide]:
+def _local_sides(root: Path, settings: dict[str, Any]) -> list[LocalSide]:
+    """The twin's candidates, with the thresholds of the stack it serves."""
     from edgekit_iac.twin import canary_split
-    from edgekit_iac.twin.aws import continuous_deployment
 
-    images = settings.images.canary
-    wrapper = settings.cloudflare.cache_wrapper if settings.cloudflare else None
-    configured = images or (wrapper.canary if wrapper else None)
+    images, workers = settings.get("images"), settings.get("workers") or {}
+    configured = images or next(iter(workers.values()), None)
     sides = []
-    for folder in sorted(continuous_deployment.bundles_root(root / "lambda").glob("*")):
+    for folder in sorted(canary_split.bundles_root(root).glob("*")):
         recorded = canary_split.history(folder)
         if len(recorded) > 1:
-            sides.append(LocalSide(folder.name, recorded[-1], Guard.of(images), True))
+            sides.append(LocalSide(folder.name, recorded[-1], Guard.of_local(images), True))
     for index in sorted((root / "workers").glob("*/versions/index.json")):
         script = index.parent.parent
         recorded = canary_split.history(script)
         if len(recorded) > 1:
-            own = wrapper.canary if wrapper and wrapper.script_name == script.name else None
-            sides.append(LocalSide(script.name, recorded[-1], Guard.of(own or configured)))
+            own = workers.get(script.name) or configured
+            sides.append(LocalSide(script.name, recorded[-1], Guard.of_local(own)))
     return sides
 
 
 def _record_candidate(root: Path, zip_path: str) -> str:
-    from edgekit_iac.twin.aws import continuous_deployment
+    from edgekit_iac.twin import canary_split
 
     bundle = Path(zip_path)
-    folders = sorted(continuous_deployment.bundles_root(root / "lambda").glob("*"))
+    folders = sorted(canary_split.bundles_root(root).glob("*"))
     if not folders:
         raise CanaryRefused(f"--candidate: the twin at {root} runs no CloudFront canary; "
                             "configure edgekit:images.canary in stacks/Pulumi.local.yaml and "
@@ -399,7 +409,7 @@ def _record_candidate(root: Path, zip_path: str) -> str:
     if not bundle.is_file() or bundle.suffix != ".zip":
         raise CanaryRefused(f"--candidate {zip_path}: no such zip; accepted: a resizer bundle "
                             "such as .edgekit/bundles/image_resizer-<sha256>.zip")
-    version = continuous_deployment.record_bundle(folders[0], bundle)
+    version = canary_split.record_file(folders[0], bundle)
     return f"{folders[0].name} {version[:12]}"
 
 
@@ -407,12 +417,11 @@ def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """The twin's canary: between each side's stable and candidate recorded versions (Worker
     versions, the image distribution's resizer bundles), guarded by the twin's counts."""
     from edgekit_iac import paths
-    from edgekit_iac.flags_cli import declared_settings
     from edgekit_iac.twin import canary_split
 
     root = Path(args.state_dir).resolve() if args.state_dir else paths.state_dir("local")
     history = root / "local-canary.json"
-    settings = declared_settings("local")
+    settings = canary_split.read_settings(root)  # what the twin serves, checked when it started
     if args.action == "start":
         recorded = _record_candidate(root, args.candidate) if args.candidate else None
         sides = _local_sides(root, settings)
@@ -421,10 +430,10 @@ def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
                                 "run `edgekit up --stack local` with the old code, then with "
                                 "the new code (or `--candidate ZIP` for the image resizer), "
                                 "and start the canary")
-        images = settings.images.canary
+        images = settings.get("images")
         # One weight drives every side; CloudFront's limit holds when the images are in it.
         cloudfront = images is not None and any(side.cloudfront for side in sides)
-        configured = images.weight_percent if cloudfront else 10
+        configured = images["weightPercent"] if cloudfront else 10
         weight = configured if args.weight is None else args.weight
         limit = 15 if cloudfront else 100
         if not 0 <= weight <= limit:

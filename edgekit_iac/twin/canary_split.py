@@ -24,12 +24,16 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 CANARY_FILE = "canary.json"
 COUNTS_FILE = "canary-counts.json"
+SETTINGS_FILE = "canary-settings.json"
+BUNDLES_DIR = "canary"  # lambda/canary/<function>/versions/: the image function's bundles
 CANARY_HEADER = "x-edgekit-canary"
 VERSION_HEADER = "X-Edgekit-Version"
 _BUCKETS = 10_000
@@ -55,6 +59,52 @@ def append_version(folder: Path, version: str) -> None:
     index = history(folder)
     if not index or index[-1] != version:
         write_json(folder / "versions" / "index.json", [*index, version])
+
+
+def bundles_root(state_root: Path) -> Path:
+    return state_root / "lambda" / BUNDLES_DIR
+
+
+def record_file(folder: Path, source: Path, suffix: str = ".zip") -> str:
+    """Keep a copy of a file (a function bundle) as the newest recorded version; its id
+    (sha256 of its bytes)."""
+    version = hashlib.sha256(source.read_bytes()).hexdigest()
+    stored = folder / "versions" / f"{version}{suffix}"
+    if not stored.is_file():
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        temporary = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, temporary)
+        temporary.replace(stored)
+    append_version(folder, version)
+    return version
+
+
+def write_settings(state_root: Path, config: Mapping[str, Any]) -> None:
+    """The served stack's canary settings, validated, for `edgekit canary --stack local`:
+    it reads what this twin serves, without parsing the stack file again."""
+    from edgekit_iac.config import NAMESPACE, parse_settings
+
+    values = {key.partition(":")[2]: value for key, value in config.items()
+              if key.startswith(f"{NAMESPACE}:")}
+    settings = parse_settings(values, "the twin's stack config")
+
+    def section(canary: Any, share: float) -> dict[str, Any] | None:
+        return None if canary is None else {"weightPercent": share,
+                                            "minRequests": canary.min_requests,
+                                            "maxErrorRate": canary.max_error_rate}
+
+    images = settings.images.canary
+    wrapper = settings.cloudflare.cache_wrapper if settings.cloudflare else None
+    workers = {wrapper.script_name: section(wrapper.canary, wrapper.canary.percent)
+               } if wrapper is not None and wrapper.canary is not None else {}
+    write_json(state_root / SETTINGS_FILE, {
+        "images": section(images, images.weight_percent) if images is not None else None,
+        "workers": workers})
+
+
+def read_settings(state_root: Path) -> dict[str, Any]:
+    path = state_root / SETTINGS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {"images": None, "workers": {}}
 
 
 def stable_before(folder: Path, current: str) -> str | None:

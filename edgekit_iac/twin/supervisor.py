@@ -30,6 +30,7 @@ from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import (
     auth_keys,
+    canary_split,
     flag_stores,
     local_signing,
     log_reader,
@@ -238,7 +239,7 @@ class _Starter:
         """A distribution's app; with a continuous deployment policy, the primary and its
         staging distribution behind one listener (aws/continuous_deployment.py)."""
         deployment = continuous_deployment.build(
-            view, resource, services, self.files.lambda_dir, self.files.root,
+            view, resource, services, self.files.root,
             _edge_function_factory(self, services.s3), Distribution)
         return deployment or Distribution(resource, services)
 
@@ -356,6 +357,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     check_port_names(view, overrides, options.stack)
     # Flag stores get the program's defaults where a key is absent (never over a CLI value).
     flag_stores.seed(graph, starter.files.root)
+    # What `edgekit canary --stack local` reads of the stack this twin serves.
+    canary_split.write_settings(starter.files.root, config)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)

@@ -33,9 +33,7 @@ version for the local promote guard.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -51,7 +49,6 @@ from edgekit_iac.twin.http_io import EdgeRequest, EdgeResponse
 log = logging.getLogger("edgekit.twin.cloudfront")
 
 POLICY = "aws:cloudfront/continuousDeploymentPolicy:ContinuousDeploymentPolicy"
-BUNDLES_DIR = "canary"  # under the state directory's lambda/
 CLIENT_IP_HEADER = "x-edgekit-client-ip"
 
 
@@ -81,24 +78,6 @@ def origin_request_arns(distribution: RecordedResource) -> set[str]:
             if a.get("eventType") == edge.ORIGIN_REQUEST}
 
 
-def bundles_root(lambda_dir: Path) -> Path:
-    return lambda_dir / BUNDLES_DIR
-
-
-def record_bundle(folder: Path, zip_path: Path) -> str:
-    """Keep a copy of a resizer bundle as the newest recorded version; its id (sha256)."""
-    data = zip_path.read_bytes()
-    version = hashlib.sha256(data).hexdigest()
-    stored = folder / "versions" / f"{version}.zip"
-    if not stored.is_file():
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        temporary = stored.with_name(f".{stored.name}.tmp")
-        shutil.copyfile(zip_path, temporary)
-        temporary.replace(stored)
-    canary_split.append_version(folder, version)
-    return version
-
-
 class RecordedBundles:
     """The canary function's recorded bundles, each runnable on demand."""
 
@@ -106,7 +85,7 @@ class RecordedBundles:
                  make: Callable[[RecordedResource, Path], EdgeFunction]) -> None:
         self.folder = folder
         self.side = deployed.resource.name
-        self.deployed_id = record_bundle(folder, deployed.zip_path)
+        self.deployed_id = canary_split.record_file(folder, deployed.zip_path)
         self._functions = {self.deployed_id: deployed}
         self._make = make
         self._lock = threading.Lock()
@@ -202,8 +181,8 @@ class ContinuousDeployment:
                             response.body)
 
 
-def build(view: GraphView, primary: RecordedResource, services, lambda_dir: Path,
-          state_root: Path, make: Callable[[RecordedResource, Path], EdgeFunction],
+def build(view: GraphView, primary: RecordedResource, services, state_root: Path,
+          make: Callable[[RecordedResource, Path], EdgeFunction],
           distribution: Callable[[RecordedResource, Any], Any]) -> ContinuousDeployment | None:
     """The primary's app with its staging distribution, or None when it has no canary (or
     its staging distribution associates no resizer the twin runs)."""
@@ -218,7 +197,8 @@ def build(view: GraphView, primary: RecordedResource, services, lambda_dir: Path
         return None
     chosen = threading.local()
     arns = staging_arns | origin_request_arns(primary)
-    bundles = RecordedBundles(bundles_root(lambda_dir) / deployed.resource.name, deployed, make)
+    bundles = RecordedBundles(canary_split.bundles_root(state_root) / deployed.resource.name,
+                              deployed, make)
 
     def side(resource: RecordedResource):
         return distribution(resource, dataclasses.replace(
