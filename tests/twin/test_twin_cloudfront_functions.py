@@ -193,7 +193,9 @@ KVS_PROBE = """import cf from 'cloudfront';
 const store = cf.kvs();
 async function handler(event) {
   const seen = [];
-  try { await store.get("nope"); } catch (e) { seen.push("get(missing) rejects: " + (e instanceof Error)); }
+  try { await store.get("nope"); } catch (e) {
+    seen.push("get(missing) rejects: " + (e instanceof Error));
+  }
   seen.push("exists: " + (await store.exists("auto_format")) + " " + (await store.exists("nope")));
   seen.push("string: " + (await store.get("auto_format")));
   seen.push("json: " + typeof (await store.get("auto_format", {format: "json"})));
