@@ -440,14 +440,17 @@ def test_the_format_function_reads_auto_format_from_the_flag_store(graphs):
         assert len(function.inputs["code"].encode()) <= 10 * 1024
 
 
-def test_auto_format_flag_default_is_rendered_and_must_be_a_bool():
-    flags = {"auto_format": {"type": "bool", "default": False}}
-    graph = _run("staging", **{"edgekit:flags": flags})
-    (function,) = graph.of_type("aws:cloudfront/function:Function")
-    assert '"autoFormatFlagDefault": false' in function.inputs["code"]
+def test_auto_format_flag_default_reaches_the_resizer_args_and_must_be_a_bool():
+    from edgekit_iac.stack_args import resizer_args
+
+    def settings(flags: dict):
+        return parse_settings({"environment": "staging", "flags": flags}, "Pulumi.t.yaml")
+
+    off = settings({"auto_format": {"type": "bool", "default": False}})
+    assert resizer_args(off).auto_format_flag_default is False
+    assert resizer_args(settings({})).auto_format_flag_default is True  # undeclared
     with pytest.raises(ConfigError, match=r"auto_format: type 'string'; accepted: bool"):
-        _run("staging", **{"edgekit:flags": {"auto_format": {"type": "string",
-                                                               "default": "on"}}})
+        settings({"auto_format": {"type": "string", "default": "on"}})
 
 
 def test_a_flag_default_of_the_wrong_type_is_refused_before_anything_is_declared():
