@@ -18,7 +18,8 @@ Format negotiation (`format=auto`) happens at the edge before the cache: a Cloud
 Function (functions/image_format, cloudfront-js-2.0, viewer-request) turns `Accept` into
 `accept=avif|webp|original` in the query string, and the cache policy keys on the contract's
 query parameters only, never on the `Accept` header, so a URL has at most three negotiated
-variants. Its settings (auto_format, avif) are rendered into its code at deploy time.
+variants. Its settings (auto_format, avif) are rendered into its code at deploy time; the
+`auto_format` feature flag is read at run time from the associated KeyValueStore.
 """
 
 from __future__ import annotations
@@ -254,8 +255,14 @@ class EdgeImageResizerArgs:
 
     format_key_value_store_arn: pulumi.Input[str] | None = None
     """A CloudFront KeyValueStore to associate with the image_format function (CloudFront
-    allows one per function; the code reads it with cloudfront-js-2.0's KVS helpers).
-    Default: None (the settings are in the code)."""
+    allows one per function; the code reads its `auto_format` key, JSON true/false, with
+    cloudfront-js-2.0's KVS helpers: false turns negotiation off at run time). Default: None
+    (no store: the flag keeps `auto_format_flag_default`)."""
+
+    auto_format_flag_default: bool = True
+    """The `auto_format` flag's declared default (edgekit:flags), rendered into the format
+    function: what it uses when the store has no `auto_format` key, none is associated or a
+    read fails. Default: True."""
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
@@ -473,7 +480,7 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
-    for flag in ("auto_format", "avif"):
+    for flag in ("auto_format", "avif", "auto_format_flag_default"):
         if not isinstance(getattr(args, flag), bool):
             raise _fail(flag, f"got {getattr(args, flag)!r}", "True or False")
     expiration = args.resized_expiration_days
@@ -849,7 +856,8 @@ class EdgeImageResizer(EdgeComponent):
             self.child_name("format"),
             runtime=FORMAT_FUNCTION_RUNTIME,
             comment="edgekit image_format: Accept -> accept=avif|webp|original (viewer-request)",
-            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif),
+            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif,
+                                     flag_default=settings.auto_format_flag_default),
             # Publish on every change: the LIVE stage is what a distribution runs.
             publish=True,
             key_value_store_associations=[store] if store is not None else None,

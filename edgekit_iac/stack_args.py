@@ -107,7 +107,10 @@ def resizer_args(
 ) -> EdgeImageResizerArgs:
     """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own.
     `flags_key_value_store_arn`: EdgeFlags' CloudFront KeyValueStore, when the stack
-    declares flags (edgekit:flags); the image_format function is associated with it."""
+    declares flags (edgekit:flags); the image_format function is associated with it and
+    reads its `auto_format` flag, whose declared default (True when undeclared) is rendered
+    into the function."""
+    flag = settings.flag_specs.get("auto_format")
     return EdgeImageResizerArgs(
         **{
             **_args_of(settings.images, EdgeImageResizerArgs),
@@ -118,6 +121,7 @@ def resizer_args(
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
         format_key_value_store_arn=flags_key_value_store_arn,
+        auto_format_flag_default=True if flag is None else flag.default,
     )
 
 

@@ -41,6 +41,7 @@ from edgekit_iac.twin import (
 )
 from edgekit_iac.twin.aws import continuous_deployment
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
+from edgekit_iac.twin.aws.cloudfront_functions import CloudFrontFunctionHost
 from edgekit_iac.twin.aws.continuous_deployment import ContinuousDeployment
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
@@ -371,7 +372,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     s3 = starter.s3(view)
     status.s3 = s3
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
-                            starter.stats, starter.files.logs_dir, options.cf.country)
+                            starter.stats, starter.files.logs_dir, options.cf.country,
+                            CloudFrontFunctionHost(state_root=starter.files.root))
     starter.stoppers.append(services.cloudfront_functions.close)
 
     planned = ports.plan(graph_names, base, overrides)
