@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -107,21 +108,27 @@ class RecordedBundles:
                 resource = dataclasses.replace(
                     deployed, inputs={**deployed.inputs, "code": {"path": str(zip_path)}},
                     outputs={**deployed.outputs, "version": version[:12]})
-                self._functions[version] = self._make(resource, self.folder / version[:12])
+                try:
+                    made = self._make(resource, self.folder / version[:12])
+                except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                    raise LambdaExecutionError(f"recorded bundle {version[:12]} of {self.side} "
+                                               f"cannot run: {exc}") from exc
+                self._functions[version] = made
             return self._functions[version]
 
 
 class SideFunctions(Mapping[str, EdgeFunction]):
     """The functions one distribution sees: its origin-request association resolves to the
-    bundle this request runs (set per thread by ContinuousDeployment), others as deployed."""
+    bundle this request runs (chosen per thread by ContinuousDeployment), others as deployed.
+    A bundle that cannot run raises LambdaExecutionError there: the distribution's 503."""
 
     def __init__(self, deployed: Mapping[str, EdgeFunction], arns: set[str],
-                 chosen: threading.local) -> None:
-        self._deployed, self._arns, self._chosen = deployed, arns, chosen
+                 bundles: RecordedBundles, chosen: threading.local) -> None:
+        self._deployed, self._arns, self._bundles, self._chosen = deployed, arns, bundles, chosen
 
     def __getitem__(self, arn: str) -> EdgeFunction:
         if arn in self._arns:
-            return self._chosen.function
+            return self._bundles.function(self._chosen.version)
         return self._deployed[arn]
 
     def __contains__(self, arn: object) -> bool:
@@ -173,7 +180,7 @@ class ContinuousDeployment:
         stable = self.bundles.stable() if canary is not None else None
         to_staging = canary is not None and self._to_staging(canary, request)
         version = candidate if to_staging or stable is None else stable
-        self._chosen.function = self.bundles.function(version)
+        self._chosen.version = version
         response = (self.staging if to_staging else self.primary)(request)
         self.served.count(canary, self.bundles.side, version, response.status)
         return EdgeResponse(response.status,
@@ -202,7 +209,7 @@ def build(view: GraphView, primary: RecordedResource, services, state_root: Path
 
     def side(resource: RecordedResource):
         return distribution(resource, dataclasses.replace(
-            services, functions=SideFunctions(services.functions, arns, chosen)))
+            services, functions=SideFunctions(services.functions, arns, bundles, chosen)))
 
     return ContinuousDeployment(side(primary), side(staging), policy, bundles, state_root,
                                 chosen)
