@@ -362,8 +362,9 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     check_port_names(view, overrides, options.stack)
     # Flag stores get the program's defaults where a key is absent (never over a CLI value).
     flag_stores.seed(graph, starter.files.root)
-    # What `edgekit canary --stack local` reads of the stack this twin serves.
-    canary_split.write_settings(starter.files.root, config)
+    if options.program is None:  # the project's program: its config is edgekit's schema
+        # What `edgekit canary --stack local` reads of the stack this twin serves.
+        canary_split.write_settings(starter.files.root, config)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
