@@ -441,6 +441,9 @@ class _Shaper:
             im,
             _swapped(self.geometry.scaled) if self.rotated else self.geometry.scaled,
             self.timings,
+            # JPEG has no alpha: flatten onto white, before resizing where that is cheaper.
+            # Not for contain, whose padding colour shows through transparent pixels.
+            opaque=self.pil_format == "JPEG" and not self.geometry.canvas,
         )
         if self.orientation in _UPRIGHT:
             # Transposed here rather than by ImageOps.exif_transpose, which parses the EXIF
@@ -594,9 +597,25 @@ def _orientation(im) -> int:
     return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
-def _scaled(image_module, im, target: tuple[int, int], timings: dict[str, float] | None = None):
+def _scaled(
+    image_module,
+    im,
+    target: tuple[int, int],
+    timings: dict[str, float] | None = None,
+    *,
+    opaque: bool = False,
+):
     """The frame resized (in stored orientation) to `target`, decoding at the cheapest scale;
-    the decode's milliseconds are added to `timings["decode"]`."""
+    the decode's milliseconds are added to `timings["decode"]`.
+
+    With `opaque` (the output has no alpha), alpha is flattened onto white here, before
+    resizing, unless a box reduce shrinks the frame first (then ``_for_output`` flattens the
+    smaller result). Flattening first spares Pillow's premultiply/unpremultiply passes and
+    resamples three channels instead of four: measured on bench/'s 1200x900 alpha.png,
+    -21% at 1067x800, -9% at 800x600, slower from 4x down, where the reduce comes first.
+    The result is the same up to rounding: resampling is linear, so resizing the image
+    flattened onto white equals flattening the premultiplied resize onto white.
+    """
     crop_box = None
     if im.format in _DRAFTABLE and target != im.size:
         # Decodes at 1/2, 1/4 or 1/8 scale, staying >= target; `crop_box` maps the
@@ -608,6 +627,8 @@ def _scaled(image_module, im, target: tuple[int, int], timings: dict[str, float]
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
     working = _working_mode(im)
+    if opaque and working.mode in ("RGBA", "LA") and not _box_reduces(working.size, target):
+        working = _flattened(image_module, working)
     if working.size != target or crop_box is not None:
         return working.resize(
             target, image_module.Resampling.LANCZOS, box=crop_box, reducing_gap=REDUCING_GAP
@@ -615,6 +636,12 @@ def _scaled(image_module, im, target: tuple[int, int], timings: dict[str, float]
     if working is im:
         return im.copy()  # never hand the caller's decoded original back to be mutated
     return working
+
+
+def _box_reduces(size: tuple[int, int], target: tuple[int, int]) -> bool:
+    """Whether ``resize(..., reducing_gap=REDUCING_GAP)`` box-reduces before its Lanczos
+    pass: Pillow reduces an axis by ``int(size / target / REDUCING_GAP)`` when that is >= 2."""
+    return any(s >= 2 * REDUCING_GAP * t for s, t in zip(size, target, strict=True))
 
 
 def _working_mode(im):
@@ -635,11 +662,7 @@ def _working_mode(im):
 def _for_output(image_module, im, pil_format: str):
     """Convert to a mode the encoder writes; JPEG has no alpha, so flatten onto white."""
     if pil_format == "JPEG" and im.mode in ("RGBA", "LA"):
-        opaque_mode = im.mode[:-1]
-        white = 255 if opaque_mode == "L" else (255, 255, 255)
-        flat = image_module.new(opaque_mode, im.size, white)
-        flat.paste(im.convert(opaque_mode), mask=im.getchannel("A"))
-        return flat
+        return _flattened(image_module, im)
     if pil_format == "GIF" and im.mode == "RGB":
         # GIF needs a palette. Pillow's saver would quantize with median cut: 31 ms per
         # 150x150 frame, which puts a 200-frame 400x300 animation over Lambda@Edge's 30 s.
@@ -648,6 +671,19 @@ def _for_output(image_module, im, pil_format: str):
         # which keeps their transparency.
         return im.quantize(256, method=image_module.Quantize.FASTOCTREE)
     return im
+
+
+def _flattened(image_module, im):
+    """An RGBA or LA image composited onto white, as RGB or L.
+
+    Pasting the image with itself as the mask uses its alpha band in place: half the time of
+    converting to the opaque mode and extracting the alpha first, for identical pixels.
+    """
+    opaque_mode = im.mode[:-1]
+    white = 255 if opaque_mode == "L" else (255, 255, 255)
+    flat = image_module.new(opaque_mode, im.size, white)
+    flat.paste(im, mask=im)
+    return flat
 
 
 def _save_options(pil_format: str, quality: int, icc_profile: bytes | None) -> dict:

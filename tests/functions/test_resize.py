@@ -300,6 +300,33 @@ def test_alpha_is_flattened_onto_white_for_jpeg(resize):
     assert green > 180 and red < 60 and blue < 60
 
 
+@pytest.mark.parametrize("box", [(200, 150), (80, 60)])  # flattened before / after resizing
+def test_soft_alpha_flattens_to_what_a_pre_flattened_original_gives(resize, box):
+    photo = images.photo((400, 300))
+    feathered = photo.convert("RGBA")
+    feathered.putalpha(Image.linear_gradient("L").resize(photo.size))  # 0 at top, 255 at bottom
+    on_white = Image.new("RGB", photo.size, (255, 255, 255))
+    on_white.paste(photo, mask=feathered.getchannel("A"))
+
+    got = images.decode(resize.resize(images.encode(feathered, "PNG"), box, "jpeg").data)
+    want = images.decode(resize.resize(images.encode(on_white, "PNG"), box, "jpeg").data)
+
+    assert got.size == want.size == box
+    assert max(ImageStat.Stat(ImageChops.difference(got, want)).mean) < 1.0
+    assert min(got.getpixel((box[0] // 2, 0))) > 235  # the transparent top is white
+
+
+def test_contain_shows_its_background_through_transparent_pixels_in_jpeg(resize):
+    # 300x150 into 100x100: content 100x50 on a padded canvas; its corners are transparent.
+    out = images.decode(
+        resize.resize(
+            images.alpha_png((300, 150)), (100, 100), "jpeg", fit="contain", background="0000ff"
+        ).data
+    )
+    for pixel in (out.getpixel((2, 2)), out.getpixel((2, 30))):  # padding, transparent content
+        assert pixel[2] > 230 and pixel[0] < 25 and pixel[1] < 25, pixel
+
+
 def test_palette_png_with_transparency_keeps_it(resize):
     out = images.decode(resize.resize(images.palette_png_with_transparency(), (150, 150)).data)
     assert out.mode == "RGBA"
