@@ -300,8 +300,10 @@ def test_alpha_is_flattened_onto_white_for_jpeg(resize):
     assert green > 180 and red < 60 and blue < 60
 
 
-@pytest.mark.parametrize("box", [(200, 150), (80, 60)])  # flattened before / after resizing
-def test_soft_alpha_flattens_to_what_a_pre_flattened_original_gives(resize, box):
+# Flattened before resizing (2x: the same pixels), after a box reduce (5x: rounding of the
+# premultiplied 8-bit resize, about 1 level; flattening onto black instead would be ~127).
+@pytest.mark.parametrize(("box", "tolerance"), [((200, 150), 0.0), ((80, 60), 3.0)])
+def test_soft_alpha_flattens_to_what_a_pre_flattened_original_gives(resize, box, tolerance):
     photo = images.photo((400, 300))
     feathered = photo.convert("RGBA")
     feathered.putalpha(Image.linear_gradient("L").resize(photo.size))  # 0 at top, 255 at bottom
@@ -312,7 +314,7 @@ def test_soft_alpha_flattens_to_what_a_pre_flattened_original_gives(resize, box)
     want = images.decode(resize.resize(images.encode(on_white, "PNG"), box, "jpeg").data)
 
     assert got.size == want.size == box
-    assert max(ImageStat.Stat(ImageChops.difference(got, want)).mean) < 1.0
+    assert max(ImageStat.Stat(ImageChops.difference(got, want)).mean) <= tolerance
     assert min(got.getpixel((box[0] // 2, 0))) > 235  # the transparent top is white
 
 
