@@ -52,6 +52,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
+from typing import BinaryIO
 
 from contract import (
     DEFAULT_FIT,
@@ -295,7 +296,7 @@ def _rounded(value: float) -> int:
 
 
 def resize(
-    data: bytes,
+    data: bytes | BinaryIO,
     box: tuple[int, int],
     output_format: str | None = None,
     *,
@@ -309,6 +310,8 @@ def resize(
 ) -> ResizedImage:
     """Put the image in `data` into `box` (width, height) by `fit` and encode it.
 
+    `data` is the original's bytes, or a binary file positioned at its start (read as
+    needed, not closed here: a PNG is then decoded without its whole file in memory).
     `output_format` is one of ``encodable_formats()``, or None for the original's format.
     `background` is "rrggbb" for fit=contain. With `animate` false (``?frames=1``) an
     animation becomes its first frame.
@@ -511,13 +514,15 @@ def _positions(free: int) -> list[int]:
     return sorted({round(free * i / (steps - 1)) for i in range(steps)})
 
 
-def _open(image_module, data: bytes, max_pixels: int):
+def _open(image_module, data: bytes | BinaryIO, max_pixels: int):
     """Open lazily (header only) and refuse images over `max_pixels` before decoding."""
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    start = source.tell()
     try:
         with warnings.catch_warnings():
             # Pillow warns above ~89 MP; our own limit below decides, so the warning is noise.
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-            im = image_module.open(io.BytesIO(data), formats=_INPUTS)
+            im = image_module.open(source, formats=_INPUTS)
     except image_module.DecompressionBombError as exc:
         # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS) fired before our limit could.
         raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from exc
@@ -526,7 +531,8 @@ def _open(image_module, data: bytes, max_pixels: int):
         # other exception escaped a plugin that did recognise them but broke on the header.
         if not _raised_in_pillow(exc):
             raise
-        sniffed = _sniff(data)
+        source.seek(start)
+        sniffed = _sniff(source.read(16))
         if sniffed:
             raise CorruptImage(f"the {sniffed} image header is malformed") from exc
         raise NotAnImage(
