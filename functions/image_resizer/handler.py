@@ -340,14 +340,15 @@ class OriginStore:
             obj = self.client.get_object(Bucket=self.bucket, Key=key)
             size = obj.get("ContentLength") or 0
             received = 0
-            if size <= max_bytes:
-                while chunk := obj["Body"].read(DOWNLOAD_CHUNK_BYTES):
+            try:
+                while size <= max_bytes and (chunk := obj["Body"].read(DOWNLOAD_CHUNK_BYTES)):
                     received += len(chunk)
                     if received > max_bytes:  # no or a wrong Content-Length: still bounded
                         break
                     spool.write(chunk)
+            finally:
+                obj["Body"].close()  # read to the end: nothing to do; else drops the connection
             if size > max_bytes or received > max_bytes:
-                obj["Body"].close()
                 told = f"{size} bytes, over" if size > max_bytes else "over"
                 raise ErrorReply(
                     422, f"the original is {told} the limit of {max_bytes} bytes", BRIEFLY

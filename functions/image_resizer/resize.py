@@ -618,8 +618,10 @@ def _scaled(image_module, im, target: tuple[int, int], timings: dict[str, float]
     im.load()
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
-    if crop_box is None and (resized := _resized_in_bands(image_module, im, target)):
-        return resized
+    if crop_box is None:
+        resized = _resized_in_bands(image_module, im, target)
+        if resized is not None:
+            return resized
     working = _working_mode(im)
     if working.size != target or crop_box is not None:
         return working.resize(
