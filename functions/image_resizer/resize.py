@@ -651,11 +651,15 @@ def _resized_in_bands(image_module, im, target: tuple[int, int]):
     step = factor_y * max(1, REDUCE_BAND_ROWS // factor_y)  # bands of whole reduce blocks
     reduced = mode = None
     for top in range(0, height, step):
-        band = _working_mode(im.crop((0, top, width, min(height, top + step))))
-        mode = band.mode
-        if mode in _PREMULTIPLIED:  # as Pillow's resize: reduce and Lanczos premultiplied
-            band = band.convert(_PREMULTIPLIED[mode])
-        band = band.reduce((factor_x, factor_y))
+        rows = (0, top, width, min(height, top + step))
+        if im.mode in ("RGB", "L"):  # nothing to convert: reduced straight from the raster
+            mode, band = im.mode, im.reduce((factor_x, factor_y), box=rows)
+        else:
+            band = _working_mode(im.crop(rows))
+            mode = band.mode
+            if mode in _PREMULTIPLIED:  # as Pillow's resize: reduce and Lanczos premultiplied
+                band = band.convert(_PREMULTIPLIED[mode])
+            band = band.reduce((factor_x, factor_y))
         if reduced is None:  # reduce rounds sizes up
             size = (-(-width // factor_x), -(-height // factor_y))
             reduced = image_module.new(band.mode, size)
