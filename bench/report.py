@@ -562,7 +562,8 @@ def resize_options_section(item: dict[str, Any]) -> str:
 
 
 def memory_section(item: dict[str, Any]) -> str:
-    rows = [[f"{r['original']} ({r['source']})", r["box"], r["implementation"],
+    rows = [[r["original"] if r["source"] == r["original"] else
+             f"{r['original']} ({r['source']})", r["box"], r["implementation"],
              f"{r['bytes'] / 1e6:.1f}", f"{r['before_mib']:.0f}", f"{r['peak_mib']:.0f}",
              f"{r['peak_mib'] - r['before_mib']:.0f}"] for r in item["rows"]]
     return "\n".join([
@@ -571,8 +572,9 @@ def memory_section(item: dict[str, Any]) -> str:
         "resizer's handler serving one origin-request (the original read from moto's S3 on "
         "loopback, spooled to /tmp, decoded, resized, stored back); `libvips-buffer`: "
         "libvips' thumbnail_buffer on the bytes in memory; `libvips-file`: its thumbnail on "
-        "the file. The PNGs are the largest the handler reads (under its 64 MiB original "
-        "limit); `png_alpha` has an alpha channel. Goal: the PNG under "
+        "the file. At 50 MP the PNGs come close to the handler's 64 MiB limit on originals "
+        "(a larger one is refused with a 422); `png_alpha` has an alpha channel. "
+        "Goal: the PNG under "
         f"{item['limit_mib']} MiB; worst PNG peak here: {item['png_worst_peak_mib']:.0f} MiB.",
         "",
         table(["original", "box", "by", "file MB", "RSS before MiB", "peak RSS MiB",
