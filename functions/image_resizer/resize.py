@@ -8,7 +8,9 @@ Speed comes from decoding less, not from resizing faster:
   target, so a 12 MP photo fitted into 400x300 decodes only 1/64 of its pixels.
 - Other formats are decoded in full (Pillow offers no scaled decode for them); ``resize``
   with a ``reducing_gap`` first shrinks by an integer factor with a cheap box reduce, then
-  finishes with Lanczos over at most ``REDUCING_GAP`` times the target size.
+  finishes with Lanczos over at most ``REDUCING_GAP`` times the target size. That reduce
+  runs a band of rows at a time and the decoded raster is freed before Lanczos, so peak
+  memory is the raster plus the reduced image (``_resized_in_bands``, same pixels).
 - Only the Pillow plugins we read and write are imported, so ``Image.open`` never falls
   back to ``Image.init()`` (which imports every plugin Pillow ships).
 
