@@ -599,9 +599,12 @@ def cost_section(item: dict[str, Any]) -> str:
         f"= {model['s3_io_ms']:.0f} ms of S3 I/O + CPU time x {model['host_to_lambda']:g} / "
         "min(1, M/1769) (one Lambda vCPU taken as one core of this machine: an assumption, "
         "no Lambda is reachable from here). Lambda@Edge prices "
-        f"(looked up {prices['looked_up']}, aws.amazon.com/lambda/pricing): "
+        f"(looked up {prices['looked_up']}, aws.amazon.com/cloudfront/pricing, which "
+        "publishes the duration price per 128 MB-second; that page was not reachable here, "
+        "so the figures come from two copies that quote it, see `bench/cost.py`): "
         f"${prices['lambda_edge_per_request'] * 1e6:.2f} per million requests and "
-        f"${prices['lambda_edge_per_gb_second']:.8f} per GB-second, billed per ms.",
+        f"${prices['lambda_edge_per_gb_second'] / 8:.11f} per 128 MB-second "
+        f"(${prices['lambda_edge_per_gb_second']:.8f} per GB-second), billed per ms.",
         "",
         table(["memory MB", "vCPU share", "mean ms", "p95 ms", "per million resizes",
                f"fits 50 MP (>= {item['memory_floor_mb']} MB)"], rows),
