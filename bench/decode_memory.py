@@ -77,8 +77,8 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 def measure(megapixels: float = 50.0, with_libvips: bool = True,
             boxes: tuple[tuple[int, int], ...] = BOXES, originals: Path | None = None,
-            resizer_dir: Path = RESIZER_DIR) -> list[dict]:
-    """One row per original, box and implementation (edgekit = the handler)."""
+            resizer_dir: Path = RESIZER_DIR, only: tuple[str, ...] | None = None) -> list[dict]:
+    """One row per original (those named in `only`, or all), box and implementation."""
     import logging
 
     import boto3
@@ -102,6 +102,8 @@ def measure(megapixels: float = 50.0, with_libvips: bool = True,
                 client.upload_file(str(path), BUCKET, f"originals/{path.name}")
             env = _aws_env(endpoint)
             for name, path in paths.items():
+                if only and name not in only:
+                    continue
                 for box in boxes:
                     event = origin_request_event(
                         f"/images/{box[0]}x{box[1]}/originals/{path.name}")
@@ -139,7 +141,8 @@ def run(quick: bool) -> dict:
         with_libvips = not quick
     except (ImportError, OSError):
         with_libvips = False
-    rows = measure(megapixels, with_libvips, BOXES[:1] if quick else BOXES)
+    rows = measure(megapixels, with_libvips, BOXES[:1] if quick else BOXES,
+                   only=("jpeg", "png") if quick else None)
     png = [r for r in rows
            if r["original"].startswith("png") and r["implementation"] == "edgekit handler"]
     return {"status": "ok", "title": "Peak memory of one resize", "megapixels": megapixels,
