@@ -162,10 +162,10 @@ class EdgeImageResizerArgs:
 
     on_error: str = contract.DEFAULT_ON_ERROR
     """What a missing (404), non-image (415) or corrupt (422) original answers: "status"
-    (that JSON error), "redirect" (a 302 to `/{key}`, the original's own URL on this
-    distribution) or "fallback" (`fallback_key` resized like the request, cached for 60 s,
-    with `X-Edgekit-Fallback: 1`). Limits (pixels, frames, bytes) always answer their 422.
-    Default: "status"."""
+    (that JSON error) or "fallback" (`fallback_key` resized like the request, cached for
+    60 s, with `X-Edgekit-Fallback: 1`). Not "redirect": this distribution serves no
+    originals, so a 302 to `/{key}` would end in a 400. Limits (pixels, frames, bytes) always
+    answer their 422. Default: "status"."""
 
     fallback_key: str | None = None
     """The placeholder's key in the originals bucket (printable ASCII, not under
@@ -343,9 +343,20 @@ def normalize_quality_presets(presets: Any) -> tuple[int, ...]:
     return tuple(values)
 
 
+# The function also knows "redirect" (a 302 to the original's URL, `/{key}`), but this
+# distribution serves no originals there: the bucket is private and every path other than
+# /images/WxH/key is the function's 400, so each redirect would end in an error.
+ON_ERROR_MODES = tuple(m for m in contract.ON_ERROR_MODES if m != contract.ON_ERROR_REDIRECT)
+
+
 def _check_on_error(on_error: Any, fallback_key: Any) -> tuple[str, str | None]:
-    if on_error not in contract.ON_ERROR_MODES:
-        raise _fail("on_error", f"got {on_error!r}", ", ".join(contract.ON_ERROR_MODES))
+    accepted = ", ".join(ON_ERROR_MODES)
+    if on_error == contract.ON_ERROR_REDIRECT:
+        raise _fail("on_error", "got 'redirect', but this distribution serves no originals "
+                                "(private bucket; /{key} is a 400), so the 302 would lead to an "
+                                "error", accepted)
+    if on_error not in ON_ERROR_MODES:
+        raise _fail("on_error", f"got {on_error!r}", accepted)
     wanted = on_error == contract.ON_ERROR_FALLBACK
     if wanted and fallback_key is None:
         raise _fail(

@@ -126,12 +126,16 @@ def _example_path(distribution: RecordedResource) -> str:
 
 def _describe_distribution(dist: Distribution, view: GraphView) -> str:
     parts = [f"CloudFront {dist.domain}"]
-    for behaviour in [*(dist.inputs.get("orderedCacheBehaviors") or []),
-                      dist.inputs.get("defaultCacheBehavior") or {}]:
+    # Each association once, with the behaviours that carry it (several share one function).
+    behaviours: dict[str, list[str]] = {}
+    for behaviour in [dist.inputs.get("defaultCacheBehavior") or {},
+                      *(dist.inputs.get("orderedCacheBehaviors") or [])]:
         for association in behaviour.get("lambdaFunctionAssociations") or []:
             function = view.lambda_function(association.get("lambdaArn", ""))
             label = f"{function.name}:{function.outputs.get('version')}" if function else "?"
-            parts.append(f"{association.get('eventType')} {label}")
+            behaviours.setdefault(f"{association.get('eventType')} {label}", []).append(
+                behaviour.get("pathPattern", "default"))
+    parts.extend(f"{what} ({', '.join(paths)})" for what, paths in behaviours.items())
     if dist.waf is not None:
         parts.append(f"WAF {dist.waf.name}")
     if dist.realtime_logs:

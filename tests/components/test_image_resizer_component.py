@@ -652,6 +652,16 @@ def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
         validate_args(EdgeImageResizerArgs(**changes))
 
 
+def test_on_error_redirect_is_refused_since_the_distribution_serves_no_originals():
+    # The function's 302 goes to /{key}; this distribution answers only /images/WxH/key
+    # there (the originals bucket is private), so every redirect would end in a 400.
+    with pytest.raises(ImageResizerArgsError) as refused:
+        validate_args(EdgeImageResizerArgs(on_error="redirect"))
+    message = str(refused.value)
+    assert message.startswith("EdgeImageResizerArgs.on_error: ")
+    assert "serves no originals" in message and "accepted: status, fallback" in message
+
+
 def test_args_errors_are_user_errors_and_value_errors():
     assert issubclass(ImageResizerArgsError, UserError)
     assert issubclass(ImageResizerArgsError, ValueError)
