@@ -604,13 +604,19 @@ def resize_options_section(item: dict[str, Any]) -> str:
 
 
 def memory_section(item: dict[str, Any]) -> str:
-    rows = [[f"{r['original']} ({r['source']})", r["box"], r["implementation"],
+    rows = [[r["original"] if r["source"] == r["original"] else
+             f"{r['original']} ({r['source']})", r["box"], r["implementation"],
              f"{r['bytes'] / 1e6:.1f}", f"{r['before_mib']:.0f}", f"{r['peak_mib']:.0f}",
              f"{r['peak_mib'] - r['before_mib']:.0f}"] for r in item["rows"]]
     return "\n".join([
-        f"A photo-like original of {item['megapixels']:g} MP, resized in a fresh interpreter "
-        "per row; peak RSS (VmHWM) of the whole process, with the original's bytes already "
-        "in memory as in the handler. Goal: the PNG under "
+        f"A photo-like original of {item['megapixels']:g} MP, resized to JPEG in a fresh "
+        "interpreter per row; peak RSS (VmHWM) of the whole process. `edgekit handler`: the "
+        "resizer's handler serving one origin-request (the original read from moto's S3 on "
+        "loopback, spooled to /tmp, decoded, resized, stored back); `libvips-buffer`: "
+        "libvips' thumbnail_buffer on the bytes in memory; `libvips-file`: its thumbnail on "
+        "the file. At 50 MP the PNGs come close to the handler's 64 MiB limit on originals "
+        "(a larger one is refused with a 422); `png_alpha` has an alpha channel. "
+        "Goal: the PNG under "
         f"{item['limit_mib']} MiB; worst PNG peak here: {item['png_worst_peak_mib']:.0f} MiB.",
         "",
         table(["original", "box", "by", "file MB", "RSS before MiB", "peak RSS MiB",

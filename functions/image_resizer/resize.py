@@ -8,7 +8,9 @@ Speed comes from decoding less, not from resizing faster:
   target, so a 12 MP photo fitted into 400x300 decodes only 1/64 of its pixels.
 - Other formats are decoded in full (Pillow offers no scaled decode for them); ``resize``
   with a ``reducing_gap`` first shrinks by an integer factor with a cheap box reduce, then
-  finishes with Lanczos over at most ``REDUCING_GAP`` times the target size.
+  finishes with Lanczos over at most ``REDUCING_GAP`` times the target size. That reduce
+  runs a band of rows at a time and the decoded raster is freed before Lanczos, so peak
+  memory is the raster plus the reduced image (``_resized_in_bands``, same pixels).
 - Only the Pillow plugins we read and write are imported, so ``Image.open`` never falls
   back to ``Image.init()`` (which imports every plugin Pillow ships).
 
@@ -52,6 +54,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
+from typing import BinaryIO
 
 from contract import (
     DEFAULT_FIT,
@@ -101,6 +104,8 @@ _CENTERING = {
 # most this, at this many evenly spaced positions along each axis the crop can move.
 ENTROPY_PREVIEW_SIDE = 256
 ENTROPY_STEPS = 9
+# Modes with alpha that Pillow resizes premultiplied (in the mode they map to).
+_PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 # Formats whose decoder can decode at a reduced scale (Pillow's `draft`).
 _DRAFTABLE = ("JPEG", "MPO")
 # EXIF orientation -> the transpose that shows the stored pixels upright (EXIF 2.32, 4.6.4;
@@ -120,6 +125,9 @@ _MESSAGE_LIMIT = 200
 # Measured on a 12 MP photo to 400x300: 2.0 differs from a full Lanczos by at most 2/255
 # per channel (mean 0.35) and is 6x faster (16 ms against 97 ms).
 REDUCING_GAP = 2.0
+# That reduce runs over bands of about this many rows of a fully decoded frame (PNG, WebP,
+# AVIF, GIF), so only a band is ever converted (palette, 16-bit, premultiplied alpha).
+REDUCE_BAND_ROWS = 128
 
 # Lambda gives CPU in proportion to memory: one vCPU's worth at 1,769 MB (AWS Lambda
 # Developer Guide, "Configure Lambda function memory").
@@ -295,7 +303,7 @@ def _rounded(value: float) -> int:
 
 
 def resize(
-    data: bytes,
+    data: bytes | BinaryIO,
     box: tuple[int, int],
     output_format: str | None = None,
     *,
@@ -309,6 +317,8 @@ def resize(
 ) -> ResizedImage:
     """Put the image in `data` into `box` (width, height) by `fit` and encode it.
 
+    `data` is the original's bytes, or a binary file positioned at its start (read as
+    needed, not closed here: a PNG is then decoded without its whole file in memory).
     `output_format` is one of ``encodable_formats()``, or None for the original's format.
     `background` is "rrggbb" for fit=contain. With `animate` false (``?frames=1``) an
     animation becomes its first frame.
@@ -514,13 +524,15 @@ def _positions(free: int) -> list[int]:
     return sorted({round(free * i / (steps - 1)) for i in range(steps)})
 
 
-def _open(image_module, data: bytes, max_pixels: int):
+def _open(image_module, data: bytes | BinaryIO, max_pixels: int):
     """Open lazily (header only) and refuse images over `max_pixels` before decoding."""
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    start = source.tell()
     try:
         with warnings.catch_warnings():
             # Pillow warns above ~89 MP; our own limit below decides, so the warning is noise.
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-            im = image_module.open(io.BytesIO(data), formats=_INPUTS)
+            im = image_module.open(source, formats=_INPUTS)
     except image_module.DecompressionBombError as exc:
         # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS) fired before our limit could.
         raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from exc
@@ -529,7 +541,8 @@ def _open(image_module, data: bytes, max_pixels: int):
         # other exception escaped a plugin that did recognise them but broke on the header.
         if not _raised_in_pillow(exc):
             raise
-        sniffed = _sniff(data)
+        source.seek(start)
+        sniffed = _sniff(source.read(16))
         if sniffed:
             raise CorruptImage(f"the {sniffed} image header is malformed") from exc
         raise NotAnImage(
@@ -609,10 +622,11 @@ def _scaled(
     the decode's milliseconds are added to `timings["decode"]`.
 
     With `opaque` (the output has no alpha), alpha is flattened onto white here, before
-    resizing, unless a box reduce shrinks the frame first (then ``_for_output`` flattens the
-    smaller result). Flattening first spares Pillow's premultiply/unpremultiply passes and
-    resamples three channels instead of four: measured on bench/'s 1200x900 alpha.png,
-    -21% at 1067x800, -9% at 800x600, slower from 4x down, where the reduce comes first.
+    resizing, unless a box reduce shrinks the frame first (``_resized_in_bands``; then
+    ``_for_output`` flattens the smaller result). Flattening first spares Pillow's
+    premultiply/unpremultiply passes and resamples three channels instead of four: measured
+    on bench/'s 1200x900 alpha.png, -21% at 1067x800, -9% at 800x600, slower from 4x down,
+    where the reduce comes first.
     The result is the same up to rounding: resampling is linear, so resizing the image
     flattened onto white equals flattening the premultiplied resize onto white.
     """
@@ -626,8 +640,12 @@ def _scaled(
     im.load()
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
+    if crop_box is None:
+        resized = _resized_in_bands(image_module, im, target)
+        if resized is not None:
+            return resized
     working = _working_mode(im)
-    if opaque and working.mode in ("RGBA", "LA") and not _box_reduces(working.size, target):
+    if opaque and working.mode in ("RGBA", "LA"):  # no box reduce applies (see above)
         working = _flattened(image_module, working)
     if working.size != target or crop_box is not None:
         return working.resize(
@@ -638,10 +656,43 @@ def _scaled(
     return working
 
 
-def _box_reduces(size: tuple[int, int], target: tuple[int, int]) -> bool:
-    """Whether ``resize(..., reducing_gap=REDUCING_GAP)`` box-reduces before its Lanczos
-    pass: Pillow reduces an axis by ``int(size / target / REDUCING_GAP)`` when that is >= 2."""
-    return any(s >= 2 * REDUCING_GAP * t for s, t in zip(size, target, strict=True))
+def _resized_in_bands(image_module, im, target: tuple[int, int]):
+    """The decoded frame resized to `target` as ``resize(target, LANCZOS,
+    reducing_gap=REDUCING_GAP)`` would (the same pixels), with its integer box-reduce done a
+    band of rows at a time; None when no reduce applies (then ``resize`` as usual).
+
+    Without the full-size intermediates: Pillow converts a whole RGBA frame to premultiplied
+    RGBa before reducing it, and ``_working_mode`` converts palette and 16-bit frames whole;
+    here only a band at a time is converted, so the decoded raster and the reduced image (a
+    quarter of it or less) are all that coexist, and the raster is freed before Lanczos
+    (unless a later frame of an animation is decoded over it).
+    """
+    width, height = im.size
+    factor_x = int(width / target[0] / REDUCING_GAP) or 1
+    factor_y = int(height / target[1] / REDUCING_GAP) or 1
+    if factor_x == 1 and factor_y == 1:
+        return None
+    step = factor_y * max(1, REDUCE_BAND_ROWS // factor_y)  # bands of whole reduce blocks
+    reduced = mode = None
+    for top in range(0, height, step):
+        rows = (0, top, width, min(height, top + step))
+        if im.mode in ("RGB", "L"):  # nothing to convert: reduced straight from the raster
+            mode, band = im.mode, im.reduce((factor_x, factor_y), box=rows)
+        else:
+            band = _working_mode(im.crop(rows))
+            mode = band.mode
+            if mode in _PREMULTIPLIED:  # as Pillow's resize: reduce and Lanczos premultiplied
+                band = band.convert(_PREMULTIPLIED[mode])
+            band = band.reduce((factor_x, factor_y))
+        if reduced is None:  # reduce rounds sizes up
+            size = (-(-width // factor_x), -(-height // factor_y))
+            reduced = image_module.new(band.mode, size)
+        reduced.paste(band, (0, top // factor_y))
+    if im.format not in _ANIMATED:
+        im.close()  # no later frame is decoded over it: free the decoded raster now
+    box = (0, 0, width / factor_x, height / factor_y)
+    resized = reduced.resize(target, image_module.Resampling.LANCZOS, box=box)
+    return resized.convert(mode) if resized.mode != mode else resized
 
 
 def _working_mode(im):

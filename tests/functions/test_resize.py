@@ -428,3 +428,43 @@ def test_each_phase_is_timed_for_server_timing(resize, animated):
     result = resize.resize(data, (60, 40))
     assert list(result.timings) == ["decode", "resize", "encode"]
     assert all(ms >= 0 for ms in result.timings.values()), result.timings
+
+
+# ---------------------------------------------------------------- banded reduce (memory)
+
+
+def _png(mode: str, size: tuple[int, int]) -> bytes:
+    """A PNG of `mode` with detail everywhere (and varied alpha where it has one)."""
+    photo = images.photo(size)
+    if mode == "RGBA":
+        im = photo.copy()
+        im.putalpha(Image.linear_gradient("L").resize(size))
+    elif mode == "LA":
+        im = photo.convert("LA")
+        im.putalpha(Image.radial_gradient("L").resize(size))
+    elif mode == "P":
+        im = photo.quantize(64)
+        im.info["transparency"] = 3
+    elif mode == "I;16":
+        im = photo.convert("L").point(lambda v: v * 257, "I").convert("I;16")
+    else:
+        im = photo.convert(mode)
+    return images.encode(im, "PNG")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "I;16"])
+@pytest.mark.parametrize(("size", "target"), [((501, 379), (75, 57)), ((640, 99), (150, 23))])
+def test_reduce_in_bands_gives_pillows_reducing_gap_pixels(resize, monkeypatch, mode, size,
+                                                           target):
+    """The banded reduce (which frees the decoded raster early) changes no pixel: the same
+    as one reducing_gap resize, alpha included (both premultiply)."""
+    monkeypatch.setattr(resize, "REDUCE_BAND_ROWS", 16)  # many bands, and a ragged last one
+    png = _png(mode, size)
+    expected = resize._working_mode(images.decode(png)).resize(
+        target, Image.Resampling.LANCZOS, reducing_gap=resize.REDUCING_GAP)
+    source = images.decode(png)
+    got = resize._scaled(Image, source, target)
+    assert (got.mode, got.size) == (expected.mode, expected.size)
+    assert ImageChops.difference(got, expected).getbbox(alpha_only=False) is None
+    with pytest.raises(ValueError, match="closed image"):  # the decoded raster was freed
+        source.getpixel((0, 0))
