@@ -102,7 +102,8 @@ MAX_PIXELS_RANGE = (1_000_000, PILLOW_PIXEL_LIMIT)
 # a JPEG 0.6 (draft). The 178 MP WebP peaked at 2.8 GB, 15.7 bytes per pixel.
 BYTES_PER_PIXEL = 18
 # What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
-# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
+# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory
+# (since 1.4.1 only up to 8 MiB is: a larger original is spooled to /tmp; kept as margin).
 BASELINE_MEMORY_MB = 128
 MAX_QUALITY_PRESETS = 8
 MAX_FRAMES_RANGE = (1, 1000)
