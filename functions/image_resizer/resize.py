@@ -435,6 +435,11 @@ class _Shaper:
     ) -> None:
         self.image_module = image_module
         self.timings = timings
+        if im.format not in _DRAFTABLE:
+            # Decoded in full whatever the box, so decode (timed) before reading the
+            # orientation: Pillow decodes a PNG to read its EXIF (the eXIf chunk may follow
+            # the pixel data), which would otherwise be timed as resize.
+            _decode(im, timings)
         self.orientation = _orientation(im)
         self.rotated = self.orientation in (5, 6, 7, 8)  # 90-degree turns swap the sides
         upright = _swapped(im.size) if self.rotated else im.size
@@ -636,10 +641,7 @@ def _scaled(
         # original's extent onto the scaled pixels (scaled sizes are rounded up).
         drafted = im.draft(None, target)
         crop_box = drafted[1] if drafted else None
-    decoding = time.perf_counter()
-    im.load()
-    if timings is not None:
-        timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
+    _decode(im, timings)
     if crop_box is None:
         resized = _resized_in_bands(image_module, im, target)
         if resized is not None:
@@ -654,6 +656,15 @@ def _scaled(
     if working is im:
         return im.copy()  # never hand the caller's decoded original back to be mutated
     return working
+
+
+def _decode(im, timings: dict[str, float] | None) -> None:
+    """Decode the frame's pixels (nothing to do when they are), adding the milliseconds to
+    `timings["decode"]`."""
+    decoding = time.perf_counter()
+    im.load()
+    if timings is not None:
+        timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
 
 
 def _resized_in_bands(image_module, im, target: tuple[int, int]):
