@@ -26,7 +26,8 @@ Every action is appended to `stacks/.history/<stack>-canary.json`.
 
 `--stack local` drives the twin's canary instead (edgekit_iac/twin/canary_split.py): the
 recorded Worker versions and the image distribution's staging copy running the candidate
-resizer bundle (`start --candidate ZIP` records one). Its promote guard reads the twin's
+resizer bundle (`start` records one: `--candidate ZIP`, else the working tree's resizer built
+as `edgekit bundle` builds it). Its promote guard reads the twin's
 per-version counts since `start`, with the same thresholds; its history is
 `<state dir>/local-canary.json`.
 """
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -51,6 +53,9 @@ from edgekit_iac.errors import UserError
 DEFAULT_MIN_REQUESTS = 1000
 DEFAULT_MAX_ERROR_RATE = 1.0  # percent
 DEFAULT_WINDOW_MINUTES = 30
+# The image canary's function (components/image_resizer.FUNCTION_NAME, checked by
+# tests/twin/test_local_canary_start.py): `canary start --stack local` builds it.
+IMAGE_FUNCTION = "image_resizer"
 WORKERS_ANALYTICS_QUERY = """
 query CanaryReadings($accountTag: string!, $scriptName: string!, $since: Time!, $until: Time!) {
   viewer { accounts(filter: {accountTag: $accountTag}) {
@@ -353,7 +358,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", help="the local twin's state directory (--stack local)")
     parser.add_argument("--weight", type=float, help="start: the candidate's share, percent")
     parser.add_argument("--candidate", help="start --stack local: a resizer bundle (zip) the "
-                        "twin's staging distribution runs as the candidate")
+                        "twin's staging distribution runs as the candidate (default: "
+                        f"functions/{IMAGE_FUNCTION} built from the working tree)")
     parser.add_argument("--min-requests", type=int, help="promote: requests the candidate "
                         f"must have served (default: the canary's minRequests, else "
                         f"{DEFAULT_MIN_REQUESTS})")
@@ -397,11 +403,50 @@ def _local_sides(root: Path, settings: dict[str, Any]) -> list[LocalSide]:
     return sides
 
 
-def _record_candidate(root: Path, zip_path: str) -> str:
+@dataclass(frozen=True)
+class _ImageCandidate:
+    """A resizer bundle `start` records as the image function's newest version."""
+
+    folder: Path  # the function's recorded bundles in the twin
+    bundle: Path
+    label: str  # what `start` prints: where the bundle came from
+
+    def is_new(self) -> bool:
+        """Not the newest recorded version already (recording it would change nothing)."""
+        from edgekit_iac.twin import canary_split
+
+        recorded = canary_split.history(self.folder)
+        return not recorded or recorded[-1] != hashlib.sha256(self.bundle.read_bytes()).hexdigest()
+
+
+def _built_candidate(folder: Path) -> _ImageCandidate:
+    """The resizer built from the working tree by `edgekit bundle`'s own build (a
+    reproducible zip under .edgekit/bundles/); a build error is refused, nothing recorded."""
+    from edgekit_iac.bundle.cli import build_with_progress
+    from edgekit_iac.bundle.manifest import display_path
+
+    try:
+        [artifact] = build_with_progress([IMAGE_FUNCTION])
+    except (UserError, OSError) as exc:
+        raise CanaryRefused(f"canary start: the candidate {IMAGE_FUNCTION} bundle did not build "
+                            f"from the working tree: {exc}. Nothing was recorded; fix it and "
+                            "start again, or pass --candidate ZIP") from exc
+    return _ImageCandidate(folder, artifact.path,
+                           f"{artifact.name} {artifact.version} from the working tree, "
+                           f"{display_path(artifact.path)}")
+
+
+def _image_candidate(root: Path, settings: dict[str, Any], zip_path: str | None
+                     ) -> _ImageCandidate | None:
+    """What `start` records for the image function: `--candidate ZIP`, else (when the twin
+    runs a CloudFront canary) the working tree's build; None without an image canary."""
     from edgekit_iac.twin import canary_split
 
-    bundle = Path(zip_path)
     folders = sorted(canary_split.bundles_root(root).glob("*"))
+    if zip_path is None:
+        return (_built_candidate(folders[0]) if folders and settings.get("images") is not None
+                else None)
+    bundle = Path(zip_path)
     if not folders:
         raise CanaryRefused(f"--candidate: the twin at {root} runs no CloudFront canary; "
                             "configure edgekit:images.canary in stacks/Pulumi.local.yaml and "
@@ -409,8 +454,7 @@ def _record_candidate(root: Path, zip_path: str) -> str:
     if not bundle.is_file() or bundle.suffix != ".zip":
         raise CanaryRefused(f"--candidate {zip_path}: no such zip; accepted: a resizer bundle "
                             "such as .edgekit/bundles/image_resizer-<sha256>.zip")
-    version = canary_split.record_file(folders[0], bundle)
-    return f"{folders[0].name} {version[:12]}"
+    return _ImageCandidate(folders[0], bundle, zip_path)
 
 
 def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -423,22 +467,31 @@ def run_local(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     history = root / "local-canary.json"
     settings = canary_split.read_settings(root)  # what the twin serves, checked when it started
     if args.action == "start":
-        recorded = _record_candidate(root, args.candidate) if args.candidate else None
+        candidate = _image_candidate(root, settings, args.candidate)
+        new = candidate is not None and candidate.is_new()
         sides = _local_sides(root, settings)
-        if not sides:
-            raise CanaryRefused(f"nothing in the twin at {root} has two recorded versions; "
-                                "run `edgekit up --stack local` with the old code, then with "
-                                "the new code (or `--candidate ZIP` for the image resizer), "
-                                "and start the canary")
+        if not sides and not new:
+            same = (f"; the working tree's {IMAGE_FUNCTION} bundle is the one the twin already "
+                    f"runs ({candidate.label})" if candidate is not None else "")
+            raise CanaryRefused(f"nothing in the twin at {root} has two recorded versions"
+                                f"{same}; run `edgekit up --stack local` with the old code, "
+                                "then with the new code (the image resizer: change "
+                                f"functions/{IMAGE_FUNCTION}, or pass `--candidate ZIP`), and "
+                                "start the canary")
         images = settings.get("images")
         # One weight drives every side; CloudFront's limit holds when the images are in it.
-        cloudfront = images is not None and any(side.cloudfront for side in sides)
+        cloudfront = images is not None and (new or any(side.cloudfront for side in sides))
         configured = images["weightPercent"] if cloudfront else 10
         weight = configured if args.weight is None else args.weight
         limit = 15 if cloudfront else 100
         if not 0 <= weight <= limit:
             raise CanaryRefused(f"--weight {weight:g}: accepted 0..{limit} (percent"
                                 f"{'; CloudFront allows at most 15' if limit == 15 else ''})")
+        recorded = None
+        if candidate is not None:  # only now: a refused start records nothing
+            version = canary_split.record_file(candidate.folder, candidate.bundle)
+            recorded = f"{candidate.folder.name} {version[:12]} ({candidate.label})"
+            sides = _local_sides(root, settings)
         canary_split.write_canary(root, weight, header=True, new_run=True)
         _record(history, {"action": "start", "percent": weight,
                           "sides": {side.name: side.candidate for side in sides},

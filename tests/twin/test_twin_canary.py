@@ -102,12 +102,15 @@ def test_the_image_canary_runs_the_candidate_behind_the_primary_and_promote_is_g
     deployed = canary_split.history(bundles)[-1]
     viewer = {"X-Edgekit-Client-Ip": "203.0.113.7"}
     asks = {**viewer, "X-Edgekit-Canary": "1"}
+    cached: dict[str, str | None] = {}  # path -> the last answer's X-Cache
 
     def served(path: str, headers: dict[str, str]) -> tuple[int, str]:
         # Originals that do not exist: a 404 from either resizer, nothing stored in S3.
         reply = request(twin.url(CDN, f"/images/150x150/samples/canary-{path}.jpg"),
                         headers=headers)
-        return reply.status, reply.header("x-edgekit-version")
+        [version] = reply.all("x-edgekit-version")
+        cached[path] = reply.header("x-cache")
+        return reply.status, version
 
     try:
         good = candidate_bundle(bundles / "versions" / f"{deployed}.zip", tmp_path, False)
@@ -120,6 +123,10 @@ def test_the_image_canary_runs_the_candidate_behind_the_primary_and_promote_is_g
             assert served(f"b{n}", asks)[1] == candidate[:12]
         assert "promoted" in canary(twin, "promote")
         assert served("c", viewer) == (404, candidate[:12])  # the primary runs it now
+        # The primary's copy of "a" (404s are kept 60 s) was made by the stable bundle:
+        # a hit names the bundle that produced it, not the one the primary runs now.
+        assert served("a", viewer) == (404, deployed[:12])
+        assert cached["a"] == "Hit from cloudfront"
 
         # A candidate that fails: a sticky 15 % of viewers get it, and the guard says no.
         broken = candidate_bundle(bundles / "versions" / f"{deployed}.zip", tmp_path, True)

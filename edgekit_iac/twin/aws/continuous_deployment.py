@@ -26,8 +26,11 @@ each `edgekit up` records the bundle it deploys, and `edgekit canary start --sta
     (`X-Edgekit-Client-Ip`), as for Workers, so a viewer stays on one side for the run.
 - `abort` (weight 0, header off): the stable bundle answers everyone.
 
-Answers carry `X-Edgekit-Version: <bundle sha256[:12]>` (twin only), and are counted per
-version for the local promote guard.
+Answers carry `X-Edgekit-Version: <bundle sha256[:12]>` (twin only): the bundle that
+produced the answer, kept with the cached copy, so that a hit served after a promote (or
+from the primary's cache filled before a start) names the bundle that made it, not the one
+the side runs now. Answers are counted for the local promote guard per version *routed*
+(the side's bundle), as CloudWatch counts the staging distribution's requests, hits included.
 """
 
 from __future__ import annotations
@@ -183,6 +186,8 @@ class ContinuousDeployment:
         self._chosen.version = version
         response = (self.staging if to_staging else self.primary)(request)
         self.served.count(canary, self.bundles.side, version, response.status)
+        if response.header(canary_split.VERSION_HEADER) is not None:
+            return response  # what produced it (a cached copy: maybe the other bundle)
         return EdgeResponse(response.status,
                             [*response.headers, (canary_split.VERSION_HEADER, version[:12])],
                             response.body)
@@ -209,7 +214,8 @@ def build(view: GraphView, primary: RecordedResource, services, state_root: Path
 
     def side(resource: RecordedResource):
         return distribution(resource, dataclasses.replace(
-            services, functions=SideFunctions(services.functions, arns, bundles, chosen)))
+            services, functions=SideFunctions(services.functions, arns, bundles, chosen),
+            produced_by=lambda: (canary_split.VERSION_HEADER, chosen.version[:12])))
 
     return ContinuousDeployment(side(primary), side(staging), policy, bundles, state_root,
                                 chosen)
