@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         command_parser = commands[argv[0]]
         importlib.import_module(command_parser.get_default("_module")).add_arguments(
             command_parser)
-        args = command_parser.parse_args(argv[1:])
+        # Intermixed, so options may come between positionals as users type them:
+        # `edgekit flags set --stack local cache_enabled false` (plain parse_args would
+        # give the optional `name`/`value` nothing and refuse the trailing words).
+        args = command_parser.parse_intermixed_args(argv[1:])
         args.command = argv[0]
     else:
         args = parser.parse_args(argv)  # --help, --version, or an unknown command

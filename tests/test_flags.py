@@ -224,6 +224,14 @@ def test_flags_cli_sets_and_unsets_in_both_local_stores_and_records_history(stat
     assert flag_stores.read_kvs(tmp_path / "kvs" / "edgekit-flags-local.json")[0] != etag
 
 
+def test_options_may_come_before_the_flag_and_value_as_the_issue_writes_it(state_dir, capsys):
+    base = ["--stack", "local", "--state-dir", str(state_dir), "--who", "tester"]
+    assert main(["flags", "set", *base, "cache_enabled", "false"]) == 0
+    assert "cache_enabled: true -> false" in capsys.readouterr().out
+    assert main(["flags", "unset", *base, "cache_enabled"]) == 0
+    assert "cache_enabled: false -> true" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["set", "nope", "1"], "unknown flag 'nope'; this stack declares: auto_format, "
                            "cache_enabled, geo_message"),
