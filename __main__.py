@@ -119,15 +119,9 @@ def deploy_dns(settings: StackSettings, resizer: EdgeImageResizer) -> None:
     if target is None:
         return
     cloudflare = settings.cloudflare
-    routes = (
-        [
-            w.route.pattern
-            for w in (cloudflare.cache_wrapper, cloudflare.hello_geo, cloudflare.edge_auth)
-            if w is not None and w.route.pattern
-        ]
-        if cloudflare
-        else []
-    )
+    # Every Worker the stack declares; a custom domain's record is Cloudflare's to make.
+    workers = stack_args.declared_workers(cloudflare) if cloudflare else []
+    routes = [w.route.pattern for w in workers if w.route.pattern]
     records = EdgeDnsRecords(
         "dns",
         EdgeDnsRecordsArgs(

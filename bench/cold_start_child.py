@@ -8,31 +8,23 @@ the report can tell the cold-start overhead from the work any request does.
 botocore and create an S3 client as the handler used to (``Config`` with standard retries),
 nothing else; with DATA_DIR, botocore's loader reads only that folder (a trimmed S3 model).
 
-Peak memory is the process's VmHWM (/proc/self/status), not ``ru_maxrss``: Linux carries
-``ru_maxrss`` over fork and exec, so a child of a large parent would report the parent's
-peak.
-Only the standard library's json, resource, sys and time are loaded before the clock
-starts (the Lambda runtime has those loaded too); the bundle directory goes first on
-sys.path, as /var/task does on Lambda, so Pillow comes from the bundle, and botocore from
-the interpreter's site-packages, as Lambda's runtime provides it.
+Peak memory is the process's VmHWM (bench/peak_rss.py, shared with the other children).
+Only the standard library's json, os, resource, sys and time (and peak_rss) are loaded
+before the clock starts (the Lambda runtime has those loaded too); the bundle directory
+goes first on sys.path, as /var/task does on Lambda, so Pillow comes from the bundle, and
+botocore from the interpreter's site-packages, as Lambda's runtime provides it.
 """
 
 import json
-import resource
+import os
 import sys
 import time
 
+# -I leaves this script's folder off sys.path: on it only for the shared VmHWM reader.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peak_rss import peak_rss_kib  # noqa: E402
 
-def peak_rss_kib() -> int:
-    """This process's peak resident set (VmHWM), in KiB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best available
+del sys.path[0]
 
 
 def botocore_reference(data_dir: str | None) -> None:

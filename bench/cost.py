@@ -15,9 +15,16 @@ here: no Lambda is reachable); S3_IO_MS covers the handler's HEAD, GET and PUT t
 which use no CPU worth counting but are billed as duration.
 
 Prices (US East, x86, on-demand; looked up 2026-12-02, see bench/RESULTS.md):
-- Lambda@Edge: $0.60 per million requests, $0.00005001 per GB-second, billed per 1 ms
-  (aws.amazon.com/lambda/pricing, "Lambda@Edge pricing"; 1 ms billing since 2021-04-01,
-  AWS What's New 2021-03-31). No free tier.
+- Lambda@Edge: $0.60 per million requests and $0.00000625125 for every 128 MB-second
+  (= $0.00005001 per GB-second), billed per 1 ms, no free tier. AWS publishes it on
+  aws.amazon.com/cloudfront/pricing (Lambda@Edge section) in that per-128 MB-second form.
+  That page renders its prices client-side and was not reachable from this machine; the
+  figures were checked against copies that quote it: a 2026 rate card ("$0.60 per 1M
+  invocations", "$0.00005001 per 128 MB-second ... equivalent to $0.00000625125 per
+  GB-second" - its units are swapped: 0.00000625125 x 8 = 0.00005001, so only the
+  per-128 MB reading gives AWS's own per-GB-second figure), and a Japanese summary of the
+  CloudFront page quoting the same two figures per 128 MB-second and per million. 1 ms
+  billing since 2021-04-01 (AWS What's New, 2021-03-31).
 - Regional Lambda (for DIT): $0.20 per million requests, $0.0000166667 per GB-second;
   API Gateway REST API: $3.50 per million requests (aws.amazon.com/api-gateway/pricing).
 - Cloudflare Images transformations: 5,000 unique transformations a month included, then
@@ -48,7 +55,7 @@ S3_IO_MS = 150.0
 TARGET_P95_MS = 1000.0  # a cache miss: the first request for a variant; later ones are hits
 
 EDGE_REQUEST_USD = 0.60 / 1e6
-EDGE_GB_SECOND_USD = 0.00005001
+EDGE_GB_SECOND_USD = 0.00000625125 * (1024 / 128)  # published per 128 MB-second
 LAMBDA_REQUEST_USD = 0.20 / 1e6
 LAMBDA_GB_SECOND_USD = 0.0000166667
 API_GATEWAY_REST_REQUEST_USD = 3.50 / 1e6

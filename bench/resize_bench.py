@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageStat, features
 
 from bench import corpus, timing
 
@@ -176,6 +176,10 @@ def run(quick: bool) -> dict[str, Any]:
         "cases": cases,
         "summary": summarize(cases),
         "png_decode": png_decode,
+        # The zlib Pillow inflates PNGs with, as loaded at run time: Pillow's manylinux wheel
+        # bundles no libz (manylinux lets libz.so.1 come from the system), so this is the
+        # host's, and on Lambda Amazon Linux's. libvips' binary wheel carries zlib-ng inside.
+        "pillow_zlib": features.version("zlib"),
         "cores": cores,
     }
 
@@ -223,11 +227,19 @@ def _measure(original: corpus.Original, box: tuple[int, int], output_format: str
         "original": original.name,
         "source_format": original.format,
         "source_size": list(original.size),
+        "source_mode": _mode(original.data),
         "box": f"{box[0]}x{box[1]}",
         "output_format": output_format,
         "results": results,
         "ratios": ratios,
     }
+
+
+def _mode(data: bytes) -> str:
+    """The original's Pillow mode, and "16-bit" where Pillow reads 16-bit samples into it."""
+    with Image.open(io.BytesIO(data)) as im:  # header only
+        rawmode = str(im.tile[0][3]) if im.tile else ""
+        return im.mode + (" 16-bit" if ";16" in rawmode and "16" not in im.mode else "")
 
 
 def quality_vs_reference(original: bytes, outputs: dict[str, bytes]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from bench.resize_bench import _pyvips, load_edgekit_resize
 QUALITY = 80
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESIZER_DIR = REPO_ROOT / "functions" / "image_resizer"
+BENCH_DIR = Path(__file__).resolve().parent
 COVER_BOXES = ((300, 300), (800, 450))
 QUICK_COVER_BOXES = ((300, 300),)
 ANIMATION_BOXES = ((400, 300), (150, 150))
@@ -291,13 +292,8 @@ def _animation_psnr(original: bytes, frames: list[tuple[Image.Image, int]]) -> f
 
 _CHILD = """
 import json, sys
-sys.path.insert(0, sys.argv[1])
-
-def peak_kib():
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
+sys.path[:0] = [sys.argv[1], sys.argv[4]]  # the resizer's modules, bench/peak_rss.py
+from peak_rss import peak_rss_kib as peak_kib
 
 case = sys.argv[3]
 data = open(sys.argv[2], "rb").read()
@@ -329,7 +325,8 @@ def peak_memory(animation: bytes, *, cases) -> list[dict[str, Any]]:
         path.write_bytes(animation)
         for case in cases:
             done = subprocess.run(
-                [sys.executable, "-c", _CHILD, str(RESIZER_DIR), str(path), case],
+                [sys.executable, "-c", _CHILD, str(RESIZER_DIR), str(path), case,
+                 str(BENCH_DIR)],
                 capture_output=True,
                 text=True,
                 timeout=600,

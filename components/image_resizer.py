@@ -18,7 +18,8 @@ Format negotiation (`format=auto`) happens at the edge before the cache: a Cloud
 Function (functions/image_format, cloudfront-js-2.0, viewer-request) turns `Accept` into
 `accept=avif|webp|original` in the query string, and the cache policy keys on the contract's
 query parameters only, never on the `Accept` header, so a URL has at most three negotiated
-variants. Its settings (auto_format, avif) are rendered into its code at deploy time.
+variants. Its settings (auto_format, avif) are rendered into its code at deploy time; the
+`auto_format` feature flag is read at run time from the associated KeyValueStore.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ MAX_PIXELS_RANGE = (1_000_000, PILLOW_PIXEL_LIMIT)
 # a JPEG 0.6 (draft). The issue's 178 MP WebP peaked at 2.8 GB, 15.7 bytes per pixel.
 BYTES_PER_PIXEL = 18
 # What the function holds besides the decode: the runtime, boto3 and Pillow (59 MB RSS
-# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory.
+# measured after import) plus one original of up to MAX_ORIGINAL_BYTES (64 MB) in memory
+# (since 1.4.1 only up to 8 MiB is: a larger original is spooled to /tmp; kept as margin).
 BASELINE_MEMORY_MB = 128
 MAX_QUALITY_PRESETS = 8
 MAX_FRAMES_RANGE = (1, 1000)
@@ -161,10 +163,10 @@ class EdgeImageResizerArgs:
 
     on_error: str = contract.DEFAULT_ON_ERROR
     """What a missing (404), non-image (415) or corrupt (422) original answers: "status"
-    (that JSON error), "redirect" (a 302 to `/{key}`, the original's own URL on this
-    distribution) or "fallback" (`fallback_key` resized like the request, cached for 60 s,
-    with `X-Edgekit-Fallback: 1`). Limits (pixels, frames, bytes) always answer their 422.
-    Default: "status"."""
+    (that JSON error) or "fallback" (`fallback_key` resized like the request, cached for
+    60 s, with `X-Edgekit-Fallback: 1`). Not "redirect": this distribution serves no
+    originals, so a 302 to `/{key}` would end in a 400. Limits (pixels, frames, bytes) always
+    answer their 422. Default: "status"."""
 
     fallback_key: str | None = None
     """The placeholder's key in the originals bucket (printable ASCII, not under
@@ -254,8 +256,14 @@ class EdgeImageResizerArgs:
 
     format_key_value_store_arn: pulumi.Input[str] | None = None
     """A CloudFront KeyValueStore to associate with the image_format function (CloudFront
-    allows one per function; the code reads it with cloudfront-js-2.0's KVS helpers).
-    Default: None (the settings are in the code)."""
+    allows one per function; the code reads its `auto_format` key, JSON true/false, with
+    cloudfront-js-2.0's KVS helpers: false turns negotiation off at run time). Default: None
+    (no store: the flag keeps `auto_format_flag_default`)."""
+
+    auto_format_flag_default: bool = True
+    """The `auto_format` flag's declared default (edgekit:flags), rendered into the format
+    function: what it uses when the store has no `auto_format` key, none is associated or a
+    read fails. Default: True."""
 
     artifact: Artifact | None = None
     """A prebuilt (pinned) image_resizer bundle. Default: None, which bundles
@@ -342,9 +350,20 @@ def normalize_quality_presets(presets: Any) -> tuple[int, ...]:
     return tuple(values)
 
 
+# The function also knows "redirect" (a 302 to the original's URL, `/{key}`), but this
+# distribution serves no originals there: the bucket is private and every path other than
+# /images/WxH/key is the function's 400, so each redirect would end in an error.
+ON_ERROR_MODES = tuple(m for m in contract.ON_ERROR_MODES if m != contract.ON_ERROR_REDIRECT)
+
+
 def _check_on_error(on_error: Any, fallback_key: Any) -> tuple[str, str | None]:
-    if on_error not in contract.ON_ERROR_MODES:
-        raise _fail("on_error", f"got {on_error!r}", ", ".join(contract.ON_ERROR_MODES))
+    accepted = ", ".join(ON_ERROR_MODES)
+    if on_error == contract.ON_ERROR_REDIRECT:
+        raise _fail("on_error", "got 'redirect', but this distribution serves no originals "
+                                "(private bucket; /{key} is a 400), so the 302 would lead to an "
+                                "error", accepted)
+    if on_error not in ON_ERROR_MODES:
+        raise _fail("on_error", f"got {on_error!r}", accepted)
     wanted = on_error == contract.ON_ERROR_FALLBACK
     if wanted and fallback_key is None:
         raise _fail(
@@ -462,7 +481,7 @@ def validate_args(args: EdgeImageResizerArgs) -> EdgeImageResizerArgs:
         raise _fail("force_destroy_bucket", f"got {args.force_destroy_bucket!r}", "True or False")
     if not isinstance(args.protect_data, bool):
         raise _fail("protect_data", f"got {args.protect_data!r}", "True or False")
-    for flag in ("auto_format", "avif"):
+    for flag in ("auto_format", "avif", "auto_format_flag_default"):
         if not isinstance(getattr(args, flag), bool):
             raise _fail(flag, f"got {getattr(args, flag)!r}", "True or False")
     expiration = args.resized_expiration_days
@@ -838,7 +857,8 @@ class EdgeImageResizer(EdgeComponent):
             self.child_name("format"),
             runtime=FORMAT_FUNCTION_RUNTIME,
             comment="edgekit image_format: Accept -> accept=avif|webp|original (viewer-request)",
-            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif),
+            code=image_format.render(auto_format=settings.auto_format, avif=settings.avif,
+                                     flag_default=settings.auto_format_flag_default),
             # Publish on every change: the LIVE stage is what a distribution runs.
             publish=True,
             key_value_store_associations=[store] if store is not None else None,

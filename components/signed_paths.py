@@ -24,7 +24,7 @@ Usable by any distribution:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -54,7 +54,7 @@ class SignedPathsArgsError(ArgsError):
 class SignedPathsArgs:
     """The public keys whose signatures CloudFront accepts."""
 
-    public_keys: Mapping[str, str] = field(default_factory=dict)
+    public_keys: Mapping[str, str]
     """Key name -> PEM public key (RSA 2048 or ECDSA P-256), one or two (two during a
     rotation). The name (letters, digits, dashes; up to 40) names the key's resource: keep
     it as long as the key is in the group. Required."""

@@ -189,6 +189,7 @@ _RESIZER_WIRED = (
     "realtime_log_config_arn",  # from EdgeLogPipeline (edgekit:logging.realtime)
     "protect_data",  # edgekit:protectData, for every component that holds data
     "format_key_value_store_arn",  # from EdgeFlags (edgekit:flags), when flags are declared
+    "auto_format_flag_default",  # edgekit:flags.auto_format.default
 )
 # Where and how each Worker is deployed: the account, zone and compatibility date are the
 # stack's (edgekit:cloudflare), the routing is the section's `route`, the bundle comes from
@@ -437,6 +438,17 @@ class StackSettings(_Section):
             raise ValueError(
                 f"flags: bad flag name(s) {bad}; accepted: a lowercase letter, then lowercase "
                 "letters, digits or '_', at most 64 characters"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _auto_format_is_a_bool(self) -> StackSettings:
+        # The image_format CloudFront Function reads it as JSON true/false.
+        flag = self.flags.get("auto_format")
+        if flag is not None and flag.type != "bool":
+            raise ValueError(
+                f"flags.auto_format: type {flag.type!r}; accepted: bool (the image format "
+                "function reads it as true or false)"
             )
         return self
 

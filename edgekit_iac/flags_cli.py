@@ -9,7 +9,8 @@ the declared default back (the key stays: the program declared it, and ignores i
 Where the stores are:
 - `--stack local`: the running (or last) twin's files under its state directory
   (edgekit_iac.twin.flag_stores); history in `<state dir>/local-flags.json`, not in the
-  repository. The twin's Workers see a change within their flag cache bound (5 s).
+  repository. The twin's Workers see a change within their flag cache bound (5 s), its
+  CloudFront format function (`auto_format`, read through cf.kvs()) on the next request.
 - other stacks: the deployed stack's outputs `flagsNamespaceId` and `flagsKeyValueStoreArn`
   (`--outputs FILE` as `pulumi stack output --json` prints them, else the Pulumi backend).
   Cloudflare through its official Python SDK (`cloudflare`, token from

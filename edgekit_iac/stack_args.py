@@ -60,6 +60,7 @@ from edgekit_iac.config import (
     CloudflareSettings,
     ConfigError,
     StackSettings,
+    WorkerRoute,
     args_value,
     load_settings,
     stack_file,
@@ -106,7 +107,10 @@ def resizer_args(
 ) -> EdgeImageResizerArgs:
     """`certificate_arn`: the one edgekit requested (edgekit:dns), else the stack's own.
     `flags_key_value_store_arn`: EdgeFlags' CloudFront KeyValueStore, when the stack
-    declares flags (edgekit:flags); the image_format function is associated with it."""
+    declares flags (edgekit:flags); the image_format function is associated with it and
+    reads its `auto_format` flag, whose declared default (True when undeclared) is rendered
+    into the function."""
+    flag = settings.flag_specs.get("auto_format")
     return EdgeImageResizerArgs(
         **{
             **_args_of(settings.images, EdgeImageResizerArgs),
@@ -117,6 +121,7 @@ def resizer_args(
         web_acl_arn=web_acl_arn,
         realtime_log_config_arn=realtime_log_config_arn,
         format_key_value_store_arn=flags_key_value_store_arn,
+        auto_format_flag_default=True if flag is None else flag.default,
     )
 
 
@@ -257,11 +262,14 @@ def auth_worker_args(
     )
 
 
-def _workers(cloudflare: CloudflareSettings) -> list[Any]:
-    """The stack's Worker sections (the counter and auth Worker only where configured)."""
-    optional = [section for section in (cloudflare.edge_counter, cloudflare.edge_auth)
-                if section is not None]
-    return [cloudflare.cache_wrapper, cloudflare.hello_geo, *optional]
+def declared_workers(cloudflare: CloudflareSettings) -> list[Any]:
+    """The stack's Worker sections, in declaration order: every field of edgekit:cloudflare
+    that holds a routed Worker (optional ones only where configured). Read off the settings
+    model, so a Worker section added there is in DNS, the rate-limit host expression and
+    the Logpush filter without being listed again."""
+    sections = (getattr(cloudflare, name) for name in type(cloudflare).model_fields)
+    return [section for section in sections
+            if isinstance(getattr(section, "route", None), WorkerRoute)]
 
 
 def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
@@ -273,7 +281,7 @@ def worker_hosts_expression(cloudflare: CloudflareSettings) -> str:
     """
     exact: list[str] = []
     suffixes: list[str] = []
-    for section in _workers(cloudflare):
+    for section in declared_workers(cloudflare):
         host = section.route.custom_domain or (section.route.pattern or "").partition("/")[0]
         host = host.lower().rstrip(".")
         if host.startswith("*"):
@@ -333,7 +341,7 @@ def logpush_args(
         account_id=settings.cloudflare.account_id,
         bucket_name=bucket_name,
         # The dataset is account-wide: only this stack's scripts go to its bucket.
-        script_names=[section.script_name for section in _workers(settings.cloudflare)],
+        script_names=[section.script_name for section in declared_workers(settings.cloudflare)],
         bucket_region=bucket_region,
     )
 

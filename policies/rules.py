@@ -38,6 +38,7 @@ PRODUCTION_ENVIRONMENT = "prod"
 
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+CLOUDFRONT_FUNCTION = "aws:cloudfront/function:Function"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 IAM_POLICY_TYPES = (
@@ -243,6 +244,32 @@ def cloudfront_trusted_key_groups(props: Mapping[str, Any]) -> list[str]:
         for label, _, behaviour in _behaviours(props)
         if _as_list(behaviour.get("trustedSigners"))
     ]
+
+
+# AWS, "Quotas on CloudFront Functions": 10 KB of code; "Associate a key value store with a
+# function": one store per function; "Amazon CloudFront KeyValueStore": runtime 2.0 only.
+CLOUDFRONT_FUNCTION_MAX_CODE_BYTES = 10 * 1024
+KVS_RUNTIME = "cloudfront-js-2.0"
+
+
+def cloudfront_function_limits(props: Mapping[str, Any]) -> list[str]:
+    """Code within 10 KB; at most one KeyValueStore; a store (or cf.kvs()) needs runtime 2.0."""
+    problems = []
+    code, runtime = props.get("code"), props.get("runtime")
+    stores = props.get("keyValueStoreAssociations")
+    if known(code) and isinstance(code, str):
+        size = len(code.encode("utf-8"))
+        if size > CLOUDFRONT_FUNCTION_MAX_CODE_BYTES:
+            problems.append(f"code is {size} bytes; CloudFront Functions accept at most "
+                            f"{CLOUDFRONT_FUNCTION_MAX_CODE_BYTES}")
+    count = len(_as_list(stores)) if known(stores) else 0
+    if count > 1:
+        problems.append(f"is associated with {count} KeyValueStores; CloudFront allows one per "
+                        "function")
+    reads_kvs = known(code) and isinstance(code, str) and "cf.kvs(" in code
+    if (count or reads_kvs) and known(runtime) and runtime != KVS_RUNTIME:
+        problems.append(f"uses a KeyValueStore with runtime {runtime!r}; accepted: {KVS_RUNTIME}")
+    return problems
 
 
 def cloudfront_protection(props: Mapping[str, Any]) -> list[str]:
@@ -690,6 +717,14 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         level=MANDATORY,
         types=(DISTRIBUTION,),
         check=cloudfront_trusted_key_groups,
+    ),
+    ResourceRule(
+        name="cloudfront-function-limits",
+        description="CloudFront Functions: code within 10 KB, at most one KeyValueStore, and "
+        "KeyValueStore reads only on runtime cloudfront-js-2.0.",
+        level=MANDATORY,
+        types=(CLOUDFRONT_FUNCTION,),
+        check=cloudfront_function_limits,
     ),
     ResourceRule(
         name="iam-no-wildcard-actions",

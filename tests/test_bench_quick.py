@@ -93,6 +93,7 @@ def test_resize_cases_compare_real_outputs_that_fit_the_box(results):
             assert output["bytes"] > 0
             assert output["size"][0] <= width and output["size"][1] <= height
         assert case["ratios"]["time_edgekit/naive_pillow"] > 0
+        assert case["source_mode"] in ("RGB", "RGBA", "L", "LA", "P")
 
 
 def test_offload_counts_add_up(results):
@@ -122,3 +123,4 @@ def test_markdown_has_a_section_per_item_and_tables(quick_run, results):
     for item in results["items"].values():
         assert f"## {item['title']}" in text
     assert "| jpeg -> jpeg |" in text
+    assert "### PNG -> JPEG, every case" in text  # per-case times, verdicts and quality

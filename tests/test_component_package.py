@@ -210,3 +210,33 @@ def test_the_plugin_entry_point_serves_the_schema_over_grpc():
     served = json.loads(reply.schema)
     assert served["version"] == package.version()
     assert {**served, "version": "0.0.0"} == json.loads(SCHEMA.read_text())
+
+
+def test_every_exported_component_is_offered_or_set_aside_with_a_reason():
+    from edgekit_iac import components
+
+    exported = {name for name in components.__all__
+                if isinstance(getattr(components, name), type)
+                and issubclass(getattr(components, name), pulumi.ComponentResource)}
+    assert exported == set(package.COMPONENTS) | set(package.SET_ASIDE)
+    assert not set(package.COMPONENTS) & set(package.SET_ASIDE)
+    assert all(len(reason) > 20 for reason in package.SET_ASIDE.values())
+
+
+def test_construct_builds_signed_paths_for_another_languages_distribution(schema):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signed = schema["resources"]["edgekit:index:SignedPaths"]
+    assert signed["requiredInputs"] == ["publicKeys"]
+    assert {"keyGroupId", "publicKeyIds"} <= set(signed["properties"])
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    graph, state = _construct("SignedPaths", {"publicKeys": {"2026-12": pem}})
+    key = graph.one("aws:cloudfront/publicKey:PublicKey")
+    assert key.inputs["encodedKey"] == pem
+    group = graph.one("aws:cloudfront/keyGroup:KeyGroup")
+    assert group.inputs["items"] == [key.id]
+    assert set(state) >= {"keyGroupId", "publicKeyIds"}
+    with pytest.raises(ComponentInitError, match="public_keys"):
+        _construct("SignedPaths", {"publicKeys": {"2026-12": "not a key"}})

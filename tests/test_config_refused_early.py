@@ -85,6 +85,12 @@ CASES = {
         "edgekit:images.fallbackKey",
         "placeholder image in the originals bucket",
     ),
+    # The distribution serves no original at /{key} (a 400): the 302 would lead nowhere.
+    "redirect to an original the distribution does not serve": (
+        _section("edgekit:images", onError="redirect"),
+        "edgekit:images.onError",
+        "accepted: status, fallback",
+    ),
     "requests per period 1e20": (
         _section("edgekit:rateLimits", **{"cloudflare.requestsPerPeriod": 10**20}),
         "edgekit:rateLimits.cloudflare.requestsPerPeriod",

@@ -426,6 +426,33 @@ def test_flags_have_one_store_per_provider_seeded_without_reverting_cli_changes(
     assert graph.exports["flagsNamespaceId"] == namespace.id
 
 
+def test_the_format_function_reads_auto_format_from_the_flag_store(graphs):
+    """The image_format CloudFront Function is associated with the stack's KeyValueStore and
+    carries the flag's declared default, within CloudFront's 10 KB code limit."""
+    for stack in ("local", "staging", "prod"):
+        graph = graphs[stack]
+        store = graph.one("aws:cloudfront/keyValueStore:KeyValueStore")
+        (function,) = [f for f in graph.of_type("aws:cloudfront/function:Function")
+                       if "edgekit image_format" in f.inputs["code"]]
+        assert function.inputs["keyValueStoreAssociations"] == [store.outputs["arn"]], stack
+        assert function.inputs["runtime"] == "cloudfront-js-2.0"
+        assert '"autoFormatFlagDefault": true' in function.inputs["code"]
+        assert len(function.inputs["code"].encode()) <= 10 * 1024
+
+
+def test_auto_format_flag_default_reaches_the_resizer_args_and_must_be_a_bool():
+    from edgekit_iac.stack_args import resizer_args
+
+    def settings(flags: dict):
+        return parse_settings({"environment": "staging", "flags": flags}, "Pulumi.t.yaml")
+
+    off = settings({"auto_format": {"type": "bool", "default": False}})
+    assert resizer_args(off).auto_format_flag_default is False
+    assert resizer_args(settings({})).auto_format_flag_default is True  # undeclared
+    with pytest.raises(ConfigError, match=r"auto_format: type 'string'; accepted: bool"):
+        settings({"auto_format": {"type": "string", "default": "on"}})
+
+
 def test_a_flag_default_of_the_wrong_type_is_refused_before_anything_is_declared():
     with pytest.raises(ConfigError, match=r"edgekit:flags\.cache_enabled: .*bool flag; got 'no'"):
         _run("staging", **{"edgekit:flags": {"cache_enabled": {"type": "bool", "default": "no"}}})

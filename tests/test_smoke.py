@@ -18,6 +18,8 @@ from edgekit_iac.smoke.checks import (
     CheckResult,
     HttpAnswer,
     Verdict,
+    check_auth_accepted,
+    check_auth_refused,
     check_cache_fill,
     check_cache_hit,
     check_geo,
@@ -178,6 +180,32 @@ def test_a_geo_answer_fails_with_what_was_wrong(reply, problem):
     assert problem in verdict.got
 
 
+BEARER = 'Bearer realm="edgekit"'
+
+
+def test_the_auth_route_must_refuse_a_request_without_a_token_with_a_bearer_challenge():
+    assert check_auth_refused(answer(401, b"{}", www_authenticate=BEARER)).passed
+    for reply, problem in [
+        (answer(200, b'{"auth_headers": {}}', content_type="application/json"),
+         '200 application/json'),
+        (answer(401, b"{}"), "401 without a Bearer challenge (WWW-Authenticate: absent)"),
+        (answer(403, b"denied", content_type="text/plain"), "403 text/plain: denied"),
+    ]:
+        verdict = check_auth_refused(reply)
+        assert not verdict.passed and problem in verdict.got, verdict
+
+
+def test_the_auth_route_must_pass_a_good_token_to_the_origin():
+    assert check_auth_accepted(answer(200, b"{}", content_type="application/json")).passed
+    refused = check_auth_accepted(answer(
+        401, b"{}", www_authenticate=f'{BEARER}, error="invalid_token", '
+                                     'error_description="token has expired"'))
+    assert not refused.passed and "the token was refused" in refused.got
+    assert "token has expired" in refused.got
+    down = check_auth_accepted(answer(502, b"bad gateway", content_type="text/plain"))
+    assert not down.passed and down.got == "502 text/plain: bad gateway"
+
+
 def test_the_report_has_one_line_per_check_and_names_the_failed_ones():
     results = [
         CheckResult("image", "http://127.0.0.1:1/images/400x300/k.jpg",
@@ -228,6 +256,9 @@ STAGING_OUTPUTS = {
     "geoWorker": "hello-geo-staging",
     "geoWorkerRoutes": [],
     "geoWorkerHostnames": ["geo.staging.example.com"],
+    "authWorker": "edge-auth-staging",
+    "authWorkerRoutes": ["secure.staging.example.com/api/*"],
+    "authWorkerHostnames": [],
 }
 
 
@@ -237,11 +268,15 @@ def test_deployed_endpoints_come_from_the_outputs():
     assert targets.cached_api_url == "https://api.staging.example.com"
     assert targets.geo_api_url == "https://geo.staging.example.com"
     assert targets.originals_bucket == "images-originals-1234567"
+    # The auth path is from the host's root: its route's /api is part of /api/whoami.
+    assert targets.auth_url == "https://secure.staging.example.com"
+    assert targets.auth_token is None and "EDGEKIT_SMOKE_TOKEN" in targets.auth_token_note
+    assert deployed_targets(STAGING_OUTPUTS, "s.json", "eyJ.t.s").auth_token == "eyJ.t.s"
 
 
 def test_a_stack_without_workers_has_no_worker_endpoints():
     targets = deployed_targets({"imagesDomain": "d1.cloudfront.net"}, "prod.json")
-    assert (targets.cached_api_url, targets.geo_api_url) == (None, None)
+    assert (targets.cached_api_url, targets.geo_api_url, targets.auth_url) == (None,) * 3
 
 
 def test_a_worker_whose_outputs_do_not_say_where_it_answers_is_refused():
@@ -308,7 +343,7 @@ def test_smoke_of_the_local_twin_passes_every_check(home, capsys, monkeypatch):
     endpoints = twin.endpoints
     assert lines[0] == (f"edgekit smoke: stack 'local', endpoints from the twin's "
                         f"{root / '.edgekit' / 'local' / 'endpoints.json'}")
-    image, api_1, api_2, geo, summary = lines[1:]
+    image, api_1, api_2, geo, no_token, token, summary = lines[1:]
     assert image.startswith("PASS  image")
     assert f"GET {endpoints['images-cdn']}/images/400x300/{DEFAULT_IMAGE_KEY}" in image
     assert "got 200 image/jpeg 400x250" in image
@@ -316,7 +351,24 @@ def test_smoke_of_the_local_twin_passes_every_check(home, capsys, monkeypatch):
     assert f"GET {endpoints['api-cache-worker-script']}/api/weather?city=Oslo" in api_1
     assert api_2.startswith("PASS  cached-api-2") and "X-Edge-Cache HIT, same body" in api_2
     assert geo.startswith("PASS  geo-api") and "country=NO, colo=OSL, city=Oslo" in geo
-    assert summary == "4 passed, 0 failed, 0 skipped"
+    whoami = f"GET {endpoints['api-auth-worker-script']}/api/whoami"
+    assert no_token.startswith("PASS  auth-no-token") and whoami in no_token
+    assert "got 401, WWW-Authenticate: Bearer" in no_token
+    # Signed with the twin's own keys, accepted by the Worker, answered by the origin.
+    assert token.startswith("PASS  auth-token") and whoami in token, token
+    assert summary == "6 passed, 0 failed, 0 skipped"
+
+
+def test_smoke_fails_the_auth_check_for_a_token_the_twin_did_not_sign(home, capsys,
+                                                                      monkeypatch):
+    root, _ = home
+    monkeypatch.setenv("EDGEKIT_SMOKE_TOKEN", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+    code, lines, _ = smoke(capsys, "--endpoints",
+                           str(root / ".edgekit" / "local" / "endpoints.json"))
+    assert code == 1
+    assert lines[5].startswith("PASS  auth-no-token")
+    assert lines[6].startswith("FAIL  auth-token") and "the token was refused" in lines[6]
+    assert 'error="invalid_token"' in lines[6]
 
 
 def test_smoke_fails_the_cached_api_when_the_origin_is_down(home, capsys):
@@ -338,7 +390,10 @@ def test_smoke_fails_the_cached_api_when_the_origin_is_down(home, capsys):
     assert "got 502 application/json, X-Edge-Cache MISS" in lines[2]
     assert lines[3].startswith("FAIL  cached-api-2")
     assert lines[4].startswith("PASS  geo-api")
-    assert lines[-1] == "2 passed, 2 failed, 0 skipped: cached-api-1, cached-api-2 failed"
+    assert lines[5].startswith("PASS  auth-no-token")  # the Worker refuses by itself
+    assert lines[6].startswith("FAIL  auth-token") and "got 502" in lines[6]  # no origin
+    assert lines[-1] == ("3 passed, 3 failed, 0 skipped: cached-api-1, cached-api-2, "
+                         "auth-token failed")
 
 
 def test_smoke_reports_a_missing_original_with_the_bucket_to_upload_to(home, capsys):
@@ -364,10 +419,12 @@ def test_smoke_against_closed_ports_fails_every_check(home, capsys, tmp_path):
     code, lines, _ = smoke(capsys, "--endpoints", str(state / "endpoints.json"),
                            "--timeout", "2")
     assert code == 1
-    assert [line.split()[:2] for line in lines[1:5]] == [
+    assert [line.split()[:2] for line in lines[1:7]] == [
         ["FAIL", "image"], ["FAIL", "cached-api-1"], ["FAIL", "cached-api-2"],
-        ["FAIL", "geo-api"]]
-    assert all("got no answer (ConnectionRefusedError" in line for line in lines[1:5])
+        ["FAIL", "geo-api"], ["FAIL", "auth-no-token"], ["SKIP", "auth-token"]]
+    assert all("got no answer (ConnectionRefusedError" in line for line in lines[1:6])
+    # This copied state directory holds no twin keys to sign with: said, not guessed.
+    assert "no token: the twin's keys are not in" in lines[6]
 
 
 def test_a_deployed_stack_is_smoked_at_its_outputs_and_skips_absent_workers(capsys, tmp_path):
@@ -379,9 +436,10 @@ def test_a_deployed_stack_is_smoked_at_its_outputs_and_skips_absent_workers(caps
     assert lines[0] == f"edgekit smoke: stack 'prod', endpoints from {outputs}"
     assert lines[1].startswith("FAIL  image") and "GET https://127.0.0.1:" in lines[1]
     assert not any("hint:" in line for line in lines)  # no answer says nothing of the bucket
-    assert [line.split()[:2] for line in lines[2:5]] == [
-        ["SKIP", "cached-api-1"], ["SKIP", "cached-api-2"], ["SKIP", "geo-api"]]
-    assert lines[-1] == "0 passed, 1 failed, 3 skipped: image failed"
+    assert [line.split()[:2] for line in lines[2:7]] == [
+        ["SKIP", "cached-api-1"], ["SKIP", "cached-api-2"], ["SKIP", "geo-api"],
+        ["SKIP", "auth-no-token"], ["SKIP", "auth-token"]]
+    assert lines[-1] == "0 passed, 1 failed, 5 skipped: image failed"
 
 
 @pytest.mark.parametrize(

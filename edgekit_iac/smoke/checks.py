@@ -15,6 +15,10 @@ or not, what was expected and what came back, in words for the report.
                   first answer: the copy the first request stored is what the second gets.
     geo-api       GET / -> 200 application/json object with non-empty string `country`,
                   `colo` and `city`, and Cache-Control no-store (it differs per visitor).
+    auth-no-token GET <auth path> without credentials -> 401 from the JWT auth Worker, with
+                  a `WWW-Authenticate: Bearer` challenge: nothing reaches the origin unsigned.
+    auth-token    the same GET with `Authorization: Bearer <token>` -> 200: the Worker
+                  accepted the token and the origin answered.
 """
 
 from __future__ import annotations
@@ -179,6 +183,28 @@ def check_geo(answer: HttpAnswer) -> Verdict:
                                         f"(Cache-Control: {cache_control or 'absent'})")
     where = ", ".join(f"{name}={document[name]}" for name in GEO_FIELDS)
     return Verdict(True, expected, f"200 {JSON} {where}, no-store")
+
+
+def check_auth_refused(answer: HttpAnswer) -> Verdict:
+    expected = "401 with WWW-Authenticate: Bearer"
+    challenge = answer.header("www-authenticate")
+    if answer.status != 401:
+        return Verdict(False, expected, answer.summary())
+    if not challenge.lower().startswith("bearer"):
+        return Verdict(False, expected, f"401 without a Bearer challenge "
+                                        f"(WWW-Authenticate: {challenge or 'absent'})")
+    return Verdict(True, expected, f"401, WWW-Authenticate: {_snippet(challenge.encode())}")
+
+
+def check_auth_accepted(answer: HttpAnswer) -> Verdict:
+    expected = "200 from the origin behind the auth Worker"
+    if answer.status == 401:  # RFC 6750: the challenge says why the token was refused
+        challenge = answer.header("www-authenticate") or "absent"
+        return Verdict(False, expected, f"401, the token was refused (WWW-Authenticate: "
+                                        f"{_snippet(challenge.encode())})")
+    if answer.status != 200:
+        return Verdict(False, expected, answer.summary())
+    return Verdict(True, expected, answer.summary())
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """`python -m edgekit_iac smoke --stack NAME`: request each public endpoint and check the answers.
 
-Four requests, one report line each (PASS/FAIL/SKIP, time, URL, what was expected, what came
+Six requests, one report line each (PASS/FAIL/SKIP, time, URL, what was expected, what came
 back; `edgekit_iac.smoke.checks` says exactly what each check asserts): a resized image from the
-image CDN, the cached API twice (the second must be a cache HIT of the first), and the geo
-API. Exit status 0 when nothing failed, 1 when a check failed, 2 when the stack's endpoints
-cannot be found (bad arguments, no outputs, no running twin).
+image CDN, the cached API twice (the second must be a cache HIT of the first), the geo
+API, and the JWT auth Worker's route without a token (401) and with one (200; the token is
+$EDGEKIT_SMOKE_TOKEN, or for the twin one signed with its keys). Exit status 0 when nothing
+failed, 1 when a check failed, 2 when the stack's endpoints cannot be found (bad arguments,
+no outputs, no running twin).
 
 Endpoints (`edgekit_iac.smoke.targets`): the `local` stack, or any stack given `--endpoints FILE`,
 is the running local twin; other stacks are deployed and found through their outputs
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import ssl
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +33,8 @@ from edgekit_iac.smoke.checks import (
     CheckResult,
     HttpAnswer,
     all_passed,
+    check_auth_accepted,
+    check_auth_refused,
     check_cache_fill,
     check_cache_hit,
     check_geo,
@@ -37,6 +43,7 @@ from edgekit_iac.smoke.checks import (
 )
 from edgekit_iac.smoke.targets import (
     DEFAULT_IMAGE_KEY,
+    TOKEN_ENV,
     Targets,
     choose_size,
     deployed_targets,
@@ -45,6 +52,7 @@ from edgekit_iac.smoke.targets import (
 
 TWIN_STACK = "local"
 DEFAULT_API_PATH = "/api/weather?city=Oslo"  # the twin's demo origin; cacheable for 60 s
+DEFAULT_AUTH_PATH = "/api/whoami"  # the twin's demo origin: the identity that reached it
 DEFAULT_TIMEOUT = 10.0
 MAX_BODY_BYTES = 20 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
@@ -72,11 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-path", default=DEFAULT_API_PATH, metavar="PATH",
                         help="a cacheable JSON GET of the cached API, relative to its Worker's "
                              f"route (default: {DEFAULT_API_PATH})")
+    parser.add_argument("--auth-path", default=DEFAULT_AUTH_PATH, metavar="PATH",
+                        help="a GET under the auth Worker's route that its origin answers 200 "
+                             "for a signed-in user, from the host's root (default: "
+                             f"{DEFAULT_AUTH_PATH}); the token is ${TOKEN_ENV}, or for the "
+                             "twin one signed with its keys")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"time limit of each request (default: {DEFAULT_TIMEOUT:g})")
 
 
-def fetch(url: str, timeout: float) -> HttpAnswer:
+def fetch(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> HttpAnswer:
     """One GET, no retries, no redirects; any failure to get an answer is in `error`."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
@@ -97,7 +110,8 @@ def fetch(url: str, timeout: float) -> HttpAnswer:
         return failed(f"unsupported URL scheme {parts.scheme!r}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+        connection.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
+                                                   **(headers or {})})
         response = connection.getresponse()
         body = bytearray()
         while chunk := response.read(CHUNK_BYTES):
@@ -106,11 +120,11 @@ def fetch(url: str, timeout: float) -> HttpAnswer:
                 return failed(f"body larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
             if time.monotonic() > deadline:
                 return failed(f"body not complete within {timeout:g} s")
-        headers: dict[str, str] = {}
+        answered: dict[str, str] = {}
         for name, value in response.getheaders():
             key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        return HttpAnswer(url, response.status, headers, bytes(body),
+            answered[key] = f"{answered[key]}, {value}" if key in answered else value
+        return HttpAnswer(url, response.status, answered, bytes(body),
                           (time.perf_counter() - started) * 1000)
     except TimeoutError:
         return failed(f"timed out after {timeout:g} s")
@@ -126,10 +140,10 @@ def resolve_targets(args: argparse.Namespace) -> Targets:
             raise UserError("--outputs is for deployed stacks; the twin's outputs are in the "
                             "graph.json beside its endpoints.json (drop --outputs, or "
                             "--endpoints to test a deployed stack)")
-        return read_twin(args.stack, args.endpoints)
+        return read_twin(args.stack, args.endpoints, os.environ.get(TOKEN_ENV))
     outputs = stack_outputs.read_outputs(args.stack, args.outputs)
     source = str(args.outputs) if args.outputs else f"the Pulumi outputs of {args.stack!r}"
-    return deployed_targets(outputs, source)
+    return deployed_targets(outputs, source, os.environ.get(TOKEN_ENV))
 
 
 def _skipped(name: str, output: str) -> CheckResult:
@@ -137,7 +151,7 @@ def _skipped(name: str, output: str) -> CheckResult:
 
 
 def run_checks(targets: Targets, image_key: str, box: tuple[int, int], api_path: str,
-               timeout: float) -> list[CheckResult]:
+               timeout: float, auth_path: str = DEFAULT_AUTH_PATH) -> list[CheckResult]:
     results = []
     image_url = f"{targets.images_url}/images/{box[0]}x{box[1]}/{quote(image_key.lstrip('/'))}"
     image = fetch(image_url, timeout)
@@ -164,7 +178,24 @@ def run_checks(targets: Targets, image_key: str, box: tuple[int, int], api_path:
     else:
         geo = fetch(targets.geo_api_url + "/", timeout)
         results.append(CheckResult("geo-api", geo.url, check_geo(geo), geo.elapsed_ms))
-    return results
+    return results + auth_checks(targets, auth_path, timeout)
+
+
+def auth_checks(targets: Targets, auth_path: str, timeout: float) -> list[CheckResult]:
+    """The auth Worker's route refused without a token, and passed with one."""
+    if targets.auth_url is None:
+        return [_skipped("auth-no-token", "authWorker"), _skipped("auth-token", "authWorker")]
+    url = targets.auth_url + "/" + auth_path.lstrip("/")
+    anonymous = fetch(url, timeout)
+    hint = ("is --auth-path under the auth Worker's route?"
+            if anonymous.status is not None and 200 <= anonymous.status < 300 else "")
+    results = [CheckResult("auth-no-token", url, check_auth_refused(anonymous),
+                           anonymous.elapsed_ms, hint)]
+    if targets.auth_token is None:
+        return results + [CheckResult("auth-token", url, None, note=targets.auth_token_note)]
+    signed = fetch(url, timeout, {"Authorization": f"Bearer {targets.auth_token}"})
+    return results + [CheckResult("auth-token", url, check_auth_accepted(signed),
+                                  signed.elapsed_ms)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
     targets = resolve_targets(args)
     box = choose_size(args.image_size, targets.allowed_sizes)
     print(f"edgekit smoke: stack {args.stack!r}, endpoints from {targets.source}", flush=True)
-    results = run_checks(targets, args.image_key, box, args.api_path, args.timeout)
+    results = run_checks(targets, args.image_key, box, args.api_path, args.timeout,
+                         args.auth_path)
     for line in report_lines(results):
         print(line)
     return 0 if all_passed(results) else 1

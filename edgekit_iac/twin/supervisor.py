@@ -39,6 +39,7 @@ from edgekit_iac.twin import (
     state,
 )
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
+from edgekit_iac.twin.aws.cloudfront_functions import CloudFrontFunctionHost
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
 from edgekit_iac.twin.aws.s3_local import LocalS3
@@ -126,12 +127,16 @@ def _example_path(distribution: RecordedResource) -> str:
 
 def _describe_distribution(dist: Distribution, view: GraphView) -> str:
     parts = [f"CloudFront {dist.domain}"]
-    for behaviour in [*(dist.inputs.get("orderedCacheBehaviors") or []),
-                      dist.inputs.get("defaultCacheBehavior") or {}]:
+    # Each association once, with the behaviours that carry it (several share one function).
+    behaviours: dict[str, list[str]] = {}
+    for behaviour in [dist.inputs.get("defaultCacheBehavior") or {},
+                      *(dist.inputs.get("orderedCacheBehaviors") or [])]:
         for association in behaviour.get("lambdaFunctionAssociations") or []:
             function = view.lambda_function(association.get("lambdaArn", ""))
             label = f"{function.name}:{function.outputs.get('version')}" if function else "?"
-            parts.append(f"{association.get('eventType')} {label}")
+            behaviours.setdefault(f"{association.get('eventType')} {label}", []).append(
+                behaviour.get("pathPattern", "default"))
+    parts.extend(f"{what} ({', '.join(paths)})" for what, paths in behaviours.items())
     if dist.waf is not None:
         parts.append(f"WAF {dist.waf.name}")
     if dist.realtime_logs:
@@ -336,7 +341,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     s3 = starter.s3(view)
     status.s3 = s3
     services = EdgeServices(view, s3, starter.functions(view, s3), starter.clock,
-                            starter.stats, starter.files.logs_dir, options.cf.country)
+                            starter.stats, starter.files.logs_dir, options.cf.country,
+                            CloudFrontFunctionHost(state_root=starter.files.root))
     starter.stoppers.append(services.cloudfront_functions.close)
 
     planned = ports.plan(graph_names, base, overrides)

@@ -1,3 +1,4 @@
+import cf from 'cloudfront';
 // edgekit image_format: CloudFront Function (runtime cloudfront-js-2.0), viewer-request.
 //
 // Normalises the viewer's Accept header into one of three values written to the query string
@@ -10,12 +11,31 @@
 // A client-sent `accept` query parameter is always dropped: only this function writes it.
 // dpr=1 is the default and is dropped, so /x?dpr=1 and /x share one cache entry.
 //
+// The `auto_format` feature flag (edgekit flags set auto_format false) switches negotiation
+// off at run time: it is read from the KeyValueStore associated with this function (the
+// stack's flag store, components/edge_flags.py; JSON text `true`/`false`). Off, every
+// negotiated request gets accept=original (the original's format) whatever its Accept, so
+// the cache key says what was served and variants negotiated while the flag was on are never
+// served while it is off. No store, no `auto_format` key (get() rejects a missing key), a
+// value that is not a boolean or a failing read: the flag's declared default, never an error.
+//
 // Language: cloudfront-js-2.0 is ES 5.1 plus named ES6-12 features (const, let, arrow
-// functions, template literals); no for-of, spread, destructuring or optional chaining, no
-// require of Node modules, no timers. Keep this file well under the 10 KB function limit.
+// functions, template literals, async/await in named functions); no for-of, spread,
+// destructuring or optional chaining, no require of Node modules, no timers; one import, of
+// the runtime's own `cloudfront` module. Keep this file well under the 10 KB function limit.
 
 // edgekit:settings (the component renders this one line at deploy time; keep it one line)
-const SETTINGS = {"autoFormat": true, "avif": true};
+const SETTINGS = {"autoFormat": true, "avif": true, "autoFormatFlagDefault": true};
+const FLAG = "auto_format";
+
+// cf.kvs() throws when no KeyValueStore is associated with the function (a stack without
+// flags): then the flag keeps its declared default.
+let flags = null;
+try {
+  flags = cf.kvs();
+} catch (e) {
+  flags = null;
+}
 
 function first(param) {
   // A repeated parameter arrives as {value, multiValue: [{value}, ...]}: the first one counts.
@@ -53,7 +73,18 @@ function negotiate(accept, avif) {
   return "original";
 }
 
-function handler(event) {
+// The auto_format flag: the store's boolean, else the declared default.
+async function autoFormatFlag() {
+  if (flags === null) return SETTINGS.autoFormatFlagDefault === true;
+  try {
+    const value = await flags.get(FLAG, {format: "json"});
+    return typeof value === "boolean" ? value : SETTINGS.autoFormatFlagDefault === true;
+  } catch (e) {
+    return SETTINGS.autoFormatFlagDefault === true;
+  }
+}
+
+async function handler(event) {
   const request = event.request;
   const query = request.querystring || {};
   request.querystring = query;
@@ -71,7 +102,8 @@ function handler(event) {
   }
   const header = request.headers && request.headers.accept;
   const accept = header ? String(first(header) || "") : "";
+  const on = await autoFormatFlag();
   query.format = {value: "auto"};
-  query.accept = {value: negotiate(accept, SETTINGS.avif === true)};
+  query.accept = {value: on ? negotiate(accept, SETTINGS.avif === true) : "original"};
   return request;
 }

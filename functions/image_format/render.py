@@ -1,7 +1,8 @@
 """Deploy-time rendering of the image_format CloudFront Function. Pure: stdlib only.
 
 CloudFront Functions have no environment variables, so the per-stack settings
-(images.autoFormat, AVIF on/off) are written into the code itself: the one line after the
+(images.autoFormat, AVIF on/off, the `auto_format` flag's declared default) are written into
+the code itself: the one line after the
 `// edgekit:settings` marker in image_format.js is replaced by a JSON object. A different
 setting is different code, so CloudFront publishes a new function version (its ETag changes)
 and the twin runs exactly the code that would be deployed.
@@ -29,15 +30,22 @@ class RenderError(ValueError):
     """The function source or its settings cannot make a deployable CloudFront Function."""
 
 
-def settings_json(*, auto_format: bool, avif: bool) -> str:
-    for name, value in (("auto_format", auto_format), ("avif", avif)):
+def settings_json(*, auto_format: bool, avif: bool, flag_default: bool = True) -> str:
+    for name, value in (("auto_format", auto_format), ("avif", avif),
+                        ("flag_default", flag_default)):
         if not isinstance(value, bool):
             raise RenderError(f"{name} must be True or False, got {value!r}")
-    return json.dumps({"autoFormat": auto_format, "avif": avif})
+    return json.dumps({"autoFormat": auto_format, "avif": avif,
+                       "autoFormatFlagDefault": flag_default})
 
 
-def render(*, auto_format: bool = True, avif: bool = True, source: str | None = None) -> str:
-    """The function code with these settings, checked against CloudFront's size limit."""
+def render(*, auto_format: bool = True, avif: bool = True, flag_default: bool = True,
+           source: str | None = None) -> str:
+    """The function code with these settings, checked against CloudFront's size limit.
+
+    `flag_default`: the `auto_format` flag's declared default (edgekit:flags), what the code
+    uses when its KeyValueStore has no `auto_format` key, none is associated, or a read fails.
+    """
     text = SOURCE_FILE.read_text(encoding="utf-8") if source is None else source
     lines = text.splitlines(keepends=True)
     markers = [i for i, line in enumerate(lines) if line.lstrip().startswith(SETTINGS_MARKER)]
@@ -49,7 +57,8 @@ def render(*, auto_format: bool = True, avif: bool = True, source: str | None = 
             f"a line starting {SETTINGS_PREFIX!r}"
         )
     index = markers[0] + 1
-    lines[index] = f"{SETTINGS_PREFIX}{settings_json(auto_format=auto_format, avif=avif)};\n"
+    settings = settings_json(auto_format=auto_format, avif=avif, flag_default=flag_default)
+    lines[index] = f"{SETTINGS_PREFIX}{settings};\n"
     code = "".join(lines)
     size = len(code.encode("utf-8"))
     if size > MAX_CODE_BYTES:

@@ -51,8 +51,11 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cache
+from typing import BinaryIO
 
 import contract
 import edge_trace
@@ -64,8 +67,13 @@ LOG.setLevel(logging.INFO)
 
 # Lambda@Edge origin triggers may generate 1 MB (headers + body); keep a margin under it.
 MAX_GENERATED_RESPONSE_BYTES = 1_000_000
-# Originals are read into memory; bigger ones are refused before downloading them.
+# Bigger originals are refused before downloading them (a download must fit the 30 s).
 MAX_ORIGINAL_BYTES = 64 * 1024 * 1024
+# An original is streamed from S3 into a spool that stays in memory up to this size and
+# beyond it moves to an unnamed file in /tmp: a large original's compressed bytes then never
+# sit in memory next to its decoded pixels (Pillow reads PNG 64 KiB at a time).
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 BRIEFLY = "public, max-age=60"
@@ -188,7 +196,12 @@ def resized_from(store, origin_path: str, asked, settings):
     """The original `asked.key` read and resized as asked; failures become ErrorReply."""
     import resize
 
-    original = store.read(resize_request.object_key(origin_path, asked.key), MAX_ORIGINAL_BYTES)
+    key = resize_request.object_key(origin_path, asked.key)
+    with store.download(key, MAX_ORIGINAL_BYTES) as original:  # gone on every path
+        return _resized(resize, original, asked, settings)
+
+
+def _resized(resize, original, asked, settings):
     try:
         return resize.resize(
             original,
@@ -309,18 +322,37 @@ class OriginStore:
             raise storage_failure(exc, f"checking for {key!r}") from exc
         return True
 
-    def read(self, key: str, max_bytes: int) -> bytes:
+    @contextmanager
+    def download(self, key: str, max_bytes: int) -> Iterator[BinaryIO]:
+        """The object `key` in a rewound spool (see SPOOL_IN_MEMORY_BYTES), closed on leaving.
+        Its file in /tmp, if it needs one, is unnamed from the start (tempfile's
+        TemporaryFile: O_TMPFILE, or unlinked at once), so nothing is left on disk whatever
+        happens: closing it, or the process ending (a timeout), frees it."""
+        import tempfile
+
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+            self._download_into(spool, key, max_bytes)
+            spool.seek(0)
+            yield spool
+
+    def _download_into(self, spool, key: str, max_bytes: int) -> None:
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=key)
             size = obj.get("ContentLength") or 0
-            if size > max_bytes:
-                obj["Body"].close()
+            received = 0
+            try:
+                while size <= max_bytes and (chunk := obj["Body"].read(DOWNLOAD_CHUNK_BYTES)):
+                    received += len(chunk)
+                    if received > max_bytes:  # no or a wrong Content-Length: still bounded
+                        break
+                    spool.write(chunk)
+            finally:
+                obj["Body"].close()  # read to the end: nothing to do; else drops the connection
+            if size > max_bytes or received > max_bytes:
+                told = f"{size} bytes, over" if size > max_bytes else "over"
                 raise ErrorReply(
-                    422,
-                    f"the original is {size} bytes, over the limit of {max_bytes} bytes",
-                    BRIEFLY,
+                    422, f"the original is {told} the limit of {max_bytes} bytes", BRIEFLY
                 )
-            return obj["Body"].read()
         except _s3_errors() as exc:
             if (code := _s3_error_code(exc)) in _ABSENT_CODES:
                 if code in _DENIED_CODES:

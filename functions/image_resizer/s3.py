@@ -161,14 +161,16 @@ def sign(
 
 
 class StreamingBody:
-    """The body of a GET: read it whole, or close it unread (the connection is then dropped)."""
+    """The body of a GET: read it whole or piece by piece (``read(amt)``, as botocore's
+    StreamingBody), or close it unread (the connection is then dropped)."""
 
     def __init__(self, response: http.client.HTTPResponse, client: S3Client) -> None:
         self._response, self._client = response, client
 
-    def read(self) -> bytes:
+    def read(self, amt: int | None = None) -> bytes:
+        """The rest of the body, or at most `amt` bytes of it (``b""`` once it is all read)."""
         try:
-            return self._response.read()
+            return self._response.read(amt)
         except (OSError, http.client.HTTPException) as exc:
             self._client._drop()
             raise TransportError(f"reading the object body failed: {exc!r}") from exc

@@ -232,3 +232,20 @@ def test_edgekit_preview_prints_the_records_an_external_dns_team_must_create(mon
     assert '"name": "img.example.com"' in line and '"type": "CNAME"' in line
     assert '"name": "api.example.com"' in line and '"content": "100::"' in line
     assert "certificateValidationRecords" in outputs
+
+
+ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
+
+
+@pytest.mark.parametrize("dns", ["external", {"provider": "cloudflare"}])
+def test_every_worker_route_the_program_declares_gets_a_record_for_its_host(dns):
+    """Driven by the graph, not by a list of Workers: whatever Worker the program routes
+    (the local stack routes all four, the edge counter included), its host has a record."""
+    graph = run_program("local", config_overrides={"edgekit:dns": dns})
+    hosts = {r.inputs["pattern"].split("/", 1)[0] for r in graph.of_type(ROUTE)}
+    assert "counter.edgekit.localhost" in hosts and len(hosts) == 4
+    if dns == "external":
+        listed = {r["name"] for r in graph.exports["dnsRecordsToCreate"] if r["proxied"]}
+    else:
+        listed = {r.inputs["name"] for r in graph.of_type(CF_RECORD) if r.inputs["proxied"]}
+    assert listed == hosts

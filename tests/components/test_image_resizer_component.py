@@ -467,7 +467,13 @@ def test_format_function_runs_on_viewer_request_before_the_cache(graph: ProgramG
 def test_stack_settings_are_rendered_into_the_function_code(artifact, auto_format, avif):
     graph = record(EdgeImageResizerArgs(artifact=artifact, auto_format=auto_format, avif=avif))
     code = graph.one(CF_FUNCTION).inputs["code"]
-    assert f'{{"autoFormat": {str(auto_format).lower()}, "avif": {str(avif).lower()}}}' in code
+    assert (f'{{"autoFormat": {str(auto_format).lower()}, "avif": {str(avif).lower()}, '
+            '"autoFormatFlagDefault": true}') in code
+
+
+def test_the_auto_format_flags_default_is_rendered_into_the_function_code(artifact):
+    graph = record(EdgeImageResizerArgs(artifact=artifact, auto_format_flag_default=False))
+    assert graph.one(CF_FUNCTION).inputs["code"] == image_format.render(flag_default=False)
 
 
 def test_a_key_value_store_is_associated_when_given(artifact):
@@ -630,6 +636,7 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
         ({"tags": {"team": 7}}, "tags"),
         ({"auto_format": "yes"}, "auto_format"),
         ({"avif": 1}, "avif"),
+        ({"auto_format_flag_default": "true"}, "auto_format_flag_default"),
         ({"format_key_value_store_arn": "flags"}, "format_key_value_store_arn"),
 
         ({"signing_public_keys": {"a": "not a key"}}, "signing_public_keys"),
@@ -650,6 +657,16 @@ def test_traffic_reaches_the_function_only_after_its_permissions(graph: ProgramG
 def test_bad_args_are_refused_naming_the_field(changes: dict, field: str):
     with pytest.raises(ImageResizerArgsError, match=rf"EdgeImageResizerArgs\.{field}: .*accepted"):
         validate_args(EdgeImageResizerArgs(**changes))
+
+
+def test_on_error_redirect_is_refused_since_the_distribution_serves_no_originals():
+    # The function's 302 goes to /{key}; this distribution answers only /images/WxH/key
+    # there (the originals bucket is private), so every redirect would end in a 400.
+    with pytest.raises(ImageResizerArgsError) as refused:
+        validate_args(EdgeImageResizerArgs(on_error="redirect"))
+    message = str(refused.value)
+    assert message.startswith("EdgeImageResizerArgs.on_error: ")
+    assert "serves no originals" in message and "accepted: status, fallback" in message
 
 
 def test_args_errors_are_user_errors_and_value_errors():

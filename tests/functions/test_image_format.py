@@ -32,6 +32,24 @@ def test_settings_are_rendered_into_the_one_settings_line(auto_format, avif):
     assert len(code.encode()) <= render.MAX_CODE_BYTES
 
 
+def test_the_flags_declared_default_is_rendered_beside_the_settings():
+    code = render.render(flag_default=False)
+    assert '"autoFormatFlagDefault": false' in code
+    assert '"autoFormatFlagDefault": true' in render.render()
+    with pytest.raises(render.RenderError, match="flag_default must be True or False"):
+        render.render(flag_default="false")
+
+
+def test_the_function_reads_the_flag_through_the_documented_kvs_helpers():
+    # AWS, "Helper methods for key value stores": import cf from 'cloudfront' in the first
+    # lines, cf.kvs() for the associated store, await get(key, {format}) in an async handler.
+    code = render.render()
+    assert code.splitlines()[0] == "import cf from 'cloudfront';"
+    assert "cf.kvs()" in code and 'flags.get(FLAG, {format: "json"})' in code
+    assert 'const FLAG = "auto_format";' in code
+    assert re.search(r"^async function handler\(event\)", code, re.M)
+
+
 def test_settings_must_be_booleans():
     with pytest.raises(render.RenderError, match="avif must be True or False, got 'yes'"):
         render.render(auto_format=True, avif="yes")
@@ -56,7 +74,9 @@ UNSUPPORTED = {
     "optional chaining": r"\?\.",
     "nullish coalescing": r"\?\?",
     "class": r"^\s*class\s",
-    "modules": r"^\s*(import|export)\s",
+    # The one import the runtime documents: its own `cloudfront` module, for cf.kvs().
+    "modules other than cloudfront": r"^\s*(import|export)\s(?!cf from 'cloudfront';$)",
+    "async closures or arrows": r"\basync\s*(\(|[\w$]+\s*=>|function\s*\()",
     "require": r"\brequire\s*\(",
     "timers": r"\bset(Timeout|Interval)\s*\(",
     "eval": r"\b(eval|Function)\s*\(",

@@ -475,6 +475,105 @@ def test_oversized_original_is_refused_before_downloading(handler, s3, monkeypat
     assert "over the limit of 1000 bytes" in error_of(response, 422)
 
 
+def test_an_original_streamed_past_its_content_length_is_still_refused(handler, s3, monkeypatch):
+    client = handler.s3_client(REGION)
+    real_get = client.get_object
+
+    def without_length(**kwargs):  # a server that sends no (or a wrong) Content-Length
+        return {**real_get(**kwargs), "ContentLength": None}
+
+    put(s3, "cat.jpg", images.small_jpeg())
+    monkeypatch.setattr(client, "get_object", without_length)
+    monkeypatch.setattr(handler, "MAX_ORIGINAL_BYTES", 1000)
+    response = handler.handler(origin_request("/images/150x150/cat.jpg"), None)
+    assert "the original is over the limit of 1000 bytes" in error_of(response, 422)
+
+
+# ---------------------------------------------------------------- the original's spool file
+
+
+def files_open_under(folder) -> list[str]:
+    """This process's open files under `folder` (an unnamed temp file shows there too)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed while listing (the listing's own fd)
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+@pytest.fixture
+def spool_dir(handler, monkeypatch, tmp_path):
+    """Originals over 100 bytes spool to a file under tmp_path (tempfile's folder)."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs Linux's /proc/self/fd to see open files")
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(handler, "SPOOL_IN_MEMORY_BYTES", 100)
+    monkeypatch.setattr(handler, "DOWNLOAD_CHUNK_BYTES", 64)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("original", "status"),
+    [(images.small_jpeg, 200), (images.truncated_png, 422), (images.corrupt_jpeg, 422)],
+    ids=["resized", "decode-error", "header-error"],
+)
+def test_the_originals_temp_file_is_gone_after_the_request(
+    handler, modules, s3, monkeypatch, spool_dir, original, status
+):
+    resize_module = modules[1]
+    real_resize, open_while_resizing = resize_module.resize, []
+
+    def resize_recording(data, *args, **kwargs):
+        open_while_resizing.extend(files_open_under(spool_dir))
+        return real_resize(data, *args, **kwargs)
+
+    monkeypatch.setattr(resize_module, "resize", resize_recording)
+    put(s3, "photo", original())
+    response = handler.handler(origin_request("/images/150x150/photo", "format=png"), None)
+    assert response["status"] == str(status), response.get("body")
+    assert len(open_while_resizing) == 1  # the original went through a file...
+    assert files_open_under(spool_dir) == []  # ...closed, which frees an unnamed file
+    assert list(spool_dir.iterdir()) == []  # and none was ever left with a name
+
+
+def test_the_originals_temp_file_is_gone_when_the_download_breaks(
+    handler, s3, monkeypatch, spool_dir
+):
+    import s3 as s3_module  # the resizer's S3 client (on sys.path with the handler)
+
+    open_when_broken = []
+
+    class BreakingBody:  # S3 stops answering half-way through the original (a read timeout)
+        sent = 0
+
+        def read(self, amt=None):
+            if self.sent >= 1000:
+                open_when_broken.extend(files_open_under(spool_dir))
+                raise s3_module.TransportError("reading the object body failed: timed out")
+            self.sent += amt
+            return b"x" * amt
+
+        def close(self):
+            pass
+
+    client = handler.s3_client(REGION)
+    monkeypatch.setattr(client, "head_object", raising(lambda error, _: error(
+        404, "404", "", "HeadObject")))
+    monkeypatch.setattr(client, "get_object", lambda **kw: {
+        "ContentLength": 2000, "Body": BreakingBody()})
+    response = handler.handler(origin_request("/images/150x150/photo.png"), None)
+    assert "image storage is unavailable" in error_of(response, 503, "no-store")
+    assert len(open_when_broken) == 1
+    assert files_open_under(spool_dir) == []
+    assert list(spool_dir.iterdir()) == []
+
+
 # ---------------------------------------------------------------- S3 failures and guard
 
 

@@ -300,6 +300,35 @@ def test_alpha_is_flattened_onto_white_for_jpeg(resize):
     assert green > 180 and red < 60 and blue < 60
 
 
+# Flattened before resizing (2x: the same pixels), after a box reduce (5x: rounding of the
+# premultiplied 8-bit resize, about 1 level; flattening onto black instead would be ~127).
+@pytest.mark.parametrize(("box", "tolerance"), [((200, 150), 0.0), ((80, 60), 3.0)])
+def test_soft_alpha_flattens_to_what_a_pre_flattened_original_gives(resize, box, tolerance):
+    photo = images.photo((400, 300))
+    feathered = photo.convert("RGBA")
+    feathered.putalpha(Image.linear_gradient("L").resize(photo.size))  # 0 at top, 255 at bottom
+    on_white = Image.new("RGB", photo.size, (255, 255, 255))
+    on_white.paste(photo, mask=feathered.getchannel("A"))
+
+    got = images.decode(resize.resize(images.encode(feathered, "PNG"), box, "jpeg").data)
+    want = images.decode(resize.resize(images.encode(on_white, "PNG"), box, "jpeg").data)
+
+    assert got.size == want.size == box
+    assert max(ImageStat.Stat(ImageChops.difference(got, want)).mean) <= tolerance
+    assert min(got.getpixel((box[0] // 2, 0))) > 235  # the transparent top is white
+
+
+def test_contain_shows_its_background_through_transparent_pixels_in_jpeg(resize):
+    # 300x150 into 100x100: content 100x50 on a padded canvas; its corners are transparent.
+    out = images.decode(
+        resize.resize(
+            images.alpha_png((300, 150)), (100, 100), "jpeg", fit="contain", background="0000ff"
+        ).data
+    )
+    for pixel in (out.getpixel((2, 2)), out.getpixel((2, 30))):  # padding, transparent content
+        assert pixel[2] > 230 and pixel[0] < 25 and pixel[1] < 25, pixel
+
+
 def test_palette_png_with_transparency_keeps_it(resize):
     out = images.decode(resize.resize(images.palette_png_with_transparency(), (150, 150)).data)
     assert out.mode == "RGBA"
@@ -399,3 +428,43 @@ def test_each_phase_is_timed_for_server_timing(resize, animated):
     result = resize.resize(data, (60, 40))
     assert list(result.timings) == ["decode", "resize", "encode"]
     assert all(ms >= 0 for ms in result.timings.values()), result.timings
+
+
+# ---------------------------------------------------------------- banded reduce (memory)
+
+
+def _png(mode: str, size: tuple[int, int]) -> bytes:
+    """A PNG of `mode` with detail everywhere (and varied alpha where it has one)."""
+    photo = images.photo(size)
+    if mode == "RGBA":
+        im = photo.copy()
+        im.putalpha(Image.linear_gradient("L").resize(size))
+    elif mode == "LA":
+        im = photo.convert("LA")
+        im.putalpha(Image.radial_gradient("L").resize(size))
+    elif mode == "P":
+        im = photo.quantize(64)
+        im.info["transparency"] = 3
+    elif mode == "I;16":
+        im = photo.convert("L").point(lambda v: v * 257, "I").convert("I;16")
+    else:
+        im = photo.convert(mode)
+    return images.encode(im, "PNG")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "I;16"])
+@pytest.mark.parametrize(("size", "target"), [((501, 379), (75, 57)), ((640, 99), (150, 23))])
+def test_reduce_in_bands_gives_pillows_reducing_gap_pixels(resize, monkeypatch, mode, size,
+                                                           target):
+    """The banded reduce (which frees the decoded raster early) changes no pixel: the same
+    as one reducing_gap resize, alpha included (both premultiply)."""
+    monkeypatch.setattr(resize, "REDUCE_BAND_ROWS", 16)  # many bands, and a ragged last one
+    png = _png(mode, size)
+    expected = resize._working_mode(images.decode(png)).resize(
+        target, Image.Resampling.LANCZOS, reducing_gap=resize.REDUCING_GAP)
+    source = images.decode(png)
+    got = resize._scaled(Image, source, target)
+    assert (got.mode, got.size) == (expected.mode, expected.size)
+    assert ImageChops.difference(got, expected).getbbox(alpha_only=False) is None
+    with pytest.raises(ValueError, match="closed image"):  # the decoded raster was freed
+        source.getpixel((0, 0))

@@ -178,6 +178,18 @@ def test_client_errors_are_not_retried_and_carry_s3s_code(s3, scripted, status, 
     assert len(server.seen) == 1
 
 
+def test_a_body_read_in_pieces_comes_whole_and_keeps_the_connection(s3, scripted):
+    """The handler streams an original to a file in pieces (botocore's read(amt))."""
+    server, client = scripted
+    server.script = [(200, b"0123456789"), (200, b"")]
+    body = client.get_object(Bucket="b", Key="k.png")["Body"]
+    connection = client._connection
+    assert list(iter(lambda: body.read(4), b"")) == [b"0123", b"4567", b"89"]
+    client.head_object(Bucket="b", Key="k.png")
+    assert client._connection is connection  # fully read: kept alive for the next call
+    assert len(server.seen) == 2
+
+
 def test_put_sends_the_body_and_headers(s3, scripted):
     server, client = scripted
     client.put_object(Bucket="b", Key="resized/a b.webp", Body=b"data",

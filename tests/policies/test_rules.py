@@ -513,3 +513,31 @@ def test_signed_behaviours_trust_key_groups_never_root_key_pairs():
         {"pathPattern": "/images/*/private/*", "trustedSigners": ["self"]}])
     (problem,) = rules.cloudfront_trusted_key_groups(bad)
     assert "behaviour '/images/*/private/*'" in problem and "trustedKeyGroups" in problem
+
+
+# --- CloudFront Functions -------------------------------------------------------------------
+
+
+def test_the_format_function_as_rendered_meets_cloudfront_function_limits():
+    from edgekit_iac.functions.image_format import render
+
+    store = "arn:aws:cloudfront::123456789012:key-value-store/a1b2"
+    props = {"runtime": "cloudfront-js-2.0", "code": render.render(),
+             "keyValueStoreAssociations": [store]}
+    assert rules.cloudfront_function_limits(props) == []
+    assert rules.cloudfront_function_limits({**props, "code": UNKNOWN}) == []
+
+
+def test_cloudfront_function_limits_name_size_store_count_and_runtime():
+    code = "import cf from 'cloudfront';\nconst s = cf.kvs();\n" + "//" + "x" * 10_240
+    problems = rules.cloudfront_function_limits({
+        "runtime": "cloudfront-js-1.0", "code": code,
+        "keyValueStoreAssociations": ["arn:a", "arn:b"]})
+    assert problems == [
+        f"code is {len(code)} bytes; CloudFront Functions accept at most 10240",
+        "is associated with 2 KeyValueStores; CloudFront allows one per function",
+        "uses a KeyValueStore with runtime 'cloudfront-js-1.0'; accepted: cloudfront-js-2.0",
+    ]
+    assert rules.cloudfront_function_limits(
+        {"runtime": "cloudfront-js-1.0", "code": "function handler(e) { return e.request; }"}
+    ) == []

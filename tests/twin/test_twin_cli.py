@@ -80,3 +80,12 @@ def test_every_example_the_banner_prints_answers_2xx(twin: RunningTwin):
         method = words[words.index("-X") + 1] if "-X" in words else "GET"
         reply = request(words[-1], method=method)
         assert 200 <= reply.status < 300, (example, reply.status, reply.body[:200])
+
+
+def test_the_banner_names_each_lambda_association_once_with_its_behaviours(twin: RunningTwin):
+    # The resizer is on the default behaviour and the signed private/ one: one function, one
+    # mention, both behaviours named.
+    line = next(line for line in twin.output.read_text().splitlines()
+                if line.strip().startswith("images-cdn "))
+    assert line.count("origin-request images-fn:") == 1, line
+    assert "origin-request images-fn:1 (default, /images/*/private/*)" in line, line

@@ -17,6 +17,7 @@ import pytest
 from edgekit_iac.functions.image_format import render as image_format
 from edgekit_iac.functions.image_resizer import contract
 
+from edgekit_iac.twin import flag_stores
 from edgekit_iac.twin.aws import cloudfront_functions as cf
 from edgekit_iac.twin.supervisor import TwinOptions, start_twin
 
@@ -184,5 +185,52 @@ def test_a_generated_response_and_a_throwing_or_endless_function():
             host.run("function handler(e) { return 7; }", event)
         # The runtime keeps serving after all of that.
         assert host.run(image_format.render(), event).query == "format=auto&accept=original"
+    finally:
+        host.close()
+
+
+KVS_PROBE = """import cf from 'cloudfront';
+const store = cf.kvs();
+async function handler(event) {
+  const seen = [];
+  try { await store.get("nope"); } catch (e) {
+    seen.push("get(missing) rejects: " + (e instanceof Error));
+  }
+  seen.push("exists: " + (await store.exists("auto_format")) + " " + (await store.exists("nope")));
+  seen.push("string: " + (await store.get("auto_format")));
+  seen.push("json: " + typeof (await store.get("auto_format", {format: "json"})));
+  seen.push("bytes: " + (await store.get("auto_format", {format: "bytes"})).length);
+  seen.push("keyCount: " + (await store.meta()).keyCount);
+  try { cf.kvs("another-store"); } catch (e) { seen.push("kvs(other id) throws"); }
+  seen.push("kvs(own id): " + (cf.kvs("4f1c") === store));
+  return {statusCode: 200, body: seen.join("; ")};
+}"""
+
+
+def test_the_runtime_models_the_associated_key_value_store(tmp_path):
+    """cf.kvs() as AWS documents it, backed by the twin's store file and re-read on every
+    call: a write (what `edgekit flags set --stack local` does) is seen by the next run."""
+    host = cf.CloudFrontFunctionHost(state_root=tmp_path)
+    store = cf.AssociatedStore("4f1c", "edgekit-flags-t")
+    path = flag_stores.kvs_file(tmp_path, store.name)
+    event = cf.viewer_request_event(domain="d", distribution_id="E", request_id="r",
+                                    client_ip="192.0.2.1", method="GET", uri="/i.jpg",
+                                    query="format=auto", headers=[("accept", CHROME)])
+    code = image_format.render()
+    try:
+        assert host.run(code, event, store).query == "format=auto&accept=avif"  # no key yet
+        etag = flag_stores.write_kvs(path, "auto_format", "false", "E0")
+        assert host.run(code, event, store).query == "format=auto&accept=original"
+        flag_stores.write_kvs(path, "auto_format", "true", etag)
+        assert host.run(code, event, store).query == "format=auto&accept=avif"
+        assert host.run(KVS_PROBE, event, store).body.decode() == (
+            "get(missing) rejects: true; exists: true false; string: true; json: boolean; "
+            "bytes: 4; keyCount: 1; kvs(other id) throws; kvs(own id): true")
+        # No store associated: cf.kvs() throws at load, a 503 for a function that needs it.
+        with pytest.raises(cf.FunctionExecutionError, match="No KeyValueStore is associated"):
+            host.run(KVS_PROBE, event)
+        with pytest.raises(cf.FunctionExecutionError, match="'cloudfront' module only"):
+            host.run("import crypto from 'crypto';\nfunction handler(e) { return e.request; }",
+                     event)
     finally:
         host.close()

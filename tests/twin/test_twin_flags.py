@@ -20,6 +20,14 @@ def flags(twin: RunningTwin, *args: str) -> str:
     return done.stdout
 
 
+def flip(twin: RunningTwin, *args: str) -> None:
+    """`edgekit flags ... --stack local` in this process (the CLI's code, without another
+    interpreter's start-up)."""
+    from edgekit_iac import cli
+
+    assert cli.main(["flags", *args, "--stack", "local", "--state-dir", str(twin.state_dir)]) == 0
+
+
 def first_answer(url: str, want, deadline: float):
     """Requests `url` until `want(reply)`; the reply and how many requests it took."""
     tries = 0
@@ -65,3 +73,25 @@ def test_geo_message_flag_replaces_the_geo_apis_message(twin: RunningTwin):
     assert reply.json()["message"] == "Hello from the edge"
     listed = flags(twin, "list")
     assert 'geo_message (string, default "Hello from the edge"): "Hello from the edge"' in listed
+
+
+def test_auto_format_false_stops_format_negotiation_on_the_next_request(twin: RunningTwin):
+    """The image_format CloudFront Function reads `auto_format` from the stack's
+    KeyValueStore, which the twin's runtime reads from the file `flags set` writes: the very
+    next request sees it (bound 0 s in the twin; CloudFront's replication takes seconds). A
+    URL no later test requests, so their cache expectations are untouched."""
+    url = twin.url("images-cdn", "/images/150x150/samples/portrait.jpg?format=auto")
+    modern = {"Accept": "image/avif,image/webp"}
+    before = request(url, headers=modern)
+    assert (before.status, before.header("content-type")) == (200, "image/avif")
+    flip(twin, "set", "auto_format", "false", "--who", "test")
+    try:
+        off = request(url, headers=modern)
+        assert (off.status, off.header("content-type")) == (200, "image/jpeg")
+        # Its own cache entry (accept=original), not the AVIF one negotiated while on.
+        assert off.header("x-cache") == "Miss from cloudfront"
+    finally:
+        flip(twin, "unset", "auto_format")
+    after = request(url, headers=modern)
+    assert after.header("content-type") == "image/avif"
+    assert after.header("x-cache") == "Hit from cloudfront"  # the entry from before the flip

@@ -33,7 +33,8 @@ Lambda@Edge rules (sizes, base64, status) a 502 (LambdaValidationError).
 
 Not emulated: compression, custom error responses, origin groups/failover, field-level
 encryption, request bodies for functions (`includeBody`), range requests, viewer-response
-CloudFront Functions, KeyValueStores, and HTTP/2 or /3 (the twin speaks HTTP/1.1).
+CloudFront Functions, and HTTP/2 or /3 (the twin speaks HTTP/1.1). A viewer-request
+function's KeyValueStore is modelled (cloudfront_functions.py).
 """
 
 from __future__ import annotations
@@ -309,7 +310,8 @@ class Distribution:
             if not code:
                 raise cf_functions.FunctionExecutionError(f"{arn!r} is no CloudFront Function "
                                                           "with code in the graph")
-            result = self.services.cloudfront_functions.run(code, event)
+            result = self.services.cloudfront_functions.run(
+                code, event, cf_functions.associated_store(self.services.view, function))
         except cf_functions.FunctionValidationError as exc:
             log.error("%s: %s", self.name, exc)
             raise _Answer(error_page(502, f"The CloudFront function returned an invalid value: "

@@ -12,6 +12,15 @@ killed and started again on the next request.
 Errors map to CloudFront's: a function that throws or times out is a 503
 (FunctionExecutionError), a result that is neither a request nor a response a 502
 (FunctionValidationError).
+
+KeyValueStores: a function's `keyValueStoreAssociations` (one store, as CloudFront allows)
+names an `aws:cloudfront/keyValueStore:KeyValueStore` in the graph; its code reaches it through
+the runtime's `cloudfront` module (`cf.kvs()`), backed by the twin's persistent store file
+`<state>/kvs/<store name>.json` (edgekit_iac.twin.flag_stores), which `edgekit flags set
+--stack local` writes. The host reads that file on every get(), so a change is seen by the
+next request, with no restart: the twin's propagation bound is 0 s. CloudFront's is not:
+KeyValueStore data is replicated to the edge locations eventually (AWS gives no bound; expect
+seconds), which is why the edge code must never depend on reading its own write.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgekit_iac.twin import flag_stores
 from edgekit_iac.twin.aws.cloudfront_rules import cookie_pairs
 
 log = logging.getLogger("edgekit.twin.cloudfront_functions")
@@ -145,26 +155,59 @@ def result_of(result: Any) -> ChangedRequest | GeneratedResponse:
     return ChangedRequest(uri, query, headers)
 
 
+# --- KeyValueStores -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssociatedStore:
+    """The KeyValueStore a function is associated with: its id (the ARN's last part, what
+    `cf.kvs(id)` may name) and its name (the twin's store file)."""
+
+    id: str
+    name: str | None
+
+
+def associated_store(view: Any, function: Any) -> AssociatedStore | None:
+    """The store `function` (a recorded aws:cloudfront/function:Function) is associated with.
+    An ARN the graph does not hold is still an association: an empty store, as a store of
+    another stack would look to this twin."""
+    arns = (function.inputs.get("keyValueStoreAssociations") if function is not None
+            else None) or []
+    if not arns:
+        return None
+    arn = str(arns[0])
+    store = next((s for s in view.graph.of_type(flag_stores.KEY_VALUE_STORE)
+                  if s.outputs.get("arn") == arn), None)
+    return AssociatedStore(arn.rsplit("/", 1)[-1], store.outputs.get("name") if store else None)
+
+
 # --- the Node process ----------------------------------------------------------------------
 
 
 class CloudFrontFunctionHost:
     """One Node process for every CloudFront Function of the twin, started on first use."""
 
-    def __init__(self, node: str | None = None) -> None:
+    def __init__(self, node: str | None = None, state_root: Path | None = None) -> None:
         self._node = node
+        self._state_root = state_root  # where the KeyValueStore files are (None: empty stores)
         self._process: subprocess.Popen | None = None
         self._loaded: set[str] = set()
         self._buffer = b""
         self._lock = threading.Lock()
 
-    def run(self, code: str, event: dict[str, Any]) -> ChangedRequest | GeneratedResponse:
-        key = hashlib.sha256(code.encode()).hexdigest()
+    def run(self, code: str, event: dict[str, Any],
+            store: AssociatedStore | None = None) -> ChangedRequest | GeneratedResponse:
+        kvs = None
+        if store is not None:
+            file = (flag_stores.kvs_file(self._state_root, store.name)
+                    if self._state_root is not None and store.name else None)
+            kvs = {"id": store.id, "file": str(file) if file else None}
+        key = hashlib.sha256(json.dumps([code, kvs]).encode()).hexdigest()
         with self._lock:
-            reply = self._exchange(key, code, event)
+            reply = self._exchange(key, code, event, kvs)
             if reply.get("type") == "unknown-code":  # the host was restarted
                 self._loaded.discard(key)
-                reply = self._exchange(key, code, event)
+                reply = self._exchange(key, code, event, kvs)
         for line in reply.get("logs") or []:
             log.info("[cloudfront function] %s", line)
         if "error" in reply:
@@ -173,11 +216,12 @@ class CloudFrontFunctionHost:
             raise FunctionExecutionError(reply["error"].splitlines()[0])
         return result_of(reply["result"])
 
-    def _exchange(self, key: str, code: str, event: dict[str, Any]) -> dict[str, Any]:
+    def _exchange(self, key: str, code: str, event: dict[str, Any],
+                  kvs: dict[str, Any] | None) -> dict[str, Any]:
         process = self._ensure()
         message: dict[str, Any] = {"key": key, "event": event}
         if key not in self._loaded:
-            message["code"] = code
+            message["code"], message["kvs"] = code, kvs
         try:
             process.stdin.write((json.dumps(message) + "\n").encode())
             process.stdin.flush()
