@@ -6,11 +6,13 @@ Pyodide isolate with the workers SDK and a manual clock, in front of an origin o
 (``LocalOrigin``) that counts what reaches it; each wrapper has its own cache and the same
 request sequence.
 
-- **edgekit**: ``functions/cache_wrapper`` with its defaults (30 s TTL when the origin sends
-  no Cache-Control, as here; 300 s stale-if-error; tracking parameters removed and the
-  query sorted in the key).
+- **edgekit**: ``functions/cache_wrapper`` with its defaults (it stores only answers with
+  explicit freshness, so the origin here sends ``Cache-Control: max-age=30``, the same 30 s
+  the baseline uses; 300 s stale-if-error; tracking parameters removed and the query sorted
+  in the key). Without that header edgekit stores nothing by default (RFC 9111 heuristics
+  are opt-in, ``cacheWrapper.defaultTtl``), and every request would reach the origin.
 - **seed-style baseline** (``bench/seed_worker.py``, not edgekit code): key = URL as sent,
-  30 s TTL, nothing cached on error, nothing stale served.
+  30 s TTL whatever the origin says, nothing cached on error, nothing stale served.
 
 Requests: keys drawn from a Zipf distribution (weight 1/rank, the usual shape of hot
 content) or uniformly; the query ``lang=en&view=full`` comes in either order; 30% carry
@@ -37,6 +39,7 @@ from bench.origin import LocalOrigin
 HOST = "https://api.example"
 KEYS = 100
 WINDOW_SECONDS = 30.0
+TTL_SECONDS = 30  # the origin's max-age, and the seed-style wrapper's fixed TTL
 OUTAGE = (12.0, 14.0)
 RANDOM_ERROR_RATE = 0.01
 SEED_WORKER = Path(__file__).with_name("seed_worker.py")
@@ -70,7 +73,7 @@ def _simulate(isolate, urls: list[str], seed: int, clock: ManualClock) -> dict[s
         elapsed = clock.now - start
         return OUTAGE[0] <= elapsed < OUTAGE[1] or errors.random() < RANDOM_ERROR_RATE
 
-    with LocalOrigin(failing=failing) as origin:
+    with LocalOrigin(cache_control=f"max-age={TTL_SECONDS}", failing=failing) as origin:
         isolate.reset([{"type": "plain_text", "name": "ORIGIN_URL", "text": origin.url}])
         step = WINDOW_SECONDS / len(urls)
         statuses, cache_results = Counter(), Counter()
@@ -155,7 +158,7 @@ def _scenarios(isolates, clock, count, seeds, distributions) -> dict[str, Any]:
         "title": "Origin offload",
         "keys": KEYS,
         "window_seconds": WINDOW_SECONDS,
-        "ttl_seconds": 30,
+        "ttl_seconds": TTL_SECONDS,
         "origin_errors": f"503 during simulated {OUTAGE[0]:g}-{OUTAGE[1]:g} s, "
                          f"and {RANDOM_ERROR_RATE:.0%} at random",
         "scenarios": scenarios,

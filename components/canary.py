@@ -42,6 +42,21 @@ class CanaryArgsError(ArgsError):
     owner = "CloudFrontCanaryArgs"
 
 
+DEFAULT_MIN_REQUESTS = 1000
+DEFAULT_MAX_ERROR_RATE = 1.0  # percent
+
+
+def _guard_problem(args: CloudFrontCanaryArgs | WorkerCanaryArgs) -> tuple[str, str, str] | None:
+    """(field, problem, accepted) when the promote guard's thresholds are not usable."""
+    count = args.min_requests
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return "min_requests", f"got {count!r}", "a whole number of requests, at least 1"
+    rate = args.max_error_rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 100:
+        return "max_error_rate", f"got {rate!r}", "a percentage 0..100"
+    return None
+
+
 @documented
 @dataclass(kw_only=True, frozen=True)
 class CloudFrontCanaryArgs:
@@ -67,6 +82,15 @@ class CloudFrontCanaryArgs:
     candidate (the newest published version) runs on the staging distribution, e.g. "7".
     Default: None (both run the newest version: the canary is set up, nothing is tested)."""
 
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    """The promote guard: `edgekit canary promote` refuses until the candidate has served
+    at least this many requests (CloudWatch, Workers analytics, or the twin's counts).
+    Default: 1000."""
+
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    """The promote guard: the candidate's highest accepted rate of 5xx answers, percent.
+    Default: 1."""
+
 
 def validate_cloudfront(args: CloudFrontCanaryArgs) -> CloudFrontCanaryArgs:
     weight = args.weight_percent
@@ -85,6 +109,9 @@ def validate_cloudfront(args: CloudFrontCanaryArgs) -> CloudFrontCanaryArgs:
     if args.stable_version is not None and not _LAMBDA_VERSION.match(str(args.stable_version)):
         raise CanaryArgsError("stable_version", f"got {args.stable_version!r}",
                               'a published Lambda version number such as "7" (not $LATEST)')
+    problem = _guard_problem(args)
+    if problem is not None:
+        raise CanaryArgsError(*problem)
     return args
 
 
@@ -115,6 +142,15 @@ class WorkerCanaryArgs:
     percent: int = 10
     """Share of requests, 0..100, the candidate serves. Default: 10."""
 
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    """The promote guard: `edgekit canary promote` refuses until the candidate has served
+    at least this many requests (CloudWatch, Workers analytics, or the twin's counts).
+    Default: 1000."""
+
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    """The promote guard: the candidate's highest accepted rate of 5xx answers, percent.
+    Default: 1."""
+
 
 def validate_worker(owner: str, args: WorkerCanaryArgs) -> WorkerCanaryArgs:
     if not isinstance(args.stable_version_id, str) or not _UUID.match(args.stable_version_id):
@@ -124,6 +160,10 @@ def validate_worker(owner: str, args: WorkerCanaryArgs) -> WorkerCanaryArgs:
             0 <= args.percent <= 100):
         raise ArgsError("canary.percent", f"got {args.percent!r}", "a whole number 0..100",
                         owner=owner)
+    problem = _guard_problem(args)
+    if problem is not None:
+        field, got, accepted = problem
+        raise ArgsError(f"canary.{field}", got, accepted, owner=owner)
     return args
 
 

@@ -106,6 +106,14 @@ def _metrics(stub: Stubber, requests: float, rate: float) -> None:
             "Statistics": [stat]})
 
 
+def _promotion(front: Stubber) -> None:
+    """UpdateDistributionWithStagingConfig with both ETags, as `promote` calls it."""
+    front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
+    front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
+    front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
+        "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+
+
 def test_start_sets_the_policy_weight_with_its_etag_and_the_worker_split(tmp_path):
     api, (cloudfront, cloudwatch) = CloudflareApi(), _clients()
     lines = []
@@ -154,10 +162,7 @@ def test_promote_copies_staging_onto_primary_and_force_is_recorded(tmp_path):
     lines = []
     with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
         _metrics(watch, requests=5000, rate=0.2)
-        front.add_response("get_distribution_config", _config("E1"), {"Id": "EPRIMARY"})
-        front.add_response("get_distribution_config", _config("E2"), {"Id": "ESTAGING"})
-        front.add_response("update_distribution_with_staging_config", {"ETag": "E3"}, {
-            "Id": "EPRIMARY", "StagingDistributionId": "ESTAGING", "IfMatch": "E1, E2"})
+        _promotion(front)
         canary.run_action(_args("promote", force=True),
                           _stack(tmp_path, api, cloudfront, cloudwatch), lines.append,
                           now=lambda: NOW)
@@ -188,3 +193,61 @@ def test_a_canary_on_a_stack_without_one_is_refused():
     with pytest.raises(CanaryRefused, match="stack 'staging' has no canary; configure "
                                             "edgekit:images.canary"):
         canary.open_stack(_args("start", stack="staging", outputs=None), dict)
+
+
+def test_the_guard_comes_from_the_stack_config_unless_a_flag_overrides_it(tmp_path):
+    cloudfront, cloudwatch = _clients()
+    side = canary.CloudFrontCanary(cloudfront, cloudwatch, "EPRIMARY", "ESTAGING", "CDP1",
+                                   guard=canary.Guard(min_requests=100, max_error_rate=5.0))
+    stack = canary.StackCanary("prod", [side], False, 10, tmp_path / "prod-canary.json")
+    with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
+        _metrics(watch, requests=120, rate=2.0)  # enough for minRequests 100, maxErrorRate 5
+        _promotion(front)
+        canary.run_action(_args("promote", min_requests=None, max_error_rate=None), stack,
+                          print, now=lambda: NOW)
+    with Stubber(cloudwatch) as watch, pytest.raises(CanaryRefused, match="fewer than 500"):
+        _metrics(watch, requests=120, rate=2.0)
+        canary.run_action(_args("promote", min_requests=500, max_error_rate=None), stack,
+                          print, now=lambda: NOW)
+
+
+def test_a_cloudfront_promote_drops_stable_version_from_the_stack_file(tmp_path):
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text("config:\n  edgekit:images:\n    # canary: see README\n    canary:\n"
+                          "      weightPercent: 10\n      stableVersion: \"7\"\n")
+    cloudfront, cloudwatch = _clients()
+    side = canary.CloudFrontCanary(cloudfront, cloudwatch, "EPRIMARY", "ESTAGING", "CDP1")
+    stack = canary.StackCanary("prod", [side], False, 10, tmp_path / "prod-canary.json",
+                               stack_file)
+    lines = []
+    with Stubber(cloudwatch) as watch, Stubber(cloudfront) as front:
+        _metrics(watch, requests=5000, rate=0.0)
+        _promotion(front)
+        canary.run_action(_args("promote"), stack, lines.append, now=lambda: NOW)
+    assert stack_file.read_text() == ("config:\n  edgekit:images:\n    # canary: see README\n"
+                                      "    canary:\n      weightPercent: 10\n")
+    assert "removed edgekit:images.canary.stableVersion from Pulumi.prod.yaml" in lines[0]
+
+
+def _local(action: str, state_dir: Path, **extra) -> argparse.Namespace:
+    return _args(action, **{"stack": "local", "state_dir": str(state_dir), "candidate": None,
+                            "min_requests": None, "max_error_rate": None, **extra})
+
+
+def test_local_refusals_name_what_is_missing(tmp_path):
+    with pytest.raises(CanaryRefused, match="runs no CloudFront canary"):
+        canary.run_local(_local("start", tmp_path, candidate=str(tmp_path / "c.zip")), print)
+    (tmp_path / "lambda" / "canary" / "images-fn").mkdir(parents=True)
+    with pytest.raises(CanaryRefused, match="no such zip; accepted: a resizer bundle"):
+        canary.run_local(_local("start", tmp_path, candidate=str(tmp_path / "c.txt")), print)
+    with pytest.raises(CanaryRefused, match="nothing in the twin .* has two recorded versions"):
+        canary.run_local(_local("start", tmp_path), print)
+    with pytest.raises(CanaryRefused, match="no local canary is running"):
+        canary.run_local(_local("promote", tmp_path), print)
+
+
+def test_the_guard_defaults_are_the_stack_configs():
+    from edgekit_iac.components.canary import CloudFrontCanaryArgs, WorkerCanaryArgs
+
+    for args in (CloudFrontCanaryArgs(), WorkerCanaryArgs(stable_version_id=STABLE)):
+        assert canary.Guard.of(args) == canary.Guard()

@@ -47,7 +47,8 @@ def graphs() -> dict[str, ProgramGraph]:
 def test_resizer_is_associated_by_its_published_version(graphs, stack):
     graph = graphs[stack]
     function = graph.named("images-fn")
-    behaviour = graph.one(DISTRIBUTION).inputs["defaultCacheBehavior"]
+    # The primary: the local stack's canary adds a staging copy (images-cdn-staging).
+    behaviour = graph.named("images-cdn").inputs["defaultCacheBehavior"]
     associations = behaviour["lambdaFunctionAssociations"]
     assert [a["eventType"] for a in associations] == ["origin-request"]
     assert associations[0]["lambdaArn"] == function.outputs["qualifiedArn"]
@@ -57,7 +58,7 @@ def test_resizer_is_associated_by_its_published_version(graphs, stack):
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])
 def test_waf_and_realtime_logs_are_attached_to_the_distribution(graphs, stack):
     graph = graphs[stack]
-    distribution = graph.one(DISTRIBUTION).inputs
+    distribution = graph.named("images-cdn").inputs
     assert distribution["webAclId"] == graph.one(WEB_ACL).outputs["arn"]
     realtime = graph.one(REALTIME_LOGS).outputs["arn"]
     assert distribution["defaultCacheBehavior"]["realtimeLogConfigArn"] == realtime
@@ -517,4 +518,15 @@ def test_prod_with_a_canary_declares_staging_distribution_policy_and_worker_depl
 def test_a_canary_weight_over_cloudfronts_limit_is_refused():
     bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"], "canary": {"weightPercent": 20}}}
     with pytest.raises(ConfigError, match=r"edgekit:images\.canary\.weightPercent: got 20"):
+        _run("prod", **bad)
+
+
+@pytest.mark.parametrize(("guard", "message"), [
+    ({"minRequests": 0}, r"canary\.minRequests: got 0"),
+    ({"maxErrorRate": 101}, r"canary\.maxErrorRate: got 101"),
+])
+def test_promote_guard_thresholds_out_of_range_are_refused(guard, message):
+    bad = {"edgekit:images": {**CANARY_PROD["edgekit:images"],
+                              "canary": {"weightPercent": 5, **guard}}}
+    with pytest.raises(ConfigError, match=message):
         _run("prod", **bad)

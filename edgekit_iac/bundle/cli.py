@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgekit_iac.bundle.build import HOST, build_all
+from edgekit_iac.bundle.build import HOST, Artifact, build_all
 from edgekit_iac.bundle.manifest import display_path
 from edgekit_iac.paths import writable_dir
 from edgekit_iac.progress import progress
@@ -42,14 +42,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def build_with_progress(
+    names: list[str] | None, *, python_version: str = "3.13", out_dir: Path | None = None
+) -> list[Artifact]:
+    """build_all, saying on stderr that a slow build is still going: `edgekit bundle`'s
+    build, which `edgekit canary start --stack local` also runs for its candidate."""
+    label = f"edgekit bundle: building {', '.join(names) if names else 'every function'}"
+    with progress(lambda line: print(line, file=sys.stderr, flush=True), label):
+        return build_all(names or None, python_version=python_version, out_dir=out_dir)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         writable_dir(args.out_dir, "--out-dir")
-    label = f"edgekit bundle: building {', '.join(args.names) if args.names else 'every function'}"
-    with progress(lambda line: print(line, file=sys.stderr, flush=True), label):
-        artifacts = build_all(
-            args.names or None, python_version=args.python_version, out_dir=args.out_dir
-        )
+    artifacts = build_with_progress(
+        args.names, python_version=args.python_version, out_dir=args.out_dir
+    )
     for artifact in artifacts:
         print(f"{artifact.name} {display_path(artifact.path)} {artifact.size} {artifact.sha256}")
     return 0

@@ -4,8 +4,12 @@
     endpoints.json   {"<logical name>": "http://127.0.0.1:PORT", ..., "s3": ...}
     graph.json       the recorded resource graph with computed outputs
     logs/            real-time log lines, one .jsonl per distribution
-    lambda/          the unpacked Lambda@Edge bundles the twin runs
+    lambda/          the unpacked Lambda@Edge bundles the twin runs; lambda/canary/<function>/
+                     the resizer bundles recorded for the CloudFront canary
     workers/<script>/ what Workers keep: Durable Object storage, KV (survives down/up)
+    canary.json, canary-counts.json, local-canary.json
+                     the local canary (twin/canary_split.py): its split, what each version
+                     served during the run, and the history of `edgekit canary --stack local`
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from edgekit_iac.progress import progress
 from edgekit_iac.release import stack_files
 from edgekit_iac.twin import (
     auth_keys,
+    canary_split,
     flag_stores,
     local_signing,
     log_reader,
@@ -38,8 +39,10 @@ from edgekit_iac.twin import (
     stack_overrides,
     state,
 )
+from edgekit_iac.twin.aws import continuous_deployment
 from edgekit_iac.twin.aws.cloudfront import Distribution, EdgeServices
 from edgekit_iac.twin.aws.cloudfront_functions import CloudFrontFunctionHost
+from edgekit_iac.twin.aws.continuous_deployment import ContinuousDeployment
 from edgekit_iac.twin.aws.lambda_runtime import EdgeFunction
 from edgekit_iac.twin.aws.origins import is_s3
 from edgekit_iac.twin.aws.s3_local import LocalS3
@@ -125,7 +128,8 @@ def _example_path(distribution: RecordedResource) -> str:
     return f"/{EXAMPLE_IMAGE}"
 
 
-def _describe_distribution(dist: Distribution, view: GraphView) -> str:
+def _describe_distribution(dist: Distribution | ContinuousDeployment,
+                            view: GraphView) -> str:
     parts = [f"CloudFront {dist.domain}"]
     # Each association once, with the behaviours that carry it (several share one function).
     behaviours: dict[str, list[str]] = {}
@@ -137,6 +141,8 @@ def _describe_distribution(dist: Distribution, view: GraphView) -> str:
             behaviours.setdefault(f"{association.get('eventType')} {label}", []).append(
                 behaviour.get("pathPattern", "default"))
     parts.extend(f"{what} ({', '.join(paths)})" for what, paths in behaviours.items())
+    if isinstance(dist, ContinuousDeployment):
+        parts.append(f"canary: staging {dist.staging.name}")
     if dist.waf is not None:
         parts.append(f"WAF {dist.waf.name}")
     if dist.realtime_logs:
@@ -193,6 +199,8 @@ class _Starter:
         self.stoppers.append(s3.close)
         names = s3.create_declared_buckets(view)
         for distribution in view.distributions():
+            if continuous_deployment.is_staging(distribution):
+                continue  # its primary's origins: seeded once
             for origin in distribution.inputs.get("origins") or []:
                 bucket = view.bucket_for_domain(origin.get("domainName", ""))
                 if is_s3(origin) and bucket is not None:
@@ -203,8 +211,8 @@ class _Starter:
                                            + (", ".join(names) or "no buckets")))
         return s3
 
-    def serve_distribution(self, distribution: Distribution, resource: RecordedResource,
-                           view: GraphView, port: int) -> str:
+    def serve_distribution(self, distribution: Distribution | ContinuousDeployment,
+                           resource: RecordedResource, view: GraphView, port: int) -> str:
         """Listen for one distribution; return an example request."""
         self.notes.extend(distribution.notes)
         waf = distribution.waf
@@ -231,6 +239,15 @@ class _Starter:
             return f"curl -i -X POST {listener.url}/counters/visits"
         return f"curl -i {listener.url}" + ("/api/weather?city=Oslo" if uses_demo else "/")
 
+    def distribution(self, view: GraphView, resource: RecordedResource,
+                     services: EdgeServices) -> Distribution | ContinuousDeployment:
+        """A distribution's app; with a continuous deployment policy, the primary and its
+        staging distribution behind one listener (aws/continuous_deployment.py)."""
+        deployment = continuous_deployment.build(
+            view, resource, services, self.files.root,
+            _edge_function_factory(self, services.s3), Distribution)
+        return deployment or Distribution(resource, services)
+
     def functions(self, view: GraphView, s3: LocalS3) -> dict[str, EdgeFunction]:
         functions: dict[str, EdgeFunction] = {}
         for distribution in view.distributions():
@@ -254,9 +271,21 @@ class _Starter:
         return functions
 
 
+def _edge_function_factory(starter: _Starter, s3: LocalS3
+                           ) -> Callable[[RecordedResource, Path], EdgeFunction]:
+    def make(resource: RecordedResource, work: Path) -> EdgeFunction:
+        function = EdgeFunction(resource, work, {"AWS_ENDPOINT_URL_S3": s3.url},
+                                starter.options.lambda_environments)
+        starter.stoppers.append(function.close)
+        return function
+    return make
+
+
 def _listened(view: GraphView) -> list[RecordedResource]:
-    """What gets a listener of its own, by logical name: distributions and Workers."""
-    return sorted(view.distributions() + view.workers_scripts(), key=lambda r: r.name)
+    """What gets a listener of its own, by logical name: distributions and Workers. A staging
+    distribution has none: viewers reach it only through its primary's policy."""
+    distributions = [d for d in view.distributions() if not continuous_deployment.is_staging(d)]
+    return sorted(distributions + view.workers_scripts(), key=lambda r: r.name)
 
 
 def check_port_names(view: GraphView, overrides: Mapping[str, int], stack: str) -> None:
@@ -333,6 +362,9 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
     check_port_names(view, overrides, options.stack)
     # Flag stores get the program's defaults where a key is absent (never over a CLI value).
     flag_stores.seed(graph, starter.files.root)
+    if options.program is None:  # the project's program: its config is edgekit's schema
+        # What `edgekit canary --stack local` reads of the stack this twin serves.
+        canary_split.write_settings(starter.files.root, config)
     workers = WorkersHost(view, starter.clock, starter.stats, options.cf,
                           starter.files.workers_dir)
     starter.stoppers.append(workers.close)
@@ -352,8 +384,8 @@ def _start(starter: _Starter, options: TwinOptions, started: float) -> RunningTw
         if resource.type == WORKERS_SCRIPT:
             examples.append(starter.serve_worker(resource, workers, port, origin.url))
         else:
-            distribution = status.distributions[resource.name] = Distribution(resource,
-                                                                              services)
+            distribution = status.distributions[resource.name] = starter.distribution(
+                view, resource, services)
             examples.append(starter.serve_distribution(distribution, resource, view, port))
     starter.notes.extend(workers.notes)
     starter.listeners.append(ListenerInfo(ports.DEMO_ORIGIN, origin.url, "demo weather API"))

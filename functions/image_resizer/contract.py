@@ -68,6 +68,9 @@ GRAVITIES = (
 )
 DEFAULT_GRAVITY = "center"
 BACKGROUND_PATTERN = re.compile(r"[0-9a-fA-F]{6}")
+# Without ?bg=, transparent pixels (and contain's padding) stay transparent where the output
+# has alpha, and show this colour where it has none (JPEG). With it, they show ?bg= in all.
+OPAQUE_BACKGROUND = "ffffff"
 # ?frames= values: 1 = the first frame only; absent = keep the animation where it can.
 FRAMES_VALUES = (1,)
 

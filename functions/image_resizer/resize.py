@@ -22,7 +22,8 @@ can encode it (``encodable_formats()``); gif only as a GIF original's own format
 Geometry (``plan``, pure): ``fit`` inside (fit in the box, keep the aspect ratio), cover
 (fill the box, cropping by ``gravity``: a compass point, or ``entropy``, the candidate
 window with the most detail), contain (fit, then pad to the box's aspect ratio with
-``background`` or transparency, white for JPEG) or fill (stretch). Nothing is ever
+``background`` or transparency, white for JPEG; the image's own transparent pixels show the
+same, padded or not) or fill (stretch). Nothing is ever
 enlarged: when the box is bigger than the original, cover, fill and contain shrink the box
 (keeping its aspect ratio) instead, so the output's real size may be smaller than asked.
 
@@ -62,6 +63,7 @@ from contract import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_PIXELS,
     DEFAULT_QUALITY,
+    OPAQUE_BACKGROUND,
     OUTPUT_FORMATS,
 )
 
@@ -86,7 +88,8 @@ _SOURCES = {
 }
 # Formats whose animations are kept, as sources and as outputs.
 _ANIMATED = ("GIF", "WEBP")
-# Output formats that carry alpha: contain pads with transparency there, white elsewhere.
+# Output formats that carry alpha: transparency stays there (unless contain's background is
+# asked for); elsewhere it is flattened onto white.
 _ALPHA_OUTPUTS = ("PNG", "WEBP", "AVIF", "GIF")
 # Gravity -> where the crop window sits along each free axis (0 = left/top, 1 = right/bottom).
 _CENTERING = {
@@ -435,6 +438,11 @@ class _Shaper:
     ) -> None:
         self.image_module = image_module
         self.timings = timings
+        if im.format not in _DRAFTABLE:
+            # Decoded in full whatever the box, so decode (timed) before reading the
+            # orientation: Pillow decodes a PNG to read its EXIF (the eXIf chunk may follow
+            # the pixel data), which would otherwise be timed as resize.
+            _decode(im, timings)
         self.orientation = _orientation(im)
         self.rotated = self.orientation in (5, 6, 7, 8)  # 90-degree turns swap the sides
         upright = _swapped(im.size) if self.rotated else im.size
@@ -442,7 +450,8 @@ class _Shaper:
         self.origin: tuple[int, int] | None = None
         if self.geometry.centering is not None:
             self.origin = crop_origin(self.geometry, self.geometry.centering)
-        self.background = background
+        # What transparent pixels (and contain's padding) are composited onto; None: kept.
+        self.matte = _matte(background if fit == "contain" else None, pil_format)
         self.pil_format = pil_format
 
     def shaped(self, im):
@@ -451,9 +460,8 @@ class _Shaper:
             im,
             _swapped(self.geometry.scaled) if self.rotated else self.geometry.scaled,
             self.timings,
-            # JPEG has no alpha: flatten onto white, before resizing where that is cheaper.
-            # Not for contain, whose padding colour shows through transparent pixels.
-            opaque=self.pil_format == "JPEG" and not self.geometry.canvas,
+            # Flattened onto the matte before resizing where that is cheaper.
+            matte=self.matte,
         )
         if self.orientation in _UPRIGHT:
             # Transposed here rather than by ImageOps.exif_transpose, which parses the EXIF
@@ -465,6 +473,8 @@ class _Shaper:
             left, top = self.origin
             width, height = self.geometry.output
             scaled = scaled.crop((left, top, left + width, top + height))
+        if self.matte and scaled.mode in ("RGBA", "LA"):  # after a box reduce (see _scaled)
+            scaled = _flattened(self.image_module, scaled, self.matte)
         if self.geometry.canvas:
             scaled = self._padded(scaled)
         return _for_output(self.image_module, scaled, self.pil_format)
@@ -472,9 +482,8 @@ class _Shaper:
     def _padded(self, content):
         """fit=contain: the content centred on the canvas."""
         canvas_size = self.geometry.canvas
-        if self.background or self.pil_format not in _ALPHA_OUTPUTS:
-            colour = tuple(bytes.fromhex(self.background or "ffffff"))
-            canvas = self.image_module.new("RGB", canvas_size, colour)
+        if self.matte:
+            canvas = self.image_module.new("RGB", canvas_size, self.matte)
         else:
             canvas = self.image_module.new("RGBA", canvas_size, (0, 0, 0, 0))
         content = content.convert("RGBA")
@@ -484,6 +493,15 @@ class _Shaper:
         )
         canvas.paste(content, offset, mask=content.getchannel("A"))
         return canvas
+
+
+def _matte(background: str | None, pil_format: str) -> tuple[int, int, int] | None:
+    """The colour transparency becomes: `background` ("rrggbb") when asked for, else white
+    for an output without alpha; None keeps the alpha."""
+    if background is None and pil_format in _ALPHA_OUTPUTS:
+        return None
+    red, green, blue = bytes.fromhex(background or OPAQUE_BACKGROUND)
+    return red, green, blue
 
 
 def _swapped(size: tuple[int, int]) -> tuple[int, int]:
@@ -616,19 +634,19 @@ def _scaled(
     target: tuple[int, int],
     timings: dict[str, float] | None = None,
     *,
-    opaque: bool = False,
+    matte: tuple[int, int, int] | None = None,
 ):
     """The frame resized (in stored orientation) to `target`, decoding at the cheapest scale;
     the decode's milliseconds are added to `timings["decode"]`.
 
-    With `opaque` (the output has no alpha), alpha is flattened onto white here, before
+    With a `matte` colour (the output shows no alpha), alpha is flattened onto it here, before
     resizing, unless a box reduce shrinks the frame first (``_resized_in_bands``; then
     ``_for_output`` flattens the smaller result). Flattening first spares Pillow's
     premultiply/unpremultiply passes and resamples three channels instead of four: measured
     on bench/'s 1200x900 alpha.png, -21% at 1067x800, -9% at 800x600, slower from 4x down,
     where the reduce comes first.
     The result is the same up to rounding: resampling is linear, so resizing the image
-    flattened onto white equals flattening the premultiplied resize onto white.
+    flattened onto a colour equals flattening the premultiplied resize onto that colour.
     """
     crop_box = None
     if im.format in _DRAFTABLE and target != im.size:
@@ -636,17 +654,14 @@ def _scaled(
         # original's extent onto the scaled pixels (scaled sizes are rounded up).
         drafted = im.draft(None, target)
         crop_box = drafted[1] if drafted else None
-    decoding = time.perf_counter()
-    im.load()
-    if timings is not None:
-        timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
+    _decode(im, timings)
     if crop_box is None:
         resized = _resized_in_bands(image_module, im, target)
         if resized is not None:
             return resized
     working = _working_mode(im)
-    if opaque and working.mode in ("RGBA", "LA"):  # no box reduce applies (see above)
-        working = _flattened(image_module, working)
+    if matte and working.mode in ("RGBA", "LA"):  # no box reduce applies (see above)
+        working = _flattened(image_module, working, matte)
     if working.size != target or crop_box is not None:
         return working.resize(
             target, image_module.Resampling.LANCZOS, box=crop_box, reducing_gap=REDUCING_GAP
@@ -654,6 +669,15 @@ def _scaled(
     if working is im:
         return im.copy()  # never hand the caller's decoded original back to be mutated
     return working
+
+
+def _decode(im, timings: dict[str, float] | None) -> None:
+    """Decode the frame's pixels (nothing to do when they are), adding the milliseconds to
+    `timings["decode"]`."""
+    decoding = time.perf_counter()
+    im.load()
+    if timings is not None:
+        timings["decode"] = timings.get("decode", 0.0) + (time.perf_counter() - decoding) * 1000
 
 
 def _resized_in_bands(image_module, im, target: tuple[int, int]):
@@ -724,15 +748,16 @@ def _for_output(image_module, im, pil_format: str):
     return im
 
 
-def _flattened(image_module, im):
-    """An RGBA or LA image composited onto white, as RGB or L.
+def _flattened(image_module, im, matte: tuple[int, int, int] = (255, 255, 255)):
+    """An RGBA or LA image composited onto `matte` (white), as RGB, or L for LA on a grey.
 
     Pasting the image with itself as the mask uses its alpha band in place: half the time of
     converting to the opaque mode and extracting the alpha first, for identical pixels.
     """
+    if im.mode == "LA" and len(set(matte)) > 1:
+        im = im.convert("RGBA")  # a coloured matte needs colour channels
     opaque_mode = im.mode[:-1]
-    white = 255 if opaque_mode == "L" else (255, 255, 255)
-    flat = image_module.new(opaque_mode, im.size, white)
+    flat = image_module.new(opaque_mode, im.size, matte[0] if opaque_mode == "L" else matte)
     flat.paste(im, mask=im)
     return flat
 

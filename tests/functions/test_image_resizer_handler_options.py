@@ -205,3 +205,17 @@ def test_generated_answers_time_their_phases_and_log_what_they_were(handler, s3,
     outcomes = [line["cache"] for line in _lines(caplog) if line["status"] is not None]
     assert outcomes == ["generated", "fallback", "redirect"]
     assert len({line["trace_id"] for line in _lines(caplog)}) == 3  # one trace per request
+
+
+def test_a_png_s_decode_is_timed_as_decode_not_resize(handler, s3):
+    """Pillow decodes a PNG to read its EXIF orientation (its eXIf chunk may follow the pixel
+    data); Server-Timing's decode must cover that decode, not leave it under resize."""
+    put(s3, "photos/cat.png", images.encode(images.photo((600, 400)), "PNG"))
+    response = ask(handler, "/images/150x150/photos/cat.png")
+    assert response["status"] == "200"
+    parts = (part.split(";dur=") for part in header(response, "Server-Timing").split(", "))
+    timing = {name: float(duration) for name, duration in parts}
+    assert timing["decode"] > 0, timing
+    # The phases lie inside the resizer's total (each value is rounded to 0.1 ms).
+    phases = timing["decode"] + timing["resize"] + timing["encode"]
+    assert phases <= timing["resizer"] + 0.15, timing

@@ -151,6 +151,36 @@ def test_contain_pads_with_bg_or_transparency(resize, output_format, background,
     assert middle[0] > 200 and middle[2] < 60
 
 
+# A 600x300 RGBA PNG, transparent around an opaque green centre, fitted with fit=contain:
+# 200x100 and 100x50 need no padding (resized directly, and after a box reduce), 100x100 pads.
+@pytest.mark.parametrize("box", [(200, 100), (100, 50), (100, 100)])
+@pytest.mark.parametrize(
+    ("output_format", "background", "shown"),
+    [
+        ("jpeg", "0000ff", (0, 0, 255)),  # the asked background
+        ("png", "0000ff", (0, 0, 255, 255)),  # asked for: opaque, even where alpha could stay
+        ("jpeg", None, (255, 255, 255)),  # not asked, no alpha in the output: white
+        ("png", None, (0, 0, 0, 0)),  # not asked, alpha in the output: transparent
+    ],
+)
+def test_contain_shows_the_same_background_through_transparency_padded_or_not(
+    resize, box, output_format, background, shown
+):
+    result = resize.resize(
+        images.alpha_png((600, 300)), box, output_format, fit="contain", background=background
+    )
+    out = images.decode(result.data)
+    assert out.size == box
+    width, height = box
+    # The padding (when there is any) and the content's own transparent pixels look alike.
+    seen = out.convert("RGBA" if len(shown) == 4 else "RGB")
+    for xy in ((1, 1), (1, height // 2), (width - 2, height // 2)):
+        pixel = seen.getpixel(xy)
+        assert all(abs(a - b) <= 8 for a, b in zip(pixel, shown, strict=True)), (xy, pixel)
+    red, green, blue = out.convert("RGB").getpixel((width // 2, height // 2))
+    assert green > 180 and red < 60 and blue < 60  # the opaque centre is untouched
+
+
 def test_cover_of_an_oriented_photo_crops_the_upright_picture(resize):
     result = resize.resize(images.oriented_jpeg((600, 400), 6), (300, 100), "png", fit="cover")
     assert (result.width, result.height) == (300, 100)

@@ -41,7 +41,7 @@ def test_without_the_association_the_image_url_serves_the_original(tmp_path):
                                   program=local_stack_without_resizer_association),
                       say=lambda _line: None)
     try:
-        distribution = twin.graph.one(DISTRIBUTION)
+        distribution = twin.graph.named("images-cdn")  # the primary, not its staging copy
         assert "lambdaFunctionAssociations" not in distribution.inputs["defaultCacheBehavior"]
         cdn = twin.endpoints[distribution.name]
         landscape = sample_images.samples()[0]

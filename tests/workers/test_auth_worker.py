@@ -7,6 +7,7 @@ clock drives the JWKS's lifetime in the Cache API and the once-a-minute refetch.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -142,12 +143,19 @@ def test_a_refusal_logs_the_error_class_and_kid_and_nothing_of_the_token(
     serve_jwks(origin, keys.jwks())
     expired = keys.sign(auth_keys.claims(issuer=ISSUER, audience=AUDIENCE, subject="alice",
                                          ttl=60, now=clock.now - 3600))
+    expected = f"edge_auth refused: error=expired kid={keys.jwk('ES256')['kid']}"
     with caplog.at_level("INFO", logger="edgekit.twin.workers"):
         reply = auth_worker().fetch("GET", URL, headers=bearer(expired))
+        # The isolate's log comes over stderr on its own reader thread, so it can trail the
+        # reply (as Workers logs trail responses); wait for it, boundedly.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                record.getMessage() == expected for record in caplog.records):
+            time.sleep(0.02)
 
     assert reply.status == 401
     lines = [record.getMessage() for record in caplog.records]
-    assert f"edge_auth refused: error=expired kid={keys.jwk('ES256')['kid']}" in lines
+    assert expected in lines
     payload = expired.split(".")[1]
     assert not any(payload in line or "alice" in line for line in lines)
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,9 @@ class EdgeServices:
     default_country: str = "US"
     cloudfront_functions: cf_functions.CloudFrontFunctionHost = field(
         default_factory=cf_functions.CloudFrontFunctionHost)
+    # A header naming what produced an answer on a miss (the twin's canary: the resizer
+    # version, continuous_deployment.py); kept with the cached copy, so a hit names it too.
+    produced_by: Callable[[], tuple[str, str]] | None = None
 
 
 @dataclass
@@ -285,6 +288,10 @@ class Distribution:
                 return self._viewer_response(functions, exchange, cf_request, response)
 
         response = self._from_origin(functions, exchange, cf_request, behaviour, policy)
+        if self.services.produced_by is not None:
+            response = EdgeResponse(response.status,
+                                    [*response.headers, self.services.produced_by()],
+                                    response.body)
         ttl = rules.ttl_seconds(response.status, _lower_map(response.headers), policy,
                                 exchange.arrived)
         if cacheable and ttl > 0:

@@ -34,7 +34,7 @@ from typing import Any
 
 from edgekit_iac.program import RecordedResource
 from edgekit_iac.release.stack_files import OFFLINE_SECRET_PLACEHOLDER
-from edgekit_iac.twin import flag_stores
+from edgekit_iac.twin import canary_split, flag_stores
 from edgekit_iac.twin.clock import TwinClock
 from edgekit_iac.twin.cloudflare import versions
 from edgekit_iac.twin.cloudflare.expression import request_fields
@@ -138,6 +138,8 @@ class WorkersHost:
         self.stable_isolates: dict[str, tuple[str, WorkerIsolate]] = {}
         self._stable_lock = threading.Lock()
         self.canary = versions.CanaryFile(state_dir.parent) if state_dir else None
+        # What each version served while a local canary runs (the local promote guard).
+        self.served = canary_split.served_counts(state_dir.parent) if state_dir else None
 
     def prepare(self, scripts: Iterable[RecordedResource]) -> None:
         """Start every script's isolate at once (each takes seconds to warm up)."""
@@ -186,6 +188,10 @@ class WorkersHost:
                 running = (stable, isolate.wait_loaded(loaded))
                 self.stable_isolates[script_name] = running
         return running[1], stable
+
+    def count_served(self, script_name: str, version: str | None, status: int) -> None:
+        if self.served is not None and self.canary is not None:
+            self.served.count(self.canary.current(), script_name, version, status)
 
     def isolate_for(self, script: RecordedResource) -> WorkerIsolate:
         if script.name not in self.isolates:
@@ -283,4 +289,5 @@ class WorkerApp:
                        if k.lower() != "content-length" or request.method == "HEAD"]
         if version:
             headers_out.append((versions.VERSION_HEADER, version[:12]))
+        self._host.count_served(self.isolate.name, version, result.status)
         return EdgeResponse(result.status, headers_out, result.body), cache
