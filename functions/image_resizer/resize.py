@@ -641,7 +641,7 @@ def _scaled(
 
     With a `matte` colour (the output shows no alpha), alpha is flattened onto it here, before
     resizing, unless a box reduce shrinks the frame first (``_resized_in_bands``; then
-    ``_for_output`` flattens the smaller result). Flattening first spares Pillow's
+    ``_Shaper.shaped`` flattens the smaller result). Flattening first spares Pillow's
     premultiply/unpremultiply passes and resamples three channels instead of four: measured
     on bench/'s 1200x900 alpha.png, -21% at 1067x800, -9% at 800x600, slower from 4x down,
     where the reduce comes first.
@@ -735,9 +735,8 @@ def _working_mode(im):
 
 
 def _for_output(image_module, im, pil_format: str):
-    """Convert to a mode the encoder writes; JPEG has no alpha, so flatten onto white."""
-    if pil_format == "JPEG" and im.mode in ("RGBA", "LA"):
-        return _flattened(image_module, im)
+    """Convert to a mode the encoder writes (alpha is already flattened where the output
+    has none: ``_Shaper.matte``)."""
     if pil_format == "GIF" and im.mode == "RGB":
         # GIF needs a palette. Pillow's saver would quantize with median cut: 31 ms per
         # 150x150 frame, which puts a 200-frame 400x300 animation over Lambda@Edge's 30 s.
@@ -748,8 +747,8 @@ def _for_output(image_module, im, pil_format: str):
     return im
 
 
-def _flattened(image_module, im, matte: tuple[int, int, int] = (255, 255, 255)):
-    """An RGBA or LA image composited onto `matte` (white), as RGB, or L for LA on a grey.
+def _flattened(image_module, im, matte: tuple[int, int, int]):
+    """An RGBA or LA image composited onto `matte`, as RGB, or L for LA on a grey.
 
     Pasting the image with itself as the mask uses its alpha band in place: half the time of
     converting to the opaque mode and extracting the alpha first, for identical pixels.
