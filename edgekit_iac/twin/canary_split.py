@@ -107,29 +107,43 @@ def read_settings(state_root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"images": None, "workers": {}}
 
 
-def stable_before(folder: Path, current: str) -> str | None:
-    """The last recorded version other than `current`, or None."""
-    earlier = [version for version in history(folder) if version != current]
+def stable_in(recorded: list[str], current: str) -> str | None:
+    """The last of `recorded` other than `current`, or None."""
+    earlier = [version for version in recorded if version != current]
     return earlier[-1] if earlier else None
 
 
-class CanaryFile:
-    """`<state>/canary.json`, re-read when its mtime changes."""
+def stable_before(folder: Path, current: str) -> str | None:
+    """The last recorded version other than `current`, or None."""
+    return stable_in(history(folder), current)
 
-    def __init__(self, state_root: Path) -> None:
-        self.path = state_root / CANARY_FILE
-        self._stamp: float | None = None
-        self._value: dict[str, Any] | None = None
 
-    def current(self) -> dict[str, Any] | None:
+class WatchedJson:
+    """A JSON file read per request, parsed again only when it was replaced (write_json
+    gives every write a new inode) or changed; None while it is absent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._value: Any = None
+
+    def current(self) -> Any:
         try:
-            stamp = self.path.stat().st_mtime_ns
+            stat = self.path.stat()
         except FileNotFoundError:
             self._stamp, self._value = None, None
             return None
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:
             self._stamp, self._value = stamp, json.loads(self.path.read_text())
         return self._value
+
+
+class CanaryFile(WatchedJson):
+    """`<state>/canary.json`, re-read when it changes."""
+
+    def __init__(self, state_root: Path) -> None:
+        super().__init__(state_root / CANARY_FILE)
 
 
 def read_canary(state_root: Path) -> dict[str, Any] | None:

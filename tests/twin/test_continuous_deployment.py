@@ -21,11 +21,8 @@ CF_HEADER = "aws-cf-cd-x-edgekit-canary"
 class Bundles:
     side = "images-fn"
 
-    def candidate(self) -> str:
-        return CANDIDATE
-
-    def stable(self) -> str:
-        return STABLE
+    def versions(self) -> tuple[str, str]:
+        return CANDIDATE, STABLE
 
     def function(self, version: str) -> str:
         return version

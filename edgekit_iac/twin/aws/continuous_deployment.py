@@ -90,15 +90,16 @@ class RecordedBundles:
         self.folder = folder
         self.side = deployed.resource.name
         self.deployed_id = canary_split.record_file(folder, deployed.zip_path)
+        self._index = canary_split.WatchedJson(folder / "versions" / "index.json")
         self._functions = {self.deployed_id: deployed}
         self._make = make
         self._lock = threading.Lock()
 
-    def candidate(self) -> str:
-        return canary_split.history(self.folder)[-1]
-
-    def stable(self) -> str | None:
-        return canary_split.stable_before(self.folder, self.candidate())
+    def versions(self) -> tuple[str, str | None]:
+        """(candidate, stable): the newest recorded bundle and the one before it. The index
+        is read per request but parsed again only when `canary start` or `up` changed it."""
+        recorded = self._index.current() or [self.deployed_id]
+        return recorded[-1], canary_split.stable_in(recorded, recorded[-1])
 
     def function(self, version: str) -> EdgeFunction:
         with self._lock:
@@ -179,8 +180,8 @@ class ContinuousDeployment:
 
     def __call__(self, request: EdgeRequest) -> EdgeResponse:
         canary = self.canary.current()
-        candidate = self.bundles.candidate()
-        stable = self.bundles.stable() if canary is not None else None
+        candidate, stable = self.bundles.versions()
+        stable = stable if canary is not None else None
         to_staging = canary is not None and self._to_staging(canary, request)
         version = candidate if to_staging or stable is None else stable
         self._chosen.version = version
